@@ -1,0 +1,118 @@
+// Shared vocabulary of the virtqueues: buffer segments, completions, the
+// error counters each ring keeps, the log sink, and the driver/device
+// concepts. No DPDK here: rings are plain memory, testable without EAL.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+namespace vnet::ring {
+
+// One guest-visible piece of a buffer, as the driver hands it to the ring.
+struct Seg {
+  uint64_t addr;  // IOVA the device will use
+  uint32_t len;
+  bool write;  // device-writable (receive side); readable ones must come first
+};
+
+// A completed buffer returned by the driver side.
+struct UsedBuf {
+  void* token;
+  uint32_t len;  // bytes the device wrote
+};
+
+// Where a ring lives: local address (and the IOVA the transport tells the device).
+struct RingMem {
+  void* va = nullptr;
+  uint64_t iova = 0;
+};
+
+// Per-head indirect tables: `size * per_head` descriptors of 16 bytes.
+struct IndirectPool {
+  void* va = nullptr;
+  uint64_t iova = 0;
+  uint16_t per_head = 0;  // 0: no indirect tables
+};
+
+struct DriverConfig {
+  uint32_t size = 0;  // split: power of two <= 32768; packed: 1..32768
+  bool indirect = false;
+  bool event_idx = false;  // split: VIRTIO_F_EVENT_IDX; packed: descriptor-specific events
+  bool in_order = false;
+  RingMem ring;  // SplitLayout/PackedLayout::make(size).total bytes, zeroed by init
+  IndirectPool indirect_pool;
+};
+
+// Violations a driver can see from the device (each one breaks the ring).
+enum class DrvErr : uint8_t {
+  UsedIdxJump,     // 2.7.8: used idx moved past what was made available
+  UsedIdOutOfRange,
+  UsedIdNotHead,   // id is not an outstanding buffer (or out of order with IN_ORDER)
+  UsedLenTooLong,  // len larger than the buffer's writable part
+  Count
+};
+
+// Violations a device can see from the driver.
+enum class DevErr : uint8_t {
+  AvailIdxJump,     // 2.7.13.3: avail idx - last seen > queue size (breaks the ring)
+  HeadOutOfRange,   // avail ring entry >= queue size (breaks the ring)
+  NextOutOfRange,   // next >= table size (chain dropped)
+  ChainTooLong,     // more descriptors than the ring / indirect table: a loop
+  NestedIndirect,   // 2.7.5.3.1: indirect inside indirect
+  IndirectBadLen,   // table length zero or not a multiple of 16
+  IndirectAndNext,  // INDIRECT and NEXT on one descriptor
+  IndirectNotNegotiated,
+  LenOverflow,      // chain total over 2^32 - 1
+  BadAddress,       // not inside guest memory
+  ReadAfterWrite,   // device-readable descriptor after a writable one
+  TooManySegs,      // more pieces than the device's segment array holds
+  PackedNotAvail,   // packed chain continues into a slot that is not available (breaks)
+  PackedIdOutOfRange,  // buffer id >= queue size (breaks the ring)
+  Count
+};
+
+const char* to_string(DrvErr e) noexcept;
+const char* to_string(DevErr e) noexcept;
+
+template <class E>
+struct ErrCounters {
+  std::array<uint64_t, static_cast<size_t>(E::Count)> n{};
+  uint64_t& operator[](E e) noexcept { return n[static_cast<size_t>(e)]; }
+  uint64_t operator[](E e) const noexcept { return n[static_cast<size_t>(e)]; }
+  uint64_t total() const noexcept {
+    uint64_t t = 0;
+    for (auto v : n) t += v;
+    return t;
+  }
+};
+
+// Error-path logging. Default writes to stderr; the ethdev layer points it
+// at rte_log. Lines are rate limited per counter (1, 2, 4, 8, ... hits).
+using LogSink = void (*)(int level, const char* msg);
+void set_log_sink(LogSink sink) noexcept;
+void log_error(const char* side, const char* what, uint64_t count, const char* fmt, ...) noexcept
+    __attribute__((format(printf, 4, 5)));
+
+// ---- the driver-side interface both layouts satisfy ----------------------
+template <class Q>
+concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const Seg* segs,
+                               uint16_t n, void* token, UsedBuf* out) {
+  { q.init(cfg) } -> std::same_as<int>;
+  { q.add(segs, n, token) } -> std::same_as<int>;  // chain (indirect when configured and n > 1)
+  { q.add(segs, n, token, false) } -> std::same_as<int>;
+  { q.publish() } -> std::same_as<void>;
+  { q.kick_prepare() } -> std::same_as<bool>;
+  { q.poll_used(out, n) } -> std::same_as<uint16_t>;
+  { cq.free_slots() } -> std::same_as<uint32_t>;
+  { cq.in_flight() } -> std::same_as<uint32_t>;
+  { q.disable_cb() } -> std::same_as<void>;
+  { q.enable_cb() } -> std::same_as<bool>;
+  { cq.broken() } -> std::same_as<bool>;
+  { cq.size() } -> std::same_as<uint32_t>;
+  { cq.errors() } -> std::same_as<const ErrCounters<DrvErr>&>;
+};
+
+}  // namespace vnet::ring

@@ -1,0 +1,96 @@
+// What both device-side rings share: the validated chain handed to the
+// backend (local pointers only, every byte inside guest memory), the pop
+// result, ring placement, and the per-descriptor append that checks order,
+// length overflow and translation. Ring structure checks live in each ring.
+#pragma once
+
+#include <cstdint>
+
+#include "ring/common.h"
+
+namespace vnet::ring {
+
+struct DevSeg {
+  uint8_t* ptr;
+  uint32_t len;
+};
+
+struct Chain {
+  static constexpr uint16_t kMaxSegs = 256;
+  uint16_t head;   // split: head descriptor index; packed: buffer id
+  uint16_t ndesc;  // ring slots the chain occupies (packed); 1 for split
+  uint16_t nout;   // device-readable pieces are segs[0, nout)
+  uint16_t nseg;   // device-writable pieces are segs[nout, nseg)
+  uint32_t out_len;
+  uint32_t in_len;
+  DevErr err;       // why the chain was dropped (Pop::Dropped)
+  bool seen_write;  // a writable descriptor was appended (readable ones must precede)
+  DevSeg segs[kMaxSegs];
+};
+
+enum class Pop : uint8_t {
+  Ok,       // chain is valid
+  Empty,    // nothing available
+  Dropped,  // chain consumed but invalid: return it with push_used(chain, 0)
+  Broken,   // ring unusable until reset
+};
+
+// Where the driver put the ring, already translated to local pointers.
+struct DeviceConfig {
+  uint32_t size = 0;
+  bool indirect = false;
+  bool event_idx = false;
+  bool in_order = false;
+  void* desc = nullptr;
+  void* avail = nullptr;  // split: avail ring; packed: driver event suppression
+  void* used = nullptr;   // split: used ring; packed: device event suppression
+  uint16_t avail_base = 0;  // first avail index to process (SET_VRING_BASE)
+  bool avail_wrap = true;   // packed
+  uint16_t used_base = 0;
+  bool used_wrap = true;    // packed
+};
+
+// A saved pop position, so a caller that popped buffers it cannot use (a
+// mergeable receive that ran short) can give them back.
+struct Cursor {
+  uint16_t idx;
+  bool wrap;
+};
+
+inline constexpr DevErr kNoErr = DevErr::Count;
+
+inline void chain_reset(Chain& c) noexcept {
+  c.nout = c.nseg = 0;
+  c.out_len = c.in_len = 0;
+  c.err = kNoErr;
+  c.seen_write = false;
+}
+
+// Append one descriptor's buffer to the chain, translating it piecewise.
+template <class Mem>
+inline DevErr chain_append(Chain& c, Mem& mem, uint64_t addr, uint32_t len, bool write) noexcept {
+  if (write) {
+    c.seen_write = true;
+    if (uint64_t{c.out_len} + c.in_len + len > UINT32_MAX) return DevErr::LenOverflow;
+    c.in_len += len;
+  } else {
+    if (c.seen_write) return DevErr::ReadAfterWrite;
+    if (uint64_t{c.out_len} + len > UINT32_MAX) return DevErr::LenOverflow;
+    c.out_len += len;
+  }
+  if (len == 0) return kNoErr;
+  bool full = false;
+  const bool ok = mem.translate_pieces(addr, len, [&](uint8_t* p, uint32_t l) {
+    if (c.nseg == Chain::kMaxSegs) {
+      full = true;
+      return false;
+    }
+    c.segs[c.nseg++] = DevSeg{p, l};
+    return true;
+  });
+  if (!ok) return full ? DevErr::TooManySegs : DevErr::BadAddress;
+  if (!write) c.nout = c.nseg;
+  return kNoErr;
+}
+
+}  // namespace vnet::ring

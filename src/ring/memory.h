@@ -1,0 +1,73 @@
+// A table of guest memory regions (guest address -> local pointer) with
+// bounds-checked translation. A buffer may span adjacent regions: it is
+// emitted in pieces. A miss is a false return, never a crash.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace vnet::ring {
+
+struct Region {
+  uint64_t guest = 0;  // guest address of the first byte (GPA or frontend VA)
+  uint64_t size = 0;
+  uint8_t* local = nullptr;
+};
+
+class RegionTable {
+ public:
+  static constexpr size_t kMax = 32;  // vhost-user VHOST_MEMORY_BASELINE_NREGIONS is 8; ADD_MEM_REG allows more
+
+  // Control path. Rejects empty, wrapping or overlapping regions.
+  int add(const Region& r) noexcept;
+  int remove(uint64_t guest, uint64_t size) noexcept;
+  void clear() noexcept { n_ = 0; last_ = 0; }
+  size_t count() const noexcept { return n_; }
+  const Region& operator[](size_t i) const noexcept { return r_[i]; }
+
+  // Contiguous translation: the whole [addr, addr+len) inside one region.
+  uint8_t* translate(uint64_t addr, uint64_t len) noexcept {
+    if (const Region* r = find(addr)) {
+      uint64_t off = addr - r->guest;
+      if (len <= r->size - off) return r->local + off;
+    }
+    return nullptr;
+  }
+
+  // Piecewise translation: calls emit(ptr, piece_len) for each contiguous
+  // piece; false when any byte is unmapped (emit may have been called).
+  template <class F>
+  bool translate_pieces(uint64_t addr, uint64_t len, F&& emit) {
+    while (len > 0) {
+      const Region* r = find(addr);
+      if (!r) return false;
+      uint64_t off = addr - r->guest;
+      uint64_t piece = r->size - off < len ? r->size - off : len;
+      if (!emit(r->local + off, static_cast<uint32_t>(piece))) return false;
+      addr += piece;
+      len -= piece;
+    }
+    return true;
+  }
+
+ private:
+  const Region* find(uint64_t addr) noexcept {
+    if (n_ == 0) return nullptr;
+    const Region* r = &r_[last_];
+    if (addr - r->guest < r->size) return r;  // unsigned: also rejects addr < guest
+    for (size_t i = 0; i < n_; ++i) {
+      if (addr - r_[i].guest < r_[i].size) {
+        last_ = i;
+        return &r_[i];
+      }
+    }
+    return nullptr;
+  }
+
+  std::array<Region, kMax> r_{};
+  size_t n_ = 0;
+  size_t last_ = 0;
+};
+
+}  // namespace vnet::ring

@@ -1,0 +1,217 @@
+// Device side of the packed virtqueue (virtio 1.x 2.8), for the backend.
+// Invariants: a chain is walked slot by slot with a budget of the ring size;
+// every slot after the head must itself be available (else the ring is
+// broken: we cannot tell where the chain ends); content errors drop the
+// chain but keep the walk going so its id and length are known; used
+// descriptors publish id/len before their flags.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+
+#include "ring/device_common.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::ring {
+
+template <class Mem>
+class PackedDevice {
+ public:
+  int init(const DeviceConfig& cfg, Mem* mem) {
+    const uint32_t n = cfg.size;
+    if (n == 0 || n > virtio::PACKED_MAX_SIZE || !cfg.desc || !cfg.avail || !cfg.used || !mem ||
+        cfg.avail_base >= n || cfg.used_base >= n)
+      return -EINVAL;
+    size_ = n;
+    indirect_ = cfg.indirect;
+    event_idx_ = cfg.event_idx;
+    mem_ = mem;
+    desc_ = static_cast<virtio::PackedDesc*>(cfg.desc);
+    driver_event_ = static_cast<virtio::PackedEvent*>(cfg.avail);
+    device_event_ = static_cast<virtio::PackedEvent*>(cfg.used);
+    last_avail_ = cfg.avail_base;
+    avail_wrap_ = cfg.avail_wrap;
+    used_idx_ = cfg.used_base;
+    used_wrap_ = cfg.used_wrap;
+    pushed_since_notify_ = 0;
+    broken_ = false;
+    err_ = {};
+    return 0;
+  }
+
+  Pop pop(Chain& c) {
+    if (broken_) return Pop::Broken;
+    // acquire: the chain's descriptors are read only after the head flags
+    // that make it available.
+    const uint16_t hf = virtio::from_le(
+        std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_acquire));
+    if (!is_avail(hf, avail_wrap_)) return Pop::Empty;
+    chain_reset(c);
+    uint16_t slot = last_avail_;
+    bool wrap = avail_wrap_;
+    uint32_t count = 0;
+    DevErr content = kNoErr;
+    uint16_t id;
+    for (;;) {
+      if (count == size_) {
+        fail(DevErr::ChainTooLong, last_avail_, count);
+        return Pop::Broken;
+      }
+      const auto d = virtio::snapshot<virtio::PackedDesc>(&desc_[slot]);
+      const uint16_t fl = count == 0 ? hf : d.flags.get();
+      if (count > 0 && !is_avail(fl, wrap)) {
+        fail(DevErr::PackedNotAvail, slot, last_avail_);
+        return Pop::Broken;
+      }
+      ++count;
+      if (++slot == size_) {
+        slot = 0;
+        wrap = !wrap;
+      }
+      if (content == kNoErr) content = take(c, d, fl);
+      if (!(fl & virtio::DESC_F_NEXT)) {
+        id = d.id.get();
+        break;
+      }
+    }
+    if (id >= size_) {
+      fail(DevErr::PackedIdOutOfRange, id, last_avail_);
+      return Pop::Broken;
+    }
+    last_avail_ = slot;
+    avail_wrap_ = wrap;
+    c.head = id;
+    c.ndesc = static_cast<uint16_t>(count);
+    if (content == kNoErr) return Pop::Ok;
+    chain_reset(c);
+    c.err = content;
+    const uint64_t n = ++err_[content];
+    log_error("packed device", to_string(content), n, "chain id %u dropped", id);
+    return Pop::Dropped;
+  }
+
+  Cursor save() const { return Cursor{last_avail_, avail_wrap_}; }
+  void restore(Cursor c) {
+    last_avail_ = c.idx;
+    avail_wrap_ = c.wrap;
+  }
+
+  // Mark a chain used: id and len first, flags last (2.8.8).
+  void push_used(const Chain& c, uint32_t len) { write_used(c.head, len, c.ndesc); }
+  // IN_ORDER: one used descriptor for a batch of buffers ending with `last`
+  // that together occupied `nslots` ring slots (2.8.20).
+  void push_used_batch(const Chain& last, uint32_t len, uint16_t nslots) { write_used(last.head, len, nslots); }
+  void flush() {}  // every push_used already published its flags
+
+  bool should_notify() {
+    const uint16_t moved = pushed_since_notify_;
+    if (moved == 0) return false;
+    pushed_since_notify_ = 0;
+    // full fence: the used flags stores are ordered before reading the
+    // driver's event suppression structure (2.8.10).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const uint16_t fl = virtio::from_le(
+        std::atomic_ref<uint16_t>(driver_event_->flags.raw).load(std::memory_order_relaxed));
+    if (fl != virtio::EVENT_F_DESC) return fl != virtio::EVENT_F_DISABLE;
+    if (!event_idx_) return true;
+    const uint16_t ow = virtio::from_le(
+        std::atomic_ref<uint16_t>(driver_event_->off_wrap.raw).load(std::memory_order_relaxed));
+    return virtio::packed_need_event(ow, used_idx_, used_wrap_, moved, size_);
+  }
+
+  void disable_kicks() {
+    // relaxed: a hint (2.8.10); the driver may still notify.
+    std::atomic_ref<uint16_t>(device_event_->flags.raw)
+        .store(virtio::to_le(virtio::EVENT_F_DISABLE), std::memory_order_relaxed);
+  }
+  bool enable_kicks() {
+    if (event_idx_)
+      std::atomic_ref<uint16_t>(device_event_->off_wrap.raw)
+          .store(virtio::to_le(static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? virtio::EVENT_WRAP_BIT : 0))),
+                 std::memory_order_relaxed);
+    // release: off_wrap is visible before the flags that tell the driver to use it.
+    std::atomic_ref<uint16_t>(device_event_->flags.raw)
+        .store(virtio::to_le(event_idx_ ? virtio::EVENT_F_DESC : virtio::EVENT_F_ENABLE), std::memory_order_release);
+    // full fence: the enable is ordered before re-reading the next slot.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return is_avail(virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw)
+                                        .load(std::memory_order_relaxed)),
+                    avail_wrap_);
+  }
+
+  // vhost-user GET_VRING_BASE for packed rings: index | wrap << 15.
+  uint16_t last_avail() const { return static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? 0x8000 : 0)); }
+  uint16_t used_idx() const { return static_cast<uint16_t>(used_idx_ | (used_wrap_ ? 0x8000 : 0)); }
+  bool broken() const { return broken_; }
+  uint32_t size() const { return size_; }
+  const ErrCounters<DevErr>& errors() const { return err_; }
+
+ private:
+  static bool is_avail(uint16_t fl, bool wrap) {
+    return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap &&
+           static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
+  }
+
+  // Validate and append one ring descriptor (possibly an indirect table).
+  DevErr take(Chain& c, const virtio::PackedDesc& d, uint16_t fl) {
+    if (!(fl & virtio::DESC_F_INDIRECT))
+      return chain_append(c, *mem_, d.addr.get(), d.len.get(), fl & virtio::DESC_F_WRITE);
+    if (!indirect_) return DevErr::IndirectNotNegotiated;
+    if (fl & virtio::DESC_F_NEXT) return DevErr::IndirectAndNext;
+    if (c.nseg != 0 || c.seen_write || c.out_len != 0) return DevErr::IndirectAndNext;  // 2.8.19: indirect stands alone
+    const uint32_t len = d.len.get();
+    if (len == 0 || len % sizeof(virtio::PackedDesc) != 0) return DevErr::IndirectBadLen;
+    const uint32_t n = len / sizeof(virtio::PackedDesc);
+    if (n > size_) return DevErr::ChainTooLong;
+    const uint8_t* t = mem_->translate(d.addr.get(), len);
+    if (!t) return DevErr::BadAddress;
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto e = virtio::snapshot<virtio::PackedDesc>(t + size_t{i} * sizeof(virtio::PackedDesc));
+      const uint16_t efl = e.flags.get();
+      if (efl & virtio::DESC_F_INDIRECT) return DevErr::NestedIndirect;
+      const DevErr r = chain_append(c, *mem_, e.addr.get(), e.len.get(), efl & virtio::DESC_F_WRITE);
+      if (r != kNoErr) return r;
+    }
+    return kNoErr;
+  }
+
+  void write_used(uint16_t id, uint32_t len, uint16_t nslots) {
+    virtio::PackedDesc& d = desc_[used_idx_];
+    d.id.set(id);
+    d.len.set(len);
+    const uint16_t fl = used_wrap_ ? (virtio::DESC_F_AVAIL | virtio::DESC_F_USED) : 0;
+    // release: id and len are visible before the flags that mark the slot used.
+    std::atomic_ref<uint16_t>(d.flags.raw).store(virtio::to_le(fl), std::memory_order_release);
+    uint32_t next = uint32_t{used_idx_} + nslots;
+    if (next >= size_) {
+      next -= size_;
+      used_wrap_ = !used_wrap_;
+    }
+    used_idx_ = static_cast<uint16_t>(next);
+    pushed_since_notify_ = static_cast<uint16_t>(pushed_since_notify_ + nslots);
+  }
+
+  void fail(DevErr e, uint32_t a, uint32_t b) {
+    broken_ = true;
+    const uint64_t n = ++err_[e];
+    log_error("packed device", to_string(e), n, "values %u %u; queue marked broken", a, b);
+  }
+
+  uint32_t size_ = 0;
+  bool indirect_ = false;
+  bool event_idx_ = false;
+  bool broken_ = false;
+  Mem* mem_ = nullptr;
+  virtio::PackedDesc* desc_ = nullptr;
+  virtio::PackedEvent* driver_event_ = nullptr;  // driver writes
+  virtio::PackedEvent* device_event_ = nullptr;  // we write
+  uint16_t last_avail_ = 0;
+  bool avail_wrap_ = true;
+  uint16_t used_idx_ = 0;
+  bool used_wrap_ = true;
+  uint16_t pushed_since_notify_ = 0;
+  ErrCounters<DevErr> err_;
+};
+
+}  // namespace vnet::ring

@@ -1,0 +1,268 @@
+// Driver side of the packed virtqueue (virtio 1.x 2.8). Owns: buffer ids and
+// their private shadows (shared descriptors are written, never read back,
+// except the flags/id/len the device writes when it marks a slot used), the
+// wrap counters, and the broken flag. A chain's head flags are written last,
+// after a release, so the whole chain becomes visible at once.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <vector>
+
+#include "ring/common.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::ring {
+
+class PackedDriver {
+ public:
+  int init(const DriverConfig& cfg);
+
+  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  void publish() {}  // each add() already published its head flags
+  inline bool kick_prepare();
+  inline uint16_t poll_used(UsedBuf* out, uint16_t max);
+
+  uint32_t free_slots() const { return num_free_; }
+  uint32_t in_flight() const { return outstanding_; }
+  void disable_cb();
+  bool enable_cb();
+  bool broken() const { return broken_; }
+  uint32_t size() const { return size_; }
+  const ErrCounters<DrvErr>& errors() const { return err_; }
+
+  template <class F>
+  void drain(F&& f);
+
+ private:
+  struct Buf {
+    void* token;
+    uint32_t in_len;
+    uint16_t ndesc;    // ring slots the chain occupies
+    uint16_t next_free;
+    bool busy;
+  };
+
+  static constexpr uint16_t avail_flags(bool wrap) {
+    return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED;
+  }
+  inline bool slot_used(uint16_t flags) const {
+    const bool a = flags & virtio::DESC_F_AVAIL, u = flags & virtio::DESC_F_USED;
+    return a == used_wrap_ && u == used_wrap_;
+  }
+  inline void reap(UsedBuf& out, uint16_t id, uint32_t len);
+  uint16_t next_mod(uint16_t v) const { return static_cast<uint16_t>(v + 1u == size_ ? 0 : v + 1u); }
+  void fail(DrvErr e, uint32_t a, uint32_t b);
+
+  uint32_t size_ = 0;
+  bool event_idx_ = false;
+  bool in_order_ = false;
+  bool broken_ = false;
+  bool cb_enabled_ = false;
+
+  virtio::PackedDesc* desc_ = nullptr;
+  virtio::PackedEvent* driver_event_ = nullptr;  // we write
+  virtio::PackedEvent* device_event_ = nullptr;  // device writes
+  IndirectPool ind_;
+
+  std::vector<Buf> bufs_;
+  std::vector<uint16_t> order_;  // IN_ORDER: ids in the order they were made available
+  uint16_t order_head_ = 0, order_tail_ = 0;  // indexes into order_ (mod size)
+  uint16_t free_id_ = 0;
+  uint32_t num_free_ = 0;  // free ring slots
+  uint32_t outstanding_ = 0;  // buffers in flight
+  uint16_t next_avail_ = 0;
+  bool avail_wrap_ = true;
+  uint16_t last_used_ = 0;
+  bool used_wrap_ = true;
+  uint16_t added_since_kick_ = 0;
+  uint16_t batch_left_ = 0;  // IN_ORDER: buffers left in the batch being reaped
+  uint32_t batch_len_ = 0;
+  ErrCounters<DrvErr> err_;
+};
+
+static_assert(DriverQueue<PackedDriver>);
+
+// ---------------------------------------------------------------- inline --
+
+inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
+  const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
+  const uint32_t need = indirect ? 1 : n;
+  if (num_free_ < need || outstanding_ == size_) return -ENOSPC;
+
+  uint64_t in_len = 0;
+  bool seen_write = false;
+  for (uint16_t k = 0; k < n; ++k) {
+    if (segs[k].write) {
+      seen_write = true;
+      in_len += segs[k].len;
+    } else if (seen_write) {
+      return -EINVAL;  // 2.8.x: readable descriptors precede writable ones
+    }
+  }
+  if (in_len > UINT32_MAX) return -EINVAL;
+
+  const uint16_t id = free_id_;
+  free_id_ = bufs_[id].next_free;
+  const uint16_t head = next_avail_;
+  const bool head_wrap = avail_wrap_;
+  uint16_t head_flags;
+  if (indirect) {
+    auto* table = reinterpret_cast<virtio::PackedDesc*>(static_cast<uint8_t*>(ind_.va) +
+                                                        size_t{id} * ind_.per_head * 16);
+    for (uint16_t k = 0; k < n; ++k) {  // 2.8.19: table entries are used in sequence
+      table[k].addr.set(segs[k].addr);
+      table[k].len.set(segs[k].len);
+      table[k].id.set(0);
+      table[k].flags.set(segs[k].write ? virtio::DESC_F_WRITE : 0);
+    }
+    desc_[head].addr.set(ind_.iova + uint64_t{id} * ind_.per_head * 16);
+    desc_[head].len.set(uint32_t{n} * 16);
+    desc_[head].id.set(id);
+    head_flags = virtio::DESC_F_INDIRECT | avail_flags(head_wrap);
+    if (++next_avail_ == size_) {
+      next_avail_ = 0;
+      avail_wrap_ = !avail_wrap_;
+    }
+  } else {
+    head_flags = 0;
+    for (uint16_t k = 0; k < n; ++k) {
+      const uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
+                          (k + 1 < n ? virtio::DESC_F_NEXT : 0) | avail_flags(avail_wrap_);
+      virtio::PackedDesc& d = desc_[next_avail_];
+      d.addr.set(segs[k].addr);
+      d.len.set(segs[k].len);
+      d.id.set(id);
+      if (k == 0) {
+        head_flags = fl;
+      } else {
+        d.flags.set(fl);  // not visible yet: the head's flags are still stale
+      }
+      if (++next_avail_ == size_) {
+        next_avail_ = 0;
+        avail_wrap_ = !avail_wrap_;
+      }
+    }
+  }
+  // release: every descriptor of the chain (and the indirect table) is
+  // visible before the head's flags make the chain available (2.8.21).
+  std::atomic_ref<uint16_t>(desc_[head].flags.raw).store(virtio::to_le(head_flags), std::memory_order_release);
+
+  bufs_[id] = Buf{token, static_cast<uint32_t>(in_len), static_cast<uint16_t>(need), 0, true};
+  num_free_ -= need;
+  ++outstanding_;
+  added_since_kick_ = static_cast<uint16_t>(added_since_kick_ + need);
+  if (in_order_) {
+    order_[order_tail_] = id;
+    order_tail_ = next_mod(order_tail_);
+  }
+  return 0;
+}
+
+inline bool PackedDriver::kick_prepare() {
+  if (added_since_kick_ == 0) return false;
+  const uint16_t added = added_since_kick_;
+  added_since_kick_ = 0;
+  // full fence: the head flags stores are ordered before reading the
+  // device's event suppression structure (2.8.10).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint16_t fl = virtio::from_le(
+      std::atomic_ref<uint16_t>(device_event_->flags.raw).load(std::memory_order_relaxed));
+  if (fl != virtio::EVENT_F_DESC) return fl != virtio::EVENT_F_DISABLE;
+  if (!event_idx_) return true;  // DESC mode needs EVENT_IDX; treat it as enabled
+  const uint16_t ow = virtio::from_le(
+      std::atomic_ref<uint16_t>(device_event_->off_wrap.raw).load(std::memory_order_relaxed));
+  return virtio::packed_need_event(ow, next_avail_, avail_wrap_, added, size_);
+}
+
+inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) {
+  Buf& b = bufs_[id];
+  out = UsedBuf{b.token, len};
+  b.busy = false;
+  b.next_free = free_id_;
+  free_id_ = id;
+  num_free_ += b.ndesc;
+  --outstanding_;
+  last_used_ = static_cast<uint16_t>(last_used_ + b.ndesc);
+  if (last_used_ >= size_) {
+    last_used_ = static_cast<uint16_t>(last_used_ - size_);
+    used_wrap_ = !used_wrap_;
+  }
+  if (in_order_) order_head_ = next_mod(order_head_);
+}
+
+inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) {
+  if (broken_) return 0;
+  uint16_t got = 0;
+  while (got < max) {
+    if (in_order_ && batch_left_ != 0) {  // inside a batch: no descriptors were written
+      --batch_left_;
+      reap(out[got++], order_[order_head_], batch_left_ == 0 ? batch_len_ : 0);
+      continue;
+    }
+    virtio::PackedDesc& d = desc_[last_used_];
+    // acquire: id and len are read only after the flags that mark the slot used.
+    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
+    if (!slot_used(fl)) break;
+    const uint16_t id = d.id.get();
+    const uint32_t len = d.len.get();
+    if (outstanding_ == 0) {
+      fail(DrvErr::UsedIdxJump, id, len);
+      break;
+    }
+    if (id >= size_) {
+      fail(DrvErr::UsedIdOutOfRange, id, len);
+      break;
+    }
+    if (!bufs_[id].busy) {
+      fail(DrvErr::UsedIdNotHead, id, len);
+      break;
+    }
+    if (len > bufs_[id].in_len) {
+      fail(DrvErr::UsedLenTooLong, id, len);
+      break;
+    }
+    if (!in_order_) {
+      reap(out[got++], id, len);
+      continue;
+    }
+    // IN_ORDER (2.8.20): one used descriptor may stand for a batch ending at
+    // `id`; the slots of the earlier buffers are skipped.
+    uint16_t batch = 0;
+    uint16_t k = order_head_;
+    while (order_[k] != id) {
+      if (++batch == outstanding_) break;
+      k = next_mod(k);
+    }
+    if (batch == outstanding_) {
+      fail(DrvErr::UsedIdNotHead, id, len);
+      break;
+    }
+    batch_left_ = batch;
+    batch_len_ = len;
+    reap(out[got++], order_[order_head_], batch == 0 ? len : 0);
+  }
+  if (cb_enabled_ && event_idx_ && got) {
+    // relaxed: a hint for the device, ordered by the device's own fence.
+    std::atomic_ref<uint16_t>(driver_event_->off_wrap.raw)
+        .store(virtio::to_le(static_cast<uint16_t>(last_used_ | (used_wrap_ ? virtio::EVENT_WRAP_BIT : 0))),
+               std::memory_order_relaxed);
+  }
+  return got;
+}
+
+template <class F>
+void PackedDriver::drain(F&& f) {
+  for (uint32_t id = 0; id < size_; ++id) {
+    if (!bufs_[id].busy) continue;
+    f(bufs_[id].token);
+    bufs_[id].busy = false;
+  }
+  // Reset the bookkeeping; the ring itself must be re-initialised (the
+  // device has stopped) before it is used again.
+  outstanding_ = 0;
+}
+
+}  // namespace vnet::ring

@@ -1,0 +1,213 @@
+// Device side of the split virtqueue (virtio 1.x 2.7), for the backend.
+// Invariants: every descriptor is copied out of guest memory once and then
+// validated; a chain walk is bounded by its table size; indirect inside
+// indirect is rejected; avail idx may run at most `size` ahead; a violation
+// that leaves the ring ambiguous marks it broken (never an assert).
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+
+#include "ring/device_common.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::ring {
+
+template <class Mem>
+class SplitDevice {
+ public:
+  int init(const DeviceConfig& cfg, Mem* mem) {
+    const uint32_t n = cfg.size;
+    if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || !cfg.desc || !cfg.avail ||
+        !cfg.used || !mem)
+      return -EINVAL;
+    size_ = n;
+    mask_ = static_cast<uint16_t>(n - 1);
+    indirect_ = cfg.indirect;
+    event_idx_ = cfg.event_idx;
+    mem_ = mem;
+    desc_ = static_cast<const virtio::SplitDesc*>(cfg.desc);
+    avail_ = static_cast<virtio::SplitAvailHdr*>(cfg.avail);
+    avail_ring_ = reinterpret_cast<const virtio::le16*>(avail_ + 1);
+    used_event_ = reinterpret_cast<virtio::le16*>(avail_ + 1) + n;
+    used_ = static_cast<virtio::SplitUsedHdr*>(cfg.used);
+    used_ring_ = reinterpret_cast<virtio::SplitUsedElem*>(used_ + 1);
+    avail_event_ = reinterpret_cast<virtio::le16*>(used_ring_ + n);
+    last_avail_ = avail_seen_ = cfg.avail_base;
+    used_idx_ = published_ = signalled_ = cfg.used_base;
+    broken_ = false;
+    err_ = {};
+    return 0;
+  }
+
+  // Take the next available chain. Pop::Dropped chains must still be
+  // returned with push_used(c, 0) so the driver gets its buffer back.
+  Pop pop(Chain& c) {
+    if (broken_) return Pop::Broken;
+    if (avail_seen_ == last_avail_) {
+      // acquire: avail ring entries and descriptors are read only after the
+      // avail->idx that publishes them.
+      avail_seen_ = virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
+      if (static_cast<uint16_t>(avail_seen_ - last_avail_) > size_) {
+        fail(DevErr::AvailIdxJump, avail_seen_, last_avail_);
+        return Pop::Broken;
+      }
+      if (avail_seen_ == last_avail_) return Pop::Empty;
+    }
+    const uint16_t head = avail_ring_[last_avail_ & mask_].get();
+    if (head >= size_) {
+      fail(DevErr::HeadOutOfRange, head, last_avail_);
+      return Pop::Broken;
+    }
+    ++last_avail_;
+    chain_reset(c);
+    c.head = head;
+    c.ndesc = 1;
+    const DevErr e = walk(c, head);
+    if (e == kNoErr) return Pop::Ok;
+    drop(c, e);
+    return Pop::Dropped;
+  }
+
+  // Number of chains the driver has made available and we have not popped.
+  uint16_t avail_pending() {
+    avail_seen_ = virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
+    const uint16_t n = avail_seen_ - last_avail_;
+    return n > size_ ? 0 : n;
+  }
+
+  Cursor save() const { return Cursor{last_avail_, true}; }
+  void restore(Cursor c) { last_avail_ = c.idx; }
+
+  // Stage a used entry; flush() publishes.
+  void push_used(const Chain& c, uint32_t len) {
+    virtio::SplitUsedElem& e = used_ring_[used_idx_ & mask_];
+    e.id.set(c.head);
+    e.len.set(len);
+    ++used_idx_;
+  }
+  // IN_ORDER: one entry for `nbufs` buffers ending with `last` (2.7.9).
+  void push_used_batch(const Chain& last, uint32_t len, uint16_t nbufs) {
+    virtio::SplitUsedElem& e = used_ring_[used_idx_ & mask_];
+    e.id.set(last.head);
+    e.len.set(len);
+    used_idx_ = static_cast<uint16_t>(used_idx_ + nbufs);
+  }
+  void flush() {
+    if (published_ == used_idx_) return;
+    // release: used entries are visible before used->idx covers them.
+    std::atomic_ref<uint16_t>(used_->idx.raw).store(virtio::to_le(used_idx_), std::memory_order_release);
+    published_ = used_idx_;
+  }
+
+  // After flush(): does the driver want an interrupt? (2.7.7 / 2.7.10)
+  bool should_notify() {
+    const uint16_t old = signalled_, now = published_;
+    if (old == now) return false;
+    signalled_ = now;
+    // full fence: the used->idx store is ordered before reading the driver's
+    // suppression (used_event / avail->flags).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (event_idx_) {
+      const uint16_t ev =
+          virtio::from_le(std::atomic_ref<uint16_t>(used_event_->raw).load(std::memory_order_relaxed));
+      return virtio::need_event(ev, now, old);
+    }
+    const uint16_t fl =
+        virtio::from_le(std::atomic_ref<uint16_t>(avail_->flags.raw).load(std::memory_order_relaxed));
+    return !(fl & virtio::AVAIL_F_NO_INTERRUPT);
+  }
+
+  // Ask the driver not to kick us (we poll) / to kick again.
+  void disable_kicks() {
+    // relaxed: a hint (2.7.10); the driver may still notify.
+    std::atomic_ref<uint16_t>(used_->flags.raw).store(virtio::to_le(virtio::USED_F_NO_NOTIFY), std::memory_order_relaxed);
+    if (event_idx_)
+      std::atomic_ref<uint16_t>(avail_event_->raw)
+          .store(virtio::to_le(static_cast<uint16_t>(last_avail_ - 0x8000)), std::memory_order_relaxed);
+  }
+  bool enable_kicks() {  // true when chains are already pending
+    std::atomic_ref<uint16_t>(used_->flags.raw).store(0, std::memory_order_relaxed);
+    if (event_idx_)
+      std::atomic_ref<uint16_t>(avail_event_->raw).store(virtio::to_le(last_avail_), std::memory_order_relaxed);
+    // full fence: the enable is ordered before re-reading avail->idx.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_relaxed)) != last_avail_;
+  }
+
+  uint16_t last_avail() const { return last_avail_; }
+  uint16_t used_idx() const { return used_idx_; }
+  bool broken() const { return broken_; }
+  uint32_t size() const { return size_; }
+  const ErrCounters<DevErr>& errors() const { return err_; }
+
+ private:
+  DevErr walk(Chain& c, uint16_t head) {
+    const virtio::SplitDesc* table = desc_;
+    uint32_t tsize = size_;
+    uint32_t budget = size_;  // 2.7.5.3.1: no chain is longer than the queue
+    bool in_indirect = false;
+    uint16_t idx = head;
+    for (;;) {
+      if (budget-- == 0) return DevErr::ChainTooLong;
+      const auto d = virtio::snapshot<virtio::SplitDesc>(&table[idx]);
+      const uint16_t fl = d.flags.get();
+      if (fl & virtio::DESC_F_INDIRECT) {
+        if (in_indirect) return DevErr::NestedIndirect;
+        if (!indirect_) return DevErr::IndirectNotNegotiated;
+        if (fl & virtio::DESC_F_NEXT) return DevErr::IndirectAndNext;
+        const uint32_t len = d.len.get();
+        if (len == 0 || len % sizeof(virtio::SplitDesc) != 0) return DevErr::IndirectBadLen;
+        if (len / sizeof(virtio::SplitDesc) > size_) return DevErr::ChainTooLong;
+        const uint8_t* t = mem_->translate(d.addr.get(), len);
+        if (!t) return DevErr::BadAddress;
+        table = reinterpret_cast<const virtio::SplitDesc*>(t);
+        tsize = budget = len / sizeof(virtio::SplitDesc);
+        in_indirect = true;
+        idx = 0;
+        continue;
+      }
+      const DevErr e = chain_append(c, *mem_, d.addr.get(), d.len.get(), fl & virtio::DESC_F_WRITE);
+      if (e != kNoErr) return e;
+      if (!(fl & virtio::DESC_F_NEXT)) return kNoErr;
+      idx = d.next.get();
+      if (idx >= tsize) return DevErr::NextOutOfRange;
+    }
+  }
+
+  void drop(Chain& c, DevErr e) {
+    const uint16_t head = c.head;
+    chain_reset(c);
+    c.err = e;
+    const uint64_t n = ++err_[e];
+    log_error("split device", to_string(e), n, "chain at head %u dropped", head);
+  }
+  void fail(DevErr e, uint32_t a, uint32_t b) {
+    broken_ = true;
+    const uint64_t n = ++err_[e];
+    log_error("split device", to_string(e), n, "values %u %u; queue marked broken", a, b);
+  }
+
+  uint32_t size_ = 0;
+  uint16_t mask_ = 0;
+  bool indirect_ = false;
+  bool event_idx_ = false;
+  bool broken_ = false;
+  Mem* mem_ = nullptr;
+  const virtio::SplitDesc* desc_ = nullptr;
+  virtio::SplitAvailHdr* avail_ = nullptr;
+  const virtio::le16* avail_ring_ = nullptr;
+  virtio::le16* used_event_ = nullptr;
+  virtio::SplitUsedHdr* used_ = nullptr;
+  virtio::SplitUsedElem* used_ring_ = nullptr;
+  virtio::le16* avail_event_ = nullptr;
+  uint16_t last_avail_ = 0;
+  uint16_t avail_seen_ = 0;  // last avail->idx read
+  uint16_t used_idx_ = 0;    // next used slot (staged)
+  uint16_t published_ = 0;   // used->idx the driver can see
+  uint16_t signalled_ = 0;   // used idx at the last notify decision
+  ErrCounters<DevErr> err_;
+};
+
+}  // namespace vnet::ring

@@ -1,0 +1,275 @@
+// Driver side of the split virtqueue (virtio 1.x 2.7). Owns: a private shadow
+// of every descriptor and avail entry (shared memory is written, never read
+// back, except the device-owned used ring and its suppression fields), the
+// free list, and the broken flag. Any device violation breaks the ring.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <vector>
+
+#include "ring/common.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::ring {
+
+class SplitDriver {
+ public:
+  int init(const DriverConfig& cfg);
+
+  // Add one buffer of n segments (readable first, then writable). With an
+  // indirect pool configured and n > 1, one indirect descriptor is used
+  // unless use_indirect is false. 0, -ENOSPC (ring full) or -EINVAL.
+  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  // Make everything added so far visible to the device.
+  inline void publish();
+  // After publish(): does the device want a notification? (2.7.10 / 2.7.8)
+  inline bool kick_prepare();
+  // Reap up to max completed buffers. Returns 0 when broken.
+  inline uint16_t poll_used(UsedBuf* out, uint16_t max);
+
+  uint32_t free_slots() const { return num_free_; }
+  uint32_t in_flight() const { return static_cast<uint16_t>(avail_idx_ - last_used_); }
+  void disable_cb();
+  bool enable_cb();  // true when used buffers are already pending
+  bool broken() const { return broken_; }
+  uint32_t size() const { return size_; }
+  const ErrCounters<DrvErr>& errors() const { return err_; }
+
+  // Teardown: hand back every outstanding token (in avail order).
+  template <class F>
+  void drain(F&& f);
+
+  uint16_t avail_idx() const { return avail_idx_; }
+  uint16_t last_used() const { return last_used_; }
+
+ private:
+  struct Shadow {  // what we wrote into desc[i]
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;  // chain link while in use, free-list link while free
+  };
+  struct Head {
+    void* token;
+    uint32_t in_len;  // writable bytes of the buffer
+    uint16_t ndesc;   // descriptors taken from the free list
+    uint16_t last;    // last descriptor of the chain (to splice back)
+    bool busy;
+  };
+
+  inline void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next);
+  inline void free_head(uint16_t head);
+  inline void reap_one(UsedBuf& out, uint16_t head, uint32_t len) {
+    out = UsedBuf{heads_[head].token, len};
+    free_head(head);
+    ++last_used_;
+  }
+  void fail(DrvErr e, uint32_t a, uint32_t b);
+
+  uint32_t size_ = 0;
+  uint16_t mask_ = 0;
+  bool event_idx_ = false;
+  bool in_order_ = false;
+  bool broken_ = false;
+  bool cb_enabled_ = false;
+
+  virtio::SplitDesc* desc_ = nullptr;
+  virtio::SplitAvailHdr* avail_ = nullptr;
+  virtio::le16* avail_ring_ = nullptr;
+  virtio::le16* used_event_ = nullptr;
+  virtio::SplitUsedHdr* used_ = nullptr;
+  virtio::SplitUsedElem* used_ring_ = nullptr;
+  virtio::le16* avail_event_ = nullptr;
+  IndirectPool ind_;
+
+  std::vector<Shadow> shadow_;
+  std::vector<Head> heads_;
+  std::vector<uint16_t> avail_shadow_;  // head placed at each avail slot
+  uint16_t free_head_ = 0;
+  uint32_t num_free_ = 0;
+  uint16_t avail_idx_ = 0;     // next avail slot (private copy of avail->idx)
+  uint16_t published_ = 0;     // avail idx the device can see
+  uint16_t kicked_ = 0;        // avail idx at the last kick decision
+  uint16_t last_used_ = 0;
+  uint16_t batch_left_ = 0;  // IN_ORDER: buffers left in the batch being reaped
+  uint32_t batch_len_ = 0;   // length reported for the batch's last buffer
+  ErrCounters<DrvErr> err_;
+};
+
+static_assert(DriverQueue<SplitDriver>);
+
+// ---------------------------------------------------------------- inline --
+
+inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                                    uint16_t next) {
+  shadow_[i] = Shadow{addr, len, flags, next};
+  virtio::SplitDesc& d = desc_[i];
+  d.addr.set(addr);
+  d.len.set(len);
+  d.flags.set(flags);
+  d.next.set(next);
+}
+
+inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
+  const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
+  const uint32_t need = indirect ? 1 : n;
+  if (num_free_ < need) return -ENOSPC;
+
+  uint64_t in_len = 0;
+  bool seen_write = false;
+  for (uint16_t k = 0; k < n; ++k) {
+    if (segs[k].write) {
+      seen_write = true;
+      in_len += segs[k].len;
+    } else if (seen_write) {
+      return -EINVAL;  // 2.7.4.2: readable descriptors must precede writable ones
+    }
+  }
+  if (in_len > UINT32_MAX) return -EINVAL;
+
+  const uint16_t head = free_head_;
+  uint16_t last = head;
+  if (indirect) {
+    auto* table = reinterpret_cast<virtio::SplitDesc*>(static_cast<uint8_t*>(ind_.va) +
+                                                       size_t{head} * ind_.per_head * 16);
+    for (uint16_t k = 0; k < n; ++k) {
+      uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
+                    (k + 1 < n ? virtio::DESC_F_NEXT : 0);
+      table[k].addr.set(segs[k].addr);
+      table[k].len.set(segs[k].len);
+      table[k].flags.set(fl);
+      table[k].next.set(static_cast<uint16_t>(k + 1));
+    }
+    const uint64_t tiova = ind_.iova + uint64_t{head} * ind_.per_head * 16;
+    free_head_ = shadow_[head].next;
+    write_desc(head, tiova, uint32_t{n} * 16, virtio::DESC_F_INDIRECT, free_head_);
+  } else {
+    uint16_t i = head;
+    for (uint16_t k = 0; k < n; ++k) {
+      const uint16_t next = shadow_[i].next;
+      const uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
+                          (k + 1 < n ? virtio::DESC_F_NEXT : 0);
+      write_desc(i, segs[k].addr, segs[k].len, fl, next);
+      last = i;
+      i = next;
+    }
+    free_head_ = i;
+  }
+  num_free_ -= need;
+  heads_[head] = Head{token, static_cast<uint32_t>(in_len), static_cast<uint16_t>(need), last, true};
+  const uint16_t slot = avail_idx_ & mask_;
+  avail_shadow_[slot] = head;
+  avail_ring_[slot].set(head);
+  ++avail_idx_;
+  return 0;
+}
+
+inline void SplitDriver::publish() {
+  if (published_ == avail_idx_) return;
+  // release: descriptors and avail ring entries are visible before avail->idx.
+  std::atomic_ref<uint16_t>(avail_->idx.raw).store(virtio::to_le(avail_idx_), std::memory_order_release);
+  published_ = avail_idx_;
+}
+
+inline bool SplitDriver::kick_prepare() {
+  const uint16_t old = kicked_, now = published_;
+  if (old == now) return false;
+  kicked_ = now;
+  // full fence: the avail->idx store is ordered before reading the device's
+  // suppression (avail_event / used->flags), 2.7.10.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (event_idx_) {
+    const uint16_t ev = virtio::from_le(
+        std::atomic_ref<uint16_t>(avail_event_->raw).load(std::memory_order_relaxed));
+    return virtio::need_event(ev, now, old);
+  }
+  const uint16_t fl =
+      virtio::from_le(std::atomic_ref<uint16_t>(used_->flags.raw).load(std::memory_order_relaxed));
+  return !(fl & virtio::USED_F_NO_NOTIFY);
+}
+
+inline void SplitDriver::free_head(uint16_t head) {
+  Head& h = heads_[head];
+  h.busy = false;
+  shadow_[h.last].next = free_head_;
+  free_head_ = head;
+  num_free_ += h.ndesc;
+}
+
+inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
+  if (broken_) return 0;
+  // acquire: used ring entries are read only after seeing used->idx cover them.
+  const uint16_t used_idx =
+      virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_acquire));
+  const uint16_t pending = used_idx - last_used_;
+  if (pending == 0) return 0;
+  if (pending > static_cast<uint16_t>(avail_idx_ - last_used_)) {
+    fail(DrvErr::UsedIdxJump, used_idx, last_used_);
+    return 0;
+  }
+  uint16_t got = 0;
+  while (got < max && last_used_ != used_idx) {
+    if (in_order_ && batch_left_ != 0) {  // inside a batch: its slots hold no entries
+      reap_one(out[got++], avail_shadow_[last_used_ & mask_], --batch_left_ == 0 ? batch_len_ : 0);
+      continue;
+    }
+    const virtio::SplitUsedElem e = used_ring_[last_used_ & mask_];
+    const uint32_t id = e.id.get();
+    const uint32_t len = e.len.get();
+    if (id >= size_) {
+      fail(DrvErr::UsedIdOutOfRange, id, len);
+      break;
+    }
+    if (!in_order_) {
+      if (!heads_[id].busy) {
+        fail(DrvErr::UsedIdNotHead, id, len);
+        break;
+      }
+      if (len > heads_[id].in_len) {
+        fail(DrvErr::UsedLenTooLong, id, len);
+        break;
+      }
+      reap_one(out[got++], static_cast<uint16_t>(id), len);
+      continue;
+    }
+    // IN_ORDER (2.7.9): an entry may name the last buffer of a batch that
+    // starts at the oldest outstanding buffer; used->idx then skips the batch.
+    const uint16_t window = used_idx - last_used_;
+    uint16_t batch = 0;
+    while (batch < window && avail_shadow_[(last_used_ + batch) & mask_] != id) ++batch;
+    if (batch == window || !heads_[id].busy) {
+      fail(DrvErr::UsedIdNotHead, id, len);
+      break;
+    }
+    if (len > heads_[id].in_len) {
+      fail(DrvErr::UsedLenTooLong, id, len);
+      break;
+    }
+    batch_left_ = batch;  // buffers after this one in the batch
+    batch_len_ = len;
+    // Buffers completed inside a batch have no entry of their own: length 0.
+    reap_one(out[got++], avail_shadow_[last_used_ & mask_], batch == 0 ? len : 0);
+  }
+  if (cb_enabled_ && event_idx_) {
+    // relaxed: a hint for the device, ordered by the device's own fence.
+    std::atomic_ref<uint16_t>(used_event_->raw).store(virtio::to_le(last_used_), std::memory_order_relaxed);
+  }
+  return got;
+}
+
+template <class F>
+void SplitDriver::drain(F&& f) {
+  while (last_used_ != avail_idx_) {
+    const uint16_t h = avail_shadow_[last_used_ & mask_];
+    if (heads_[h].busy) {
+      f(heads_[h].token);
+      free_head(h);
+    }
+    ++last_used_;
+  }
+}
+
+}  // namespace vnet::ring
