@@ -371,6 +371,26 @@ TYPED_TEST(DriverPeer, LenLargerThanBuffer) {
   this->bad_used(0, 101);
   this->expect_broken(DrvErr::UsedLenTooLong);
 }
+// Device-readable-only buffers (Tx): a device reporting their readable length
+// (DPDK's vhost does on packed rings) is tolerated; the length reads as 0.
+TYPED_TEST(DriverPeer, LenOnReadOnlyBufferIsIgnored) {
+  QueuePair<TypeParam> p;
+  ASSERT_EQ(p.init(8, {}), 0);
+  Pool pool;
+  pool.init(*p.arena, 8, 64);
+  Seg s{pool.iova(0), 64, false};
+  ASSERT_EQ(p.drv.add(&s, 1, tok(0)), 0);
+  p.drv.publish();
+  Chain c;
+  ASSERT_EQ(p.dev.pop(c), Pop::Ok);
+  p.dev.push_used(c, 64 + 12);
+  p.dev.flush();
+  UsedBuf u;
+  ASSERT_EQ(p.drv.poll_used(&u, 1), 1);
+  EXPECT_EQ(u.len, 0u);
+  EXPECT_FALSE(p.drv.broken());
+}
+
 TYPED_TEST(DriverPeer, UsedTwice) {
   this->bad_used(0, 10);
   UsedBuf u[8];

@@ -24,6 +24,9 @@ class PackedDriver {
   inline bool kick_prepare();
   inline uint16_t poll_used(UsedBuf* out, uint16_t max);
 
+  // The id the next add() will hand out (valid while free_slots() > 0): lets a
+  // caller key per-buffer side storage (e.g. a header slot) before adding.
+  uint16_t next_id() const { return free_id_; }
   uint32_t free_slots() const { return num_free_; }
   uint32_t in_flight() const { return outstanding_; }
   void disable_cb();
@@ -207,19 +210,22 @@ inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) {
     const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
     if (!slot_used(fl)) break;
     const uint16_t id = d.id.get();
-    const uint32_t len = d.len.get();
+    const uint32_t raw_len = d.len.get();
     if (outstanding_ == 0) {
-      fail(DrvErr::UsedIdxJump, id, len);
+      fail(DrvErr::UsedIdxJump, id, raw_len);
       break;
     }
     if (id >= size_) {
-      fail(DrvErr::UsedIdOutOfRange, id, len);
+      fail(DrvErr::UsedIdOutOfRange, id, raw_len);
       break;
     }
     if (!bufs_[id].busy) {
-      fail(DrvErr::UsedIdNotHead, id, len);
+      fail(DrvErr::UsedIdNotHead, id, raw_len);
       break;
     }
+    // A buffer with nothing device-writable has no meaningful length; some
+    // devices (DPDK's vhost on packed Tx) report the readable length there.
+    const uint32_t len = bufs_[id].in_len == 0 ? 0 : raw_len;
     if (len > bufs_[id].in_len) {
       fail(DrvErr::UsedLenTooLong, id, len);
       break;

@@ -29,6 +29,9 @@ class SplitDriver {
   // Reap up to max completed buffers. Returns 0 when broken.
   inline uint16_t poll_used(UsedBuf* out, uint16_t max);
 
+  // The id the next add() will hand out (valid while free_slots() > 0): lets a
+  // caller key per-buffer side storage (e.g. a header slot) before adding.
+  uint16_t next_id() const { return free_head_; }
   uint32_t free_slots() const { return num_free_; }
   uint32_t in_flight() const { return static_cast<uint16_t>(avail_idx_ - last_used_); }
   void disable_cb();
@@ -218,11 +221,13 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
     }
     const virtio::SplitUsedElem e = used_ring_[last_used_ & mask_];
     const uint32_t id = e.id.get();
-    const uint32_t len = e.len.get();
     if (id >= size_) {
-      fail(DrvErr::UsedIdOutOfRange, id, len);
+      fail(DrvErr::UsedIdOutOfRange, id, e.len.get());
       break;
     }
+    // A buffer with nothing device-writable has no meaningful length (2.7.8:
+    // devices have historically set it wrongly): report 0.
+    const uint32_t len = heads_[id].in_len == 0 ? 0 : e.len.get();
     if (!in_order_) {
       if (!heads_[id].busy) {
         fail(DrvErr::UsedIdNotHead, id, len);
