@@ -6,6 +6,7 @@
 
 RTE_LOG_REGISTER(vnet_logtype_ring, pmd.net.vnet.ring, NOTICE);
 RTE_LOG_REGISTER(vnet_logtype_net, pmd.net.vnet, NOTICE);
+RTE_LOG_REGISTER(vnet_logtype_user, pmd.net.vnet.user, NOTICE);
 
 namespace {
 void ring_to_rte_log(int level, const char* msg) {

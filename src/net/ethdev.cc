@@ -1,0 +1,431 @@
+// Dev ops of the virtio-net ethdev: configure, queue set-up, start/stop,
+// link, stats. Feature negotiation happens here once per configure; burst
+// functions are chosen once per start from the negotiated set.
+#include "net/ethdev.h"
+
+#include <rte_errno.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+
+#include <cinttypes>
+#include <new>
+
+#include "net/rxtx.h"
+#include "net/log.h"
+#include "virtio/features.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::net {
+
+using virtio::bit;
+using virtio::has;
+namespace feat = virtio::feat;
+
+uint64_t supported_features() {
+  return bit(feat::VERSION_1) | bit(feat::RING_PACKED) | bit(feat::IN_ORDER) | bit(feat::INDIRECT_DESC) |
+         bit(feat::EVENT_IDX) | bit(feat::NET_MRG_RXBUF) | bit(feat::NET_MAC) | bit(feat::NET_STATUS) |
+         bit(feat::NET_MTU);
+}
+
+namespace {
+
+constexpr uint16_t kIndirectPerHead = kMaxTxSegs + 1;
+
+Port& port_of(rte_eth_dev* dev) { return *static_cast<Port*>(dev->data->dev_private); }
+
+// ---- burst selection ------------------------------------------------------
+template <class R, bool Va>
+void pick(rte_eth_dev* dev, bool mrg) {
+  dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;
+  dev->tx_pkt_burst = tx_burst<R, Va>;
+}
+void pick_bursts(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const bool va = p.t->uses_va();
+  if (p.packed)
+    va ? pick<ring::PackedDriver, true>(dev, p.mrg) : pick<ring::PackedDriver, false>(dev, p.mrg);
+  else
+    va ? pick<ring::SplitDriver, true>(dev, p.mrg) : pick<ring::SplitDriver, false>(dev, p.mrg);
+}
+
+// ---- queues ----------------------------------------------------------------
+void queue_free(Queue* q) {
+  if (!q) return;
+  rte_memzone_free(q->ring_mz);
+  rte_memzone_free(q->aux_mz);
+  q->~Queue();
+  rte_free(q);
+}
+
+void queue_drain(Queue* q, bool packed) {
+  auto free_token = [](void* t) { rte_pktmbuf_free(static_cast<rte_mbuf*>(t)); };
+  if (packed)
+    q->packed.drain(free_token);
+  else
+    q->split.drain(free_token);
+  if (q->part_head) rte_pktmbuf_free(q->part_head);
+  q->part_head = q->part_tail = nullptr;
+  q->part_left = 0;
+}
+
+int check_size(const Port& p, uint32_t n) {
+  const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
+  if (n == 0 || n > max || n > virtio::PACKED_MAX_SIZE || (!p.packed && (n & (n - 1)) != 0)) {
+    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n,
+             p.packed ? "packed" : "split (power of two)", std::min<uint32_t>(max, virtio::PACKED_MAX_SIZE));
+    return -EINVAL;
+  }
+  return 0;
+}
+
+Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, unsigned socket) {
+  Port& p = port_of(dev);
+  const uint32_t n = nb_desc ? nb_desc : p.opt.queue_size;
+  if (check_size(p, n) != 0) return nullptr;
+  void* mem = rte_zmalloc_socket("vnet_queue", sizeof(Queue), RTE_CACHE_LINE_SIZE, static_cast<int>(socket));
+  if (!mem) return nullptr;
+  Queue* q = new (mem) Queue();
+  q->size = n;
+  q->is_rx = rx;
+  q->queue_id = qid;
+  q->port_id = dev->data->port_id;
+  q->vq = static_cast<uint16_t>(2 * qid + (rx ? 0 : 1));
+  q->hdr_size = p.hdr_size;
+  q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
+  char name[RTE_MEMZONE_NAMESIZE];
+  const size_t ring_bytes = p.packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n).total;
+  snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
+  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
+  if (!rx) {
+    // Indirect tables (one per buffer id) followed by the Tx header slots.
+    const size_t aux = size_t{n} * kIndirectPerHead * 16 + size_t{n} * kTxHdrStride;
+    snprintf(name, sizeof name, "vnet%u_tx%u_aux", dev->data->port_id, qid);
+    q->aux_mz = rte_memzone_reserve_aligned(name, aux, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 64);
+  }
+  if (!q->ring_mz || (!rx && !q->aux_mz)) {
+    VNET_LOG(ERR, "port %u: no memory for %s queue %u of %u descriptors: %s", dev->data->port_id,
+             rx ? "rx" : "tx", qid, n, rte_strerror(rte_errno));
+    queue_free(q);
+    return nullptr;
+  }
+  return q;
+}
+
+uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) {
+  return (p.t->uses_va() ? reinterpret_cast<uint64_t>(mz->addr) : mz->iova) + off;
+}
+
+// (Re)initialise a queue's ring for a fresh start and tell the transport.
+int queue_start(Port& p, Queue* q) {
+  ring::DriverConfig c;
+  c.size = q->size;
+  c.indirect = has(p.features, feat::INDIRECT_DESC) && !q->is_rx;
+  c.event_idx = has(p.features, feat::EVENT_IDX);
+  c.in_order = has(p.features, feat::IN_ORDER);
+  c.ring = ring::RingMem{q->ring_mz->addr, dev_addr(p, q->ring_mz, 0)};
+  if (!q->is_rx) {
+    if (c.indirect)
+      c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
+    const size_t hoff = size_t{q->size} * kIndirectPerHead * 16;
+    q->hdrs = static_cast<uint8_t*>(q->aux_mz->addr) + hoff;
+    q->hdrs_addr = dev_addr(p, q->aux_mz, hoff);
+  }
+  const int rc = p.packed ? q->packed.init(c) : q->split.init(c);
+  if (rc != 0) return rc;
+  QueueAddrs a{q->size, 0, 0, 0};
+  const uint64_t base = dev_addr(p, q->ring_mz, 0);
+  if (p.packed) {
+    const auto l = virtio::PackedLayout::make(q->size);
+    a = {q->size, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
+  } else {
+    const auto l = virtio::SplitLayout::make(q->size);
+    a = {q->size, base + l.desc_off, base + l.avail_off, base + l.used_off};
+  }
+  return p.t->setup_queue(q->vq, a, &q->kick);
+}
+
+// ---- dev ops ---------------------------------------------------------------
+int dev_configure(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const auto& conf = dev->data->dev_conf;
+  const uint16_t nrx = dev->data->nb_rx_queues, ntx = dev->data->nb_tx_queues;
+  if (nrx != ntx || nrx == 0 || nrx > p.t->max_queue_pairs() || nrx > p.opt.queues) {
+    VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here",
+             dev->data->port_id, nrx, ntx, std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues));
+    return -EINVAL;
+  }
+  if (conf.rxmode.mq_mode != RTE_ETH_MQ_RX_NONE) {
+    VNET_LOG(ERR, "port %u: rx mq_mode %d not supported", dev->data->port_id, conf.rxmode.mq_mode);
+    return -ENOTSUP;
+  }
+  uint64_t want = supported_features() & p.t->device_features();
+  if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
+  if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
+  if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
+  if (!has(want, feat::VERSION_1)) {
+    VNET_LOG(ERR, "port %u: device does not offer VIRTIO_F_VERSION_1", dev->data->port_id);
+    return -ENOTSUP;
+  }
+  if (p.opt.packed && !has(want, feat::RING_PACKED))
+    VNET_LOG(WARNING, "port %u: packed ring asked for but not offered; using split", dev->data->port_id);
+  if (const int rc = p.t->set_features(want); rc != 0) {
+    VNET_LOG(ERR, "port %u: feature negotiation failed: %s", dev->data->port_id, strerror(-rc));
+    return rc;
+  }
+  p.features = want;
+  p.packed = has(want, feat::RING_PACKED);
+  p.mrg = has(want, feat::NET_MRG_RXBUF);
+  p.hdr_size = static_cast<uint16_t>(virtio::net_hdr_size(want));
+  p.nqp = nrx;
+  VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
+           p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "",
+           has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
+           has(want, feat::EVENT_IDX) ? ", event idx" : "");
+  return 0;
+}
+
+int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
+  Port& p = port_of(dev);
+  const uint16_t qp = std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues);
+  info->max_rx_queues = qp;
+  info->max_tx_queues = qp;
+  info->min_rx_bufsize = 64;
+  const bool mrg = p.opt.mrg_rxbuf && has(p.t->device_features(), feat::NET_MRG_RXBUF);
+  info->max_rx_pktlen = mrg ? 9728 : RTE_MBUF_DEFAULT_DATAROOM;
+  info->max_mtu = static_cast<uint16_t>(info->max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
+  info->min_mtu = RTE_ETHER_MIN_MTU;
+  info->max_mac_addrs = 1;
+  const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
+  info->rx_desc_lim = {.nb_max = static_cast<uint16_t>(std::min<uint32_t>(max, 32768)), .nb_min = 1, .nb_align = 1,
+                       .nb_seg_max = 0, .nb_mtu_seg_max = 0};
+  info->tx_desc_lim = info->rx_desc_lim;
+  info->default_rxportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
+  info->default_txportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
+  info->default_rxportconf.nb_queues = 1;
+  info->default_txportconf.nb_queues = 1;
+  info->rx_offload_capa = mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0;
+  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  info->speed_capa = RTE_ETH_LINK_SPEED_AUTONEG;
+  return 0;
+}
+
+int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned socket, const rte_eth_rxconf*,
+                   rte_mempool* mp) {
+  Port& p = port_of(dev);
+  if (p.hdr_size == 0) return -EINVAL;  // configure first
+  const uint32_t room = rte_pktmbuf_data_room_size(mp);
+  if (room < RTE_PKTMBUF_HEADROOM + 64) {
+    VNET_LOG(ERR, "port %u rx queue %u: mbuf data room %u too small", dev->data->port_id, qid, room);
+    return -EINVAL;
+  }
+  Queue* q = queue_alloc(dev, true, qid, nb_desc, socket);
+  if (!q) return -ENOMEM;
+  q->mp = mp;
+  q->rx_buf_len = room - RTE_PKTMBUF_HEADROOM + p.hdr_size;
+  queue_free(static_cast<Queue*>(dev->data->rx_queues[qid]));
+  dev->data->rx_queues[qid] = q;
+  return 0;
+}
+
+int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned socket, const rte_eth_txconf*) {
+  Port& p = port_of(dev);
+  if (p.hdr_size == 0) return -EINVAL;
+  Queue* q = queue_alloc(dev, false, qid, nb_desc, socket);
+  if (!q) return -ENOMEM;
+  queue_free(static_cast<Queue*>(dev->data->tx_queues[qid]));
+  dev->data->tx_queues[qid] = q;
+  return 0;
+}
+
+void rx_queue_release(rte_eth_dev* dev, uint16_t qid) {
+  queue_free(static_cast<Queue*>(dev->data->rx_queues[qid]));
+  dev->data->rx_queues[qid] = nullptr;
+}
+void tx_queue_release(rte_eth_dev* dev, uint16_t qid) {
+  queue_free(static_cast<Queue*>(dev->data->tx_queues[qid]));
+  dev->data->tx_queues[qid] = nullptr;
+}
+
+int link_update(rte_eth_dev* dev, int) {
+  Port& p = port_of(dev);
+  rte_eth_link l{};
+  l.link_speed = p.opt.speed;
+  l.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
+  l.link_autoneg = RTE_ETH_LINK_FIXED;
+  l.link_status = p.started && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+  return rte_eth_linkstatus_set(dev, &l);
+}
+
+int dev_start(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const uint16_t n = p.nqp;
+  for (uint16_t i = 0; i < n; ++i) {
+    auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
+    auto* tq = static_cast<Queue*>(dev->data->tx_queues[i]);
+    if (!rq || !tq) {
+      VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
+      return -EINVAL;
+    }
+    for (Queue* q : {rq, tq}) {
+      if (const int rc = queue_start(p, q); rc != 0) {
+        VNET_LOG(ERR, "port %u: virtqueue %u set-up failed: %s", dev->data->port_id, q->vq, strerror(-rc));
+        return rc;
+      }
+    }
+  }
+  if (const int rc = p.t->start(static_cast<uint16_t>(2 * n)); rc != 0) {
+    VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
+    return rc;
+  }
+  const bool va = p.t->uses_va();
+  for (uint16_t i = 0; i < n; ++i) {
+    auto* q = static_cast<Queue*>(dev->data->rx_queues[i]);
+    if (p.packed)
+      va ? rx_refill<ring::PackedDriver, true>(*q) : rx_refill<ring::PackedDriver, false>(*q);
+    else
+      va ? rx_refill<ring::SplitDriver, true>(*q) : rx_refill<ring::SplitDriver, false>(*q);
+    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+  }
+  pick_bursts(dev);
+  p.started = true;
+  link_update(dev, 0);
+  return 0;
+}
+
+int dev_stop(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  if (!p.started) return 0;
+  p.started = false;
+  const int rc = p.t->stop();
+  if (rc != 0) VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
+  for (uint16_t i = 0; i < p.nqp; ++i) {
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
+      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
+    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+  }
+  link_update(dev, 0);
+  return 0;
+}
+
+int dev_close(rte_eth_dev* dev) {
+  if (rte_eal_process_type() != RTE_PROC_PRIMARY) return 0;
+  dev_stop(dev);
+  for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) rx_queue_release(dev, i);
+  for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) tx_queue_release(dev, i);
+  Port& p = port_of(dev);
+  delete p.t;
+  p.t = nullptr;
+  return 0;
+}
+
+int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
+  for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) {
+    const auto* q = static_cast<const Queue*>(dev->data->rx_queues[i]);
+    if (!q) continue;
+    s->ipackets += q->st.packets;
+    s->ibytes += q->st.bytes;
+    s->ierrors += q->st.errors;
+    if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+      s->q_ipackets[i] = q->st.packets;
+      s->q_ibytes[i] = q->st.bytes;
+      s->q_errors[i] = q->st.errors;
+    }
+  }
+  for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) {
+    const auto* q = static_cast<const Queue*>(dev->data->tx_queues[i]);
+    if (!q) continue;
+    s->opackets += q->st.packets;
+    s->obytes += q->st.bytes;
+    s->oerrors += q->st.errors;
+    if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+      s->q_opackets[i] = q->st.packets;
+      s->q_obytes[i] = q->st.bytes;
+    }
+  }
+  s->rx_nombuf = dev->data->rx_mbuf_alloc_failed;
+  return 0;
+}
+
+int stats_reset(rte_eth_dev* dev) {
+  for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i)
+    if (auto* q = static_cast<Queue*>(dev->data->rx_queues[i])) q->st = QueueStats{};
+  for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i)
+    if (auto* q = static_cast<Queue*>(dev->data->tx_queues[i])) q->st = QueueStats{};
+  dev->data->rx_mbuf_alloc_failed = 0;
+  return 0;
+}
+
+int promiscuous_toggle(rte_eth_dev* dev) {
+  // Without the control virtqueue (VIRTIO_NET_F_CTRL_RX) the device filters
+  // as it likes; there is nothing the driver can switch.
+  VNET_LOG(INFO, "port %u: rx mode control needs the control virtqueue (cq=1): not supported",
+           dev->data->port_id);
+  return -ENOTSUP;
+}
+
+int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
+  Port& p = port_of(dev);
+  rte_eth_dev_info info{};
+  dev_infos_get(dev, &info);
+  if (mtu < info.min_mtu || mtu > info.max_mtu) {
+    VNET_LOG(ERR, "port %u: MTU %u outside %u..%u", dev->data->port_id, mtu, info.min_mtu, info.max_mtu);
+    return -EINVAL;
+  }
+  p.mtu = mtu;
+  return 0;
+}
+
+const eth_dev_ops kOps = [] {
+  eth_dev_ops o{};
+  o.dev_configure = dev_configure;
+  o.dev_start = dev_start;
+  o.dev_stop = dev_stop;
+  o.dev_close = dev_close;
+  o.dev_infos_get = dev_infos_get;
+  o.rx_queue_setup = rx_queue_setup;
+  o.tx_queue_setup = tx_queue_setup;
+  o.rx_queue_release = rx_queue_release;
+  o.tx_queue_release = tx_queue_release;
+  o.link_update = link_update;
+  o.stats_get = stats_get;
+  o.stats_reset = stats_reset;
+  o.promiscuous_enable = promiscuous_toggle;
+  o.promiscuous_disable = promiscuous_toggle;
+  o.allmulticast_enable = promiscuous_toggle;
+  o.allmulticast_disable = promiscuous_toggle;
+  o.mtu_set = mtu_set;
+  return o;
+}();
+
+}  // namespace
+
+int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
+  Port* p = new (dev->data->dev_private) Port();
+  p->t = t;
+  p->opt = o;
+  virtio::NetConfig cfg{};
+  const bool have_cfg = has(t->device_features(), feat::NET_MAC) && t->read_config(&cfg);
+  // ethdev frees mac_addrs itself when the port is released.
+  auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc("vnet_mac", sizeof(rte_ether_addr), 0));
+  if (!mac) return -ENOMEM;
+  if (o.mac_set)
+    *mac = o.mac;
+  else if (have_cfg)
+    std::memcpy(mac->addr_bytes, cfg.mac, 6);
+  else
+    rte_eth_random_addr(mac->addr_bytes);
+  dev->data->mac_addrs = mac;
+  dev->dev_ops = &kOps;
+  dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+  return 0;
+}
+
+int detach(rte_eth_dev* dev) {
+  dev_close(dev);
+  port_of(dev).~Port();
+  return 0;
+}
+
+}  // namespace vnet::net

@@ -1,0 +1,48 @@
+// The virtio-net ethdev, common to every transport: the per-port state the
+// dev ops share, and attach/detach called by the transports' probe/remove.
+// The Transport lives on the heap (it has a vtable); the Port, in the
+// ethdev's dev_private, only points to it.
+#pragma once
+
+#include <ethdev_driver.h>
+#include <rte_ether.h>
+
+#include <cstdint>
+
+#include "net/transport.h"
+
+namespace vnet::net {
+
+struct PortOptions {
+  uint16_t queues = 1;        // queue pairs asked for
+  uint32_t queue_size = 256;  // default ring size (rte_eth_*_queue_setup may ask another)
+  bool packed = false;
+  bool mrg_rxbuf = true;
+  bool in_order = false;
+  bool cq = false;
+  bool mac_set = false;
+  rte_ether_addr mac{};
+  uint32_t speed = RTE_ETH_SPEED_NUM_10G;
+};
+
+struct Port {
+  Transport* t = nullptr;
+  PortOptions opt;
+  uint64_t features = 0;  // negotiated
+  uint16_t hdr_size = 0;
+  uint16_t nqp = 0;
+  bool packed = false;
+  bool mrg = false;
+  bool started = false;
+  uint16_t mtu = RTE_ETHER_MTU;
+};
+
+// The features this driver can drive, before the user's devargs trim them.
+uint64_t supported_features();
+
+// Takes ownership of t (deleted by detach). dev->data->dev_private must be
+// a zeroed sizeof(Port) area. Returns 0 or -errno.
+int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o);
+int detach(rte_eth_dev* dev);
+
+}  // namespace vnet::net

@@ -1,0 +1,72 @@
+// One ethdev queue (Rx or Tx) of the virtio-net port: both ring flavours
+// (only the negotiated one is initialised), its memzones, the kick notifier
+// and counters. Lives in rte_zmalloc memory but holds heap-backed ring
+// shadows: the PMD is primary-process only.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_memzone.h>
+
+#include <cstdint>
+
+#include "net/transport.h"
+#include "ring/packed_driver.h"
+#include "ring/split_driver.h"
+
+namespace vnet::net {
+
+struct QueueStats {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t errors = 0;  // malformed from the device (bad length, bad num_buffers), oversize Tx
+  uint64_t drops = 0;   // Tx: ring full at the end of a burst is not a drop; Rx: no mbufs
+  uint64_t multicast = 0;
+  uint64_t broadcast = 0;
+  uint64_t kicks = 0;
+  // size buckets: <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >1518
+  uint64_t size_bins[8] = {};
+};
+
+inline constexpr uint16_t kTxHdrStride = 32;  // header slot per buffer id (Tx without headroom)
+inline constexpr uint16_t kMaxTxSegs = 64;    // mbuf segments per packet we chain
+inline constexpr uint16_t kBurst = 64;        // internal batch size
+
+struct Queue {
+  ring::SplitDriver split;
+  ring::PackedDriver packed;
+  Notifier kick;
+  rte_mempool* mp = nullptr;  // Rx only
+  const rte_memzone* ring_mz = nullptr;
+  const rte_memzone* aux_mz = nullptr;  // indirect tables, then Tx header slots
+  uint8_t* hdrs = nullptr;              // Tx header slots (local)
+  uint64_t hdrs_addr = 0;               // the same as the device sees it
+  uint32_t size = 0;
+  uint16_t hdr_size = 0;
+  uint16_t port_id = 0;
+  uint16_t queue_id = 0;
+  uint16_t vq = 0;  // virtqueue index: 2q for Rx, 2q+1 for Tx
+  bool is_rx = false;
+  uint32_t rx_buf_len = 0;  // Rx: bytes the device may write per buffer
+  // Rx mergeable reassembly across bursts.
+  rte_mbuf* part_head = nullptr;
+  rte_mbuf* part_tail = nullptr;
+  uint16_t part_left = 0;
+  uint64_t* rx_nombuf = nullptr;  // the port's rx_mbuf_alloc_failed
+  QueueStats st;
+
+  template <class R>
+  R& ring();
+};
+template <>
+inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() { return split; }
+template <>
+inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() { return packed; }
+
+inline void count_size(QueueStats& st, uint32_t len) {
+  static constexpr uint32_t lim[7] = {63, 64, 127, 255, 511, 1023, 1518};
+  unsigned b = 0;
+  while (b < 7 && len > lim[b]) ++b;
+  ++st.size_bins[b];
+}
+
+}  // namespace vnet::net

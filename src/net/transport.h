@@ -1,0 +1,58 @@
+// The transport interface between the ethdev and a virtio device: features,
+// config, queue set-up, start/stop. Control path only (virtual is fine here);
+// the data path's only transport action, the kick, is a plain Notifier.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "virtio/net_hdr.h"
+
+namespace vnet::net {
+
+// How to notify the device that a queue has new buffers.
+struct Notifier {
+  int fd = -1;                          // eventfd (virtio-user)
+  volatile uint16_t* mmio = nullptr;    // notify register (PCI)
+  uint16_t value = 0;                   // what to write to mmio (queue index)
+  void kick() const {
+    if (fd >= 0) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t r = ::write(fd, &one, sizeof one);  // EAGAIN: counter saturated, a kick is pending anyway
+    } else if (mmio) {
+      *mmio = value;
+    }
+  }
+};
+
+// Where a queue's ring parts are, as addresses the device understands.
+struct QueueAddrs {
+  uint32_t size;
+  uint64_t desc, avail, used;  // packed: avail = driver event area, used = device event area
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const char* name() const = 0;
+  // Device offer, valid after probe.
+  virtual uint64_t device_features() const = 0;
+  // Commit the driver's feature set (FEATURES_OK where the transport has it).
+  virtual int set_features(uint64_t features) = 0;
+  // Net config space fields the device provides; false when unavailable.
+  virtual bool read_config(virtio::NetConfig* cfg) = 0;
+  virtual uint16_t max_queue_pairs() const = 0;
+  virtual uint32_t max_queue_size() const = 0;  // 0: no limit beyond the spec's
+  // true: ring and buffer addresses are this process's virtual addresses.
+  virtual bool uses_va() const = 0;
+  // Called for every virtqueue before start(); fills the kick notifier.
+  virtual int setup_queue(uint16_t vq, const QueueAddrs& a, Notifier* kick) = 0;
+  // All queues set up: make the device run (memory table, rings, DRIVER_OK).
+  virtual int start(uint16_t nvqs) = 0;
+  // Stop the device processing the rings (the driver then reclaims buffers).
+  virtual int stop() = 0;
+  virtual bool link_up() = 0;
+};
+
+}  // namespace vnet::net

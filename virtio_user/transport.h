@@ -1,0 +1,59 @@
+// VhostUserTransport: the net::Transport of a virtio-user port. The device
+// is a vhost-user backend; guest memory is this process's EAL memory, shared
+// by fd (memory table from the memsegs, one region per contiguous fd range);
+// addresses handed to the backend are our own virtual addresses.
+#pragma once
+
+#include <string>
+
+#include "net/transport.h"
+#include "virtio_user/frontend.h"
+
+namespace vnet::virtio_user {
+
+struct UserOptions {
+  std::string path;
+  bool server = false;
+  uint16_t queues = 1;
+  int connect_timeout_ms = 3000;
+};
+
+class VhostUserTransport final : public net::Transport {
+ public:
+  ~VhostUserTransport() override;
+  // Connect (or listen and wait for the backend) and learn what it offers.
+  int open(const UserOptions& o);
+
+  const char* name() const override { return "vhost-user"; }
+  uint64_t device_features() const override { return dev_features_; }
+  int set_features(uint64_t features) override;
+  bool read_config(virtio::NetConfig*) override { return false; }
+  uint16_t max_queue_pairs() const override { return max_qp_; }
+  uint32_t max_queue_size() const override { return 0; }
+  bool uses_va() const override { return true; }
+  int setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) override;
+  int start(uint16_t nvqs) override;
+  int stop() override;
+  bool link_up() override { return fe_.connected(); }
+
+ private:
+  int handshake();
+  int send_mem_table();
+  void close_eventfds();
+
+  static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
+  UserOptions opt_;
+  Frontend fe_;
+  uint64_t dev_features_ = 0;   // as offered, without the vhost-user protocol bit
+  bool proto_bit_ = false;      // backend offered VHOST_USER_F_PROTOCOL_FEATURES
+  uint64_t features_ = 0;
+  uint16_t max_qp_ = 1;
+  uint16_t nvqs_ = 0;
+  bool running_ = false;
+  net::QueueAddrs addrs_[kMaxVqs] = {};
+  int kickfd_[kMaxVqs];
+  int callfd_[kMaxVqs];
+  bool fds_init_ = false;
+};
+
+}  // namespace vnet::virtio_user
