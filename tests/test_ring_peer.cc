@@ -289,6 +289,40 @@ TEST(PackedDevicePeer, IndirectRules) {
     expect_dropped(r.p.dev, k.e);
   }
 }
+// A queue the device only reads ignores WRITE flags: DPDK's virtio marks the
+// header entry of its packed Tx indirect tables writable.
+TEST(PackedDevicePeer, ReadOnlyQueueIgnoresWriteFlags) {
+  for (bool ro : {false, true}) {
+    RawPacked r;
+    ASSERT_EQ(r.p.init(8, {.indirect = true}), 0);
+    r.desc = reinterpret_cast<virtio::PackedDesc*>(r.p.ring);
+    r.buf = r.p.arena->alloc(1 << 16, 64);
+    DeviceConfig vc;
+    vc.size = 8;
+    vc.indirect = true;
+    vc.read_only = ro;
+    LayoutOf<PackedDriver>::place(vc, r.p.ring, 8);
+    ASSERT_EQ(r.p.dev.init(vc, &r.p.arena->mem()), 0);
+    auto* t = reinterpret_cast<virtio::PackedDesc*>(r.buf + 4096);
+    t[0].addr.set(r.a());
+    t[0].len.set(12);
+    t[0].flags.set(DESC_F_WRITE);  // the header, wrongly marked writable
+    t[1].addr.set(r.a(64));
+    t[1].len.set(64);
+    t[1].flags.set(0);
+    r.put(r.a(4096), 32, 0, DESC_F_INDIRECT);
+    Chain c;
+    if (ro) {
+      ASSERT_EQ(r.p.dev.pop(c), Pop::Ok);
+      EXPECT_EQ(c.out_len, 76u);
+      EXPECT_EQ(c.in_len, 0u);
+    } else {
+      ASSERT_EQ(r.p.dev.pop(c), Pop::Dropped);
+      EXPECT_EQ(c.err, DevErr::ReadAfterWrite);
+    }
+  }
+}
+
 TEST(PackedDevicePeer, ContentRules) {
   {
     RawPacked r;

@@ -41,6 +41,10 @@ struct DeviceConfig {
   bool indirect = false;
   bool event_idx = false;
   bool in_order = false;
+  // The device only reads this queue (a net transmitq): WRITE flags carry no
+  // meaning and are ignored. DPDK's virtio marks the header entry of its
+  // packed Tx indirect tables writable; a strict check would drop every chain.
+  bool read_only = false;
   void* desc = nullptr;
   void* avail = nullptr;  // split: avail ring; packed: driver event suppression
   void* used = nullptr;   // split: used ring; packed: device event suppression

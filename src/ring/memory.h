@@ -1,6 +1,7 @@
 // A table of guest memory regions (guest address -> local pointer) with
 // bounds-checked translation. A buffer may span adjacent regions: it is
-// emitted in pieces. A miss is a false return, never a crash.
+// emitted in pieces. A miss is a false return, never a crash. Lookups
+// update a last-hit cache: one table per thread (each ring keeps its own).
 #pragma once
 
 #include <array>

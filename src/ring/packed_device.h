@@ -26,6 +26,7 @@ class PackedDevice {
     size_ = n;
     indirect_ = cfg.indirect;
     event_idx_ = cfg.event_idx;
+    read_only_ = cfg.read_only;
     mem_ = mem;
     desc_ = static_cast<virtio::PackedDesc*>(cfg.desc);
     driver_event_ = static_cast<virtio::PackedEvent*>(cfg.avail);
@@ -148,6 +149,7 @@ class PackedDevice {
   const ErrCounters<DevErr>& errors() const { return err_; }
 
  private:
+  bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
   static bool is_avail(uint16_t fl, bool wrap) {
     return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap &&
            static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
@@ -156,7 +158,7 @@ class PackedDevice {
   // Validate and append one ring descriptor (possibly an indirect table).
   DevErr take(Chain& c, const virtio::PackedDesc& d, uint16_t fl) {
     if (!(fl & virtio::DESC_F_INDIRECT))
-      return chain_append(c, *mem_, d.addr.get(), d.len.get(), fl & virtio::DESC_F_WRITE);
+      return chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(fl));
     if (!indirect_) return DevErr::IndirectNotNegotiated;
     if (fl & virtio::DESC_F_NEXT) return DevErr::IndirectAndNext;
     if (c.nseg != 0 || c.seen_write || c.out_len != 0) return DevErr::IndirectAndNext;  // 2.8.19: indirect stands alone
@@ -170,7 +172,7 @@ class PackedDevice {
       const auto e = virtio::snapshot<virtio::PackedDesc>(t + size_t{i} * sizeof(virtio::PackedDesc));
       const uint16_t efl = e.flags.get();
       if (efl & virtio::DESC_F_INDIRECT) return DevErr::NestedIndirect;
-      const DevErr r = chain_append(c, *mem_, e.addr.get(), e.len.get(), efl & virtio::DESC_F_WRITE);
+      const DevErr r = chain_append(c, *mem_, e.addr.get(), e.len.get(), writable(efl));
       if (r != kNoErr) return r;
     }
     return kNoErr;
@@ -201,6 +203,7 @@ class PackedDevice {
   uint32_t size_ = 0;
   bool indirect_ = false;
   bool event_idx_ = false;
+  bool read_only_ = false;
   bool broken_ = false;
   Mem* mem_ = nullptr;
   virtio::PackedDesc* desc_ = nullptr;

@@ -26,6 +26,7 @@ class SplitDevice {
     mask_ = static_cast<uint16_t>(n - 1);
     indirect_ = cfg.indirect;
     event_idx_ = cfg.event_idx;
+    read_only_ = cfg.read_only;
     mem_ = mem;
     desc_ = static_cast<const virtio::SplitDesc*>(cfg.desc);
     avail_ = static_cast<virtio::SplitAvailHdr*>(cfg.avail);
@@ -143,6 +144,7 @@ class SplitDevice {
   const ErrCounters<DevErr>& errors() const { return err_; }
 
  private:
+  bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
   DevErr walk(Chain& c, uint16_t head) {
     const virtio::SplitDesc* table = desc_;
     uint32_t tsize = size_;
@@ -168,7 +170,7 @@ class SplitDevice {
         idx = 0;
         continue;
       }
-      const DevErr e = chain_append(c, *mem_, d.addr.get(), d.len.get(), fl & virtio::DESC_F_WRITE);
+      const DevErr e = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(fl));
       if (e != kNoErr) return e;
       if (!(fl & virtio::DESC_F_NEXT)) return kNoErr;
       idx = d.next.get();
@@ -193,6 +195,7 @@ class SplitDevice {
   uint16_t mask_ = 0;
   bool indirect_ = false;
   bool event_idx_ = false;
+  bool read_only_ = false;
   bool broken_ = false;
   Mem* mem_ = nullptr;
   const virtio::SplitDesc* desc_ = nullptr;
