@@ -50,7 +50,7 @@ inline rte_mbuf* make_frame(rte_mempool* mp, uint64_t seq, uint32_t len) {
   while (off < len) {
     const uint32_t room = rte_pktmbuf_tailroom(tail);
     const uint32_t n = std::min(room, len - off);
-    std::memcpy(rte_pktmbuf_append(tail, static_cast<uint16_t>(n)), &buf[off], n);
+    std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(n)), &buf[off], n);
     off += n;
     if (off < len) {
       rte_mbuf* s = rte_pktmbuf_alloc(mp);

@@ -1,0 +1,154 @@
+// GuestMemory: mapping regions from the frontend's fds with every size,
+// offset and overlap checked before the first byte is touched.
+#include "vhost/guest_memory.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+
+#include "vhost/log.h"
+
+namespace vnet::vhost {
+
+int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) noexcept {
+  if (fd < 0) return -EBADF;
+  if (r.size == 0 || r.guest_addr + r.size < r.guest_addr || r.user_addr + r.size < r.user_addr ||
+      r.mmap_offset + r.size < r.mmap_offset) {
+    VHOST_LOG(ERR, "memory region guest 0x%" PRIx64 " size 0x%" PRIx64 " user 0x%" PRIx64
+                   " offset 0x%" PRIx64 ": empty or wraps",
+              r.guest_addr, r.size, r.user_addr, r.mmap_offset);
+    return -EINVAL;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return -errno;
+  if (!S_ISREG(st.st_mode)) {
+    VHOST_LOG(ERR, "memory region fd is not a regular file (mode 0%o)", st.st_mode);
+    return -EINVAL;
+  }
+  // Touching a page past the end of the file would be SIGBUS: the whole
+  // region must lie inside the file as it is now.
+  if (r.mmap_offset + r.size > static_cast<uint64_t>(st.st_size)) {
+    VHOST_LOG(ERR, "memory region offset 0x%" PRIx64 " + size 0x%" PRIx64 " past end of file (0x%" PRIx64 ")",
+              r.mmap_offset, r.size, static_cast<uint64_t>(st.st_size));
+    return -EINVAL;
+  }
+  // hugetlbfs wants offset and length aligned to its page size (st_blksize).
+  uint64_t align = st.st_blksize > 0 ? static_cast<uint64_t>(st.st_blksize) : 4096;
+  if (align & (align - 1)) align = 4096;
+  const uint64_t start = r.mmap_offset & ~(align - 1);
+  const uint64_t len = (r.mmap_offset + r.size - start + align - 1) & ~(align - 1);
+  if (len > SIZE_MAX) return -EINVAL;
+  void* p = ::mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   static_cast<off_t>(start));
+  if (p == MAP_FAILED) {
+    const int e = errno;
+    VHOST_LOG(ERR, "mmap of memory region (0x%" PRIx64 " bytes at 0x%" PRIx64 ") failed: %s", len, start,
+              std::strerror(e));
+    return -e;
+  }
+  out.base = p;
+  out.len = static_cast<size_t>(len);
+  out.r = r;
+  out.local = static_cast<uint8_t*>(p) + (r.mmap_offset - start);
+  return 0;
+}
+
+void GuestMemory::unmap(Mapping& m) noexcept {
+  if (m.base) ::munmap(m.base, m.len);
+  m = Mapping{};
+}
+
+// Build both translation tables from a set of mappings; rejects overlaps.
+int GuestMemory::index(const Mapping* maps, size_t n, ring::RegionTable& guest, ring::RegionTable& user) noexcept {
+  guest.clear();
+  user.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const auto& m = maps[i];
+    int rc = guest.add(ring::Region{m.r.guest_addr, m.r.size, m.local});
+    if (rc == 0) rc = user.add(ring::Region{m.r.user_addr, m.r.size, m.local});
+    if (rc != 0) {
+      VHOST_LOG(ERR, "memory region %zu (guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 ") %s", i,
+                m.r.guest_addr, m.r.user_addr, m.r.size, rc == -EEXIST ? "overlaps another" : "rejected");
+      return rc;
+    }
+  }
+  return 0;
+}
+
+int GuestMemory::set_table(const vhost_user::MemRegion* regions, uint32_t n, int* fds, size_t nfds) noexcept {
+  int rc = 0;
+  if (n == 0 || n > vhost_user::kMaxRegions || nfds != n) {
+    VHOST_LOG(ERR, "memory table with %u regions and %zu fds", n, nfds);
+    rc = -EINVAL;
+  }
+  std::array<Mapping, kMaxSlots> fresh{};
+  size_t k = 0;
+  for (; rc == 0 && k < n; ++k) rc = map_one(regions[k], fds[k], fresh[k]);
+  vhost_user::close_fds(fds, nfds);  // a mapping keeps the file alive
+  ring::RegionTable g, u;
+  if (rc == 0) rc = index(fresh.data(), n, g, u);
+  if (rc != 0) {
+    for (auto& m : fresh) unmap(m);
+    return rc;
+  }
+  clear();
+  maps_ = fresh;
+  n_ = n;
+  guest_ = g;
+  user_ = u;
+  return 0;
+}
+
+int GuestMemory::add_region(const vhost_user::MemRegion& r, int fd) noexcept {
+  if (n_ == kMaxSlots) {
+    VHOST_LOG(ERR, "ADD_MEM_REG: all %u slots in use", kMaxSlots);
+    if (fd >= 0) ::close(fd);
+    return -ENOSPC;
+  }
+  Mapping m;
+  int rc = map_one(r, fd, m);
+  if (fd >= 0) ::close(fd);
+  if (rc != 0) return rc;
+  rc = guest_.add(ring::Region{r.guest_addr, r.size, m.local});
+  if (rc == 0) {
+    rc = user_.add(ring::Region{r.user_addr, r.size, m.local});
+    if (rc != 0) guest_.remove(r.guest_addr, r.size);
+  }
+  if (rc != 0) {
+    VHOST_LOG(ERR, "ADD_MEM_REG guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 " overlaps a region",
+              r.guest_addr, r.user_addr, r.size);
+    unmap(m);
+    return rc;
+  }
+  maps_[n_++] = m;
+  return 0;
+}
+
+int GuestMemory::remove_region(const vhost_user::MemRegion& r) noexcept {
+  for (size_t i = 0; i < n_; ++i) {
+    Mapping& m = maps_[i];
+    if (m.r.guest_addr != r.guest_addr || m.r.size != r.size) continue;
+    guest_.remove(m.r.guest_addr, m.r.size);
+    user_.remove(m.r.user_addr, m.r.size);
+    unmap(m);
+    maps_[i] = maps_[n_ - 1];
+    maps_[n_ - 1] = Mapping{};
+    --n_;
+    return 0;
+  }
+  VHOST_LOG(ERR, "REM_MEM_REG guest 0x%" PRIx64 " size 0x%" PRIx64 ": no such region", r.guest_addr, r.size);
+  return -ENOENT;
+}
+
+void GuestMemory::clear() noexcept {
+  for (size_t i = 0; i < n_; ++i) unmap(maps_[i]);
+  n_ = 0;
+  guest_.clear();
+  user_.clear();
+}
+
+}  // namespace vnet::vhost

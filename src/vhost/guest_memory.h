@@ -1,0 +1,63 @@
+// The frontend's memory as the backend sees it: every region of
+// SET_MEM_TABLE / ADD_MEM_REG mmap'ed from its fd, indexed twice — by guest
+// address (descriptor buffers; GPA for QEMU, VA for virtio-user) and by the
+// frontend's user address (ring addresses of SET_VRING_ADDR). Invariants:
+// regions never overlap on either side, every mapping lies inside its file,
+// a replaced or removed region is unmapped only after the caller stopped
+// every ring that could use it (the caller quiesces; this class does not lock).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "ring/memory.h"
+#include "virtio/vhost_user.h"
+
+namespace vnet::vhost {
+
+class GuestMemory {
+ public:
+  static constexpr uint32_t kMaxSlots = ring::RegionTable::kMax;  // GET_MAX_MEM_SLOTS
+
+  GuestMemory() = default;
+  ~GuestMemory() { clear(); }
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  // SET_MEM_TABLE: replace the whole table. Always takes ownership of the
+  // fds (they are closed, mapped or not). On error the old table stays.
+  int set_table(const vhost_user::MemRegion* regions, uint32_t n, int* fds, size_t nfds) noexcept;
+  // ADD_MEM_REG: one more region; takes ownership of fd.
+  int add_region(const vhost_user::MemRegion& r, int fd) noexcept;
+  // REM_MEM_REG: the region with this guest address and size.
+  int remove_region(const vhost_user::MemRegion& r) noexcept;
+  // Unmap everything.
+  void clear() noexcept;
+
+  size_t count() const noexcept { return n_; }
+  // Frontend user address -> local pointer, whole range inside one region.
+  uint8_t* user_to_local(uint64_t uaddr, uint64_t len) noexcept { return user_.translate(uaddr, len); }
+  // Guest address -> local pointer (contiguous).
+  uint8_t* guest_to_local(uint64_t gaddr, uint64_t len) noexcept { return guest_.translate(gaddr, len); }
+  // The guest-address table; rings take a private copy of it.
+  const ring::RegionTable& guest_table() const noexcept { return guest_; }
+
+ private:
+  struct Mapping {
+    void* base = nullptr;  // what mmap returned
+    size_t len = 0;        // what was mapped
+    vhost_user::MemRegion r{};
+    uint8_t* local = nullptr;  // first byte of the region
+  };
+  static int map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) noexcept;
+  static void unmap(Mapping& m) noexcept;
+  static int index(const Mapping* maps, size_t n, ring::RegionTable& guest, ring::RegionTable& user) noexcept;
+
+  std::array<Mapping, kMaxSlots> maps_{};
+  size_t n_ = 0;
+  ring::RegionTable guest_;
+  ring::RegionTable user_;
+};
+
+}  // namespace vnet::vhost

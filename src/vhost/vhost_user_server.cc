@@ -1,0 +1,655 @@
+// vhost-user protocol state machine and the control thread of one backend
+// port. Message handlers validate first, then change state; ring changes go
+// through quiesce() so they never race with a running burst.
+#include "vhost/vhost_user_server.h"
+
+#include <poll.h>
+#include <rte_lcore.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "vhost/datapath.h"
+#include "vhost/log.h"
+#include "virtio/net_hdr.h"
+#include "virtio/ring_layout.h"
+
+namespace vnet::vhost {
+
+namespace vu = vhost_user;
+using virtio::has;
+
+namespace {
+
+int send_u64(int sock, uint32_t req, uint64_t v) {
+  vu::Msg r{};
+  r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(uint64_t)};
+  r.p.u64 = v;
+  return vu::send(sock, r);
+}
+
+// Readable (frontend -> device) rings are the odd ones: the frontend's
+// transmit queues; even ones are its receive queues (5.1.2).
+bool is_dequeue(unsigned idx) { return idx & 1; }
+
+Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg) {
+  if (dequeue) return packed ? &dequeue_burst<PackedDev> : &dequeue_burst<SplitDev>;
+  if (packed) return mrg ? &enqueue_burst<PackedDev, true> : &enqueue_burst<PackedDev, false>;
+  return mrg ? &enqueue_burst<SplitDev, true> : &enqueue_burst<SplitDev, false>;
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+Server::Server(Vring* vrings, const ServerConfig& cfg, LinkHook hook, void* ctx)
+    : vrings_(vrings), nvrings_(2u * cfg.queue_pairs), cfg_(cfg), hook_(hook), hook_ctx_(ctx) {
+  for (unsigned i = 0; i < nvrings_; ++i) vrings_[i].port_id = cfg.port_id;
+}
+
+Server::~Server() { stop(); }
+
+// ---- socket and thread ------------------------------------------------------
+
+int Server::listen(const char* path) {
+  sockaddr_un sa{};
+  if (std::strlen(path) >= sizeof sa.sun_path) {
+    VHOST_LOG(ERR, "%s: socket path too long: %s", cfg_.name.c_str(), path);
+    return -ENAMETOOLONG;
+  }
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, path);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (::stat(path, &st) == 0) {
+    // Something is there: a live backend (refuse) or a stale socket (replace).
+    if (!S_ISSOCK(st.st_mode) || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+      VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
+                S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
+      ::close(fd);
+      return -EADDRINUSE;
+    }
+    ::unlink(path);
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 1) != 0) {
+    const int e = errno;
+    VHOST_LOG(ERR, "%s: cannot listen on %s: %s", cfg_.name.c_str(), path, std::strerror(e));
+    ::close(fd);
+    return -e;
+  }
+  listen_fd_ = fd;
+  path_ = path;
+  client_ = false;
+  return 0;
+}
+
+int Server::set_client(const char* path) {
+  if (std::strlen(path) >= sizeof(sockaddr_un{}.sun_path)) return -ENAMETOOLONG;
+  path_ = path;
+  client_ = true;
+  return 0;
+}
+
+int Server::start(const char* thread_name) {
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return -errno;
+  stopping_.store(false);
+  const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
+  if (rc != 0) {
+    VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
+    close_fd(wake_fd_);
+    return -rc;
+  }
+  thread_running_ = true;
+  return 0;
+}
+
+void Server::stop() {
+  if (thread_running_) {
+    stopping_.store(true);
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake_fd_, &one, sizeof one);
+    pthread_join(thread_, nullptr);
+    thread_running_ = false;
+  }
+  close_conn();
+  disconnect();
+  close_fd(wake_fd_);
+  if (listen_fd_ >= 0) {
+    close_fd(listen_fd_);
+    ::unlink(path_.c_str());
+  }
+}
+
+void Server::close_conn() { close_fd(conn_fd_); }
+
+void* Server::thread_main(void* arg) {
+  static_cast<Server*>(arg)->run();
+  return nullptr;
+}
+
+void Server::run() {
+  while (!stopping_.load()) {
+    if (conn_fd_ < 0 && client_) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un sa{};
+      sa.sun_family = AF_UNIX;
+      std::strcpy(sa.sun_path, path_.c_str());
+      if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+        conn_fd_ = fd;
+      } else {
+        if (fd >= 0) ::close(fd);
+        pollfd w{wake_fd_, POLLIN, 0};
+        ::poll(&w, 1, 1000);  // retry once a second until stopped
+        continue;
+      }
+    } else if (conn_fd_ < 0) {
+      pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0 || (p[1].revents & POLLIN)) continue;
+      if (!(p[0].revents & POLLIN)) continue;
+      conn_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (conn_fd_ < 0) continue;
+    } else {
+      pollfd p[2] = {{conn_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0 || (p[1].revents & POLLIN)) continue;
+      if (!p[0].revents) continue;
+      if (handle_one(conn_fd_) < 0) {
+        close_conn();
+        disconnect();
+      }
+      continue;
+    }
+    // A new connection: a frontend that stalls mid-message must not block us forever.
+    timeval tv{2, 0};
+    ::setsockopt(conn_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      ++st_.connects;
+    }
+    VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
+  }
+}
+
+// ---- protocol ----------------------------------------------------------------
+
+Server::Outcome Server::bad(const vu::Msg& m, const char* fmt, ...) {
+  char detail[200];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  ++st_.errors;
+  VHOST_LOG(ERR, "%s: %s (%u): %s; closing the connection", cfg_.name.c_str(), vu::req_name(m.hdr.request),
+            m.hdr.request, detail);
+  return Outcome::Bad;
+}
+
+int Server::handle_one(int sock) {
+  vu::Msg m{};
+  int fds[vu::kMaxFds];
+  size_t nfds = 0;
+  const int rc = vu::recv(sock, m, fds, &nfds);
+  if (rc == -ECONNRESET) {
+    VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
+    return rc;
+  }
+  if (rc < 0) {
+    std::lock_guard<std::mutex> g(mu_);
+    ++st_.errors;
+    VHOST_LOG(ERR, "%s: malformed message frame (%s); closing the connection", cfg_.name.c_str(),
+              std::strerror(-rc));
+    return rc;
+  }
+  Outcome o;
+  bool changed;
+  bool ack;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    connected_ = true;
+    ++st_.messages;
+    o = dispatch(sock, m, fds, nfds);
+    changed = update_locked();
+    ack = (m.hdr.flags & vu::FLAG_NEED_REPLY) && has(protocol_features_, vu::pf::REPLY_ACK);
+  }
+  report(changed);
+  if (o == Outcome::Bad) return -EPROTO;
+  const bool reply_due = (m.hdr.flags & vu::FLAG_NEED_REPLY) || m.hdr.request == vu::GET_CONFIG ||
+                         m.hdr.request == vu::GET_INFLIGHT_FD;
+  if (o == Outcome::Unsupported && reply_due) return send_u64(sock, m.hdr.request, 1) == 0 ? 0 : -EIO;
+  if (o == Outcome::Nack && ack) return send_u64(sock, m.hdr.request, 1) == 0 ? 0 : -EIO;
+  if (o == Outcome::Ok && ack) return send_u64(sock, m.hdr.request, 0) == 0 ? 0 : -EIO;
+  return 0;
+}
+
+Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
+  const uint32_t req = m.hdr.request;
+  // Size for the type; SET_MEM_TABLE varies with its region count.
+  const int es = vu::expected_size(req);
+  size_t want_fds = 0;
+  if (req == vu::SET_MEM_TABLE) {
+    if (m.hdr.size < 8 || m.p.mem.nregions == 0 || m.p.mem.nregions > vu::kMaxRegions ||
+        m.hdr.size != 8 + sizeof(vu::MemRegion) * m.p.mem.nregions) {
+      vu::close_fds(fds, nfds);
+      return bad(m, "size %u does not fit %u regions", m.hdr.size, m.p.mem.nregions);
+    }
+    want_fds = m.p.mem.nregions;
+  } else if (es < 0) {
+    vu::close_fds(fds, nfds);
+    ++st_.unsupported;
+    VHOST_LOG(NOTICE, "%s: request %s (%u) not supported", cfg_.name.c_str(), vu::req_name(req), req);
+    return Outcome::Unsupported;
+  } else if (m.hdr.size != static_cast<uint32_t>(es)) {
+    vu::close_fds(fds, nfds);
+    return bad(m, "payload size %u, expected %d", m.hdr.size, es);
+  }
+  switch (req) {
+    case vu::SET_VRING_KICK: case vu::SET_VRING_CALL: case vu::SET_VRING_ERR:
+      want_fds = (m.p.u64 & vu::VRING_NOFD) ? 0 : 1;
+      break;
+    case vu::ADD_MEM_REG: case vu::SET_LOG_FD:
+      want_fds = 1;
+      break;
+    case vu::REM_MEM_REG:  // older frontends pass the region's fd along; it is not needed
+      want_fds = nfds <= 1 ? nfds : 1;
+      break;
+    default:
+      break;
+  }
+  if (nfds != want_fds) {
+    vu::close_fds(fds, nfds);
+    return bad(m, "%zu fds, expected %zu", nfds, want_fds);
+  }
+  // The vring index of per-ring messages.
+  unsigned idx = 0;
+  switch (req) {
+    case vu::SET_VRING_NUM: case vu::SET_VRING_BASE: case vu::GET_VRING_BASE: case vu::SET_VRING_ENABLE:
+      idx = m.p.state.index;
+      break;
+    case vu::SET_VRING_ADDR:
+      idx = m.p.addr.index;
+      break;
+    case vu::SET_VRING_KICK: case vu::SET_VRING_CALL: case vu::SET_VRING_ERR:
+      idx = static_cast<unsigned>(m.p.u64 & vu::VRING_IDX_MASK);
+      break;
+    default:
+      break;
+  }
+  if (idx >= nvrings_) {
+    vu::close_fds(fds, nfds);
+    return bad(m, "vring index %u, only %u vrings", idx, nvrings_);
+  }
+  Vring& v = vrings_[idx];
+  const bool packed = has(features_, virtio::feat::RING_PACKED);
+
+  switch (req) {
+    case vu::GET_FEATURES:
+      return send_u64(sock, req, kOfferedFeatures) == 0 ? Outcome::Replied : Outcome::Bad;
+    case vu::SET_FEATURES: {
+      const uint64_t f = m.p.u64;
+      if (f & ~kOfferedFeatures) return bad(m, "features 0x%" PRIx64 " include bits not offered", f);
+      if (f != features_)
+        for (unsigned i = 0; i < nvrings_; ++i)
+          if (vrings_[i].armed) return bad(m, "features changed while vring %u runs", i);
+      features_ = f;
+      return Outcome::Ok;
+    }
+    case vu::GET_PROTOCOL_FEATURES:
+      return send_u64(sock, req, kOfferedProtocolFeatures) == 0 ? Outcome::Replied : Outcome::Bad;
+    case vu::SET_PROTOCOL_FEATURES:
+      if (m.p.u64 & ~kOfferedProtocolFeatures)
+        return bad(m, "protocol features 0x%" PRIx64 " include bits not offered", m.p.u64);
+      protocol_features_ = m.p.u64;
+      return Outcome::Ok;
+    case vu::SET_OWNER:
+      return Outcome::Ok;
+    case vu::RESET_OWNER:
+      for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
+      features_ = 0;
+      status_ = 0;
+      return Outcome::Ok;
+    case vu::GET_QUEUE_NUM:
+      return send_u64(sock, req, cfg_.queue_pairs) == 0 ? Outcome::Replied : Outcome::Bad;
+    case vu::GET_MAX_MEM_SLOTS:
+      return send_u64(sock, req, GuestMemory::kMaxSlots) == 0 ? Outcome::Replied : Outcome::Bad;
+
+    case vu::SET_MEM_TABLE: {
+      bool was[2 * kMaxQueuePairs];
+      memory_changed_prepare(was);
+      const int rc = mem_.set_table(m.p.mem.regions, m.p.mem.nregions, fds, nfds);
+      if (rc != 0) {
+        for (unsigned i = 0; i < nvrings_; ++i)
+          if (was[i]) disarm(i);
+        return bad(m, "memory table rejected (%s)", std::strerror(-rc));
+      }
+      return memory_changed_finish(m, was);
+    }
+    case vu::ADD_MEM_REG: {
+      bool was[2 * kMaxQueuePairs];
+      memory_changed_prepare(was);
+      const int rc = mem_.add_region(m.p.one.region, fds[0]);
+      if (rc != 0) {
+        memory_changed_finish(m, was);
+        return bad(m, "region rejected (%s)", std::strerror(-rc));
+      }
+      return memory_changed_finish(m, was);
+    }
+    case vu::REM_MEM_REG: {
+      vu::close_fds(fds, nfds);
+      bool was[2 * kMaxQueuePairs];
+      memory_changed_prepare(was);
+      const int rc = mem_.remove_region(m.p.one.region);
+      const Outcome o = memory_changed_finish(m, was);
+      if (rc != 0) return Outcome::Nack;
+      return o;
+    }
+
+    case vu::SET_VRING_NUM: {
+      const uint32_t n = m.p.state.num;
+      if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (!packed && (n & (n - 1)) != 0))
+        return bad(m, "vring %u: size %u invalid for a %s ring", idx, n, packed ? "packed" : "split");
+      disarm(idx);
+      v.num = n;
+      return Outcome::Ok;
+    }
+    case vu::SET_VRING_ADDR: {
+      const auto& a = m.p.addr;
+      if (a.flags & ~uint32_t{1})
+        return bad(m, "vring %u: unknown address flags 0x%x", idx, a.flags);
+      const bool was_armed = v.armed;
+      disarm(idx);
+      v.addr = a;
+      v.has_addr = true;
+      if (was_armed && arm(idx, true) != 0) return bad(m, "vring %u: new addresses unusable", idx);
+      return Outcome::Ok;
+    }
+    case vu::SET_VRING_BASE: {
+      const uint32_t b = m.p.state.num;
+      if (packed ? (b & ~uint32_t{0xffff}) != 0 || (v.num && (b & 0x7fff) >= v.num) : b > 0xffff)
+        return bad(m, "vring %u: base 0x%x invalid", idx, b);
+      disarm(idx);
+      v.base = b;
+      return Outcome::Ok;
+    }
+    case vu::GET_VRING_BASE: {
+      quiesce(v);
+      uint32_t pos = v.base;
+      if (v.armed) pos = v.is_packed ? v.packed.last_avail() : v.split.last_avail();
+      reset_vring(idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
+      v.base = pos;
+      vu::Msg r{};
+      r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
+      r.p.state = {idx, pos};
+      return vu::send(sock, r) == 0 ? Outcome::Replied : Outcome::Bad;
+    }
+    case vu::SET_VRING_KICK: {
+      close_fd(v.kick_fd);
+      v.kick_fd = nfds ? fds[0] : -1;  // we poll; the fd only marks the ring started
+      v.kicked = true;
+      if (!has(features_, virtio::feat::PROTOCOL_FEATURES)) v.enabled = true;
+      if (!v.armed) {
+        if (v.num == 0 || !v.has_addr) return bad(m, "vring %u kicked before its size and addresses", idx);
+        if (mem_.count() == 0) return bad(m, "vring %u kicked before any memory table", idx);
+        if (arm(idx, false) != 0) return bad(m, "vring %u cannot start", idx);
+      }
+      return Outcome::Ok;
+    }
+    case vu::SET_VRING_CALL:
+      quiesce(v);  // the data path reads call_fd; update_locked() republishes
+      close_fd(v.call_fd);
+      v.call_fd = nfds ? fds[0] : -1;
+      return Outcome::Ok;
+    case vu::SET_VRING_ERR:
+      vu::close_fds(fds, nfds);  // no error notifications are ever sent
+      return Outcome::Ok;
+    case vu::SET_VRING_ENABLE:
+      if (m.p.state.num > 1) return bad(m, "vring %u: enable value %u", idx, m.p.state.num);
+      v.enabled = m.p.state.num == 1;
+      return Outcome::Ok;
+
+    case vu::SEND_RARP:
+      std::memcpy(rarp_mac_, &m.p.u64, sizeof rarp_mac_);
+      VHOST_LOG(INFO, "%s: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", cfg_.name.c_str(), rarp_mac_[0],
+                rarp_mac_[1], rarp_mac_[2], rarp_mac_[3], rarp_mac_[4], rarp_mac_[5]);
+      return Outcome::Ok;
+    case vu::NET_SET_MTU:
+      if (m.p.u64 < 68 || m.p.u64 > 65535) {
+        VHOST_LOG(ERR, "%s: NET_SET_MTU %" PRIu64 " out of range", cfg_.name.c_str(), m.p.u64);
+        return Outcome::Nack;
+      }
+      mtu_ = static_cast<uint16_t>(m.p.u64);
+      return Outcome::Ok;
+    case vu::SET_STATUS:
+      if (m.p.u64 > 0xff) return bad(m, "status 0x%" PRIx64 " wider than 8 bits", m.p.u64);
+      status_ = static_cast<uint8_t>(m.p.u64);
+      return Outcome::Ok;
+    case vu::GET_STATUS:
+      return send_u64(sock, req, status_) == 0 ? Outcome::Replied : Outcome::Bad;
+
+    default:  // known to the codec, not to a net backend (logging, config space, inflight, ...)
+      vu::close_fds(fds, nfds);
+      ++st_.unsupported;
+      VHOST_LOG(NOTICE, "%s: request %s (%u) not supported", cfg_.name.c_str(), vu::req_name(req), req);
+      return Outcome::Unsupported;
+  }
+}
+
+// Before the memory table changes: stop every ring (their table copies and
+// ring pointers refer to the old mappings) and remember which ran.
+bool Server::memory_changed_prepare(bool* was_armed) {
+  for (unsigned i = 0; i < nvrings_; ++i) {
+    quiesce(vrings_[i]);
+    was_armed[i] = vrings_[i].armed;
+  }
+  return true;
+}
+
+// After: re-arm those rings over the new table where they left off.
+Server::Outcome Server::memory_changed_finish(const vu::Msg& m, const bool* was_armed) {
+  Outcome o = Outcome::Ok;
+  for (unsigned i = 0; i < nvrings_; ++i) {
+    if (!was_armed[i]) continue;
+    if (arm(i, true) != 0) {
+      disarm(i);
+      o = bad(m, "vring %u no longer inside guest memory", i);
+    }
+  }
+  return o;
+}
+
+// Translate the ring addresses and initialise the device ring. The caller
+// quiesced the ring. keep_pos: continue from the ring's current position.
+int Server::arm(unsigned idx, bool keep_pos) {
+  Vring& v = vrings_[idx];
+  const bool packed = has(features_, virtio::feat::RING_PACKED);
+  const uint32_t n = v.num;
+  if (n == 0 || !v.has_addr) return -EINVAL;
+  uint64_t dsz, asz, usz;
+  unsigned aal, ual;
+  if (packed) {
+    dsz = sizeof(virtio::PackedDesc) * uint64_t{n};
+    asz = usz = sizeof(virtio::PackedEvent);
+    aal = ual = 4;
+  } else {
+    dsz = sizeof(virtio::SplitDesc) * uint64_t{n};
+    asz = sizeof(virtio::SplitAvailHdr) + 2ull * n + 2;
+    usz = sizeof(virtio::SplitUsedHdr) + sizeof(virtio::SplitUsedElem) * uint64_t{n} + 2;
+    aal = 2;
+    ual = 4;
+  }
+  uint8_t* d = mem_.user_to_local(v.addr.desc, dsz);
+  uint8_t* a = mem_.user_to_local(v.addr.avail, asz);
+  uint8_t* u = mem_.user_to_local(v.addr.used, usz);
+  if (!d || !a || !u) {
+    VHOST_LOG(ERR, "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+                   ", size %u) outside guest memory",
+              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
+    return -EFAULT;
+  }
+  if (v.addr.desc % 16 || v.addr.avail % aal || v.addr.used % ual) {
+    VHOST_LOG(ERR, "%s: vring %u: misaligned ring addresses", cfg_.name.c_str(), idx);
+    return -EINVAL;
+  }
+  uint32_t avail_pos, used_pos;
+  if (keep_pos && v.is_packed == packed && (packed ? v.packed.size() : v.split.size()) != 0) {
+    avail_pos = packed ? v.packed.last_avail() : v.split.last_avail();
+    used_pos = packed ? v.packed.used_idx() : v.split.used_idx();
+  } else if (packed) {
+    avail_pos = used_pos = v.base;
+  } else {
+    avail_pos = v.base;
+    // The used index the driver last saw is in the ring itself.
+    used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
+  }
+  v.mem = mem_.guest_table();
+  ring::DeviceConfig c;
+  c.size = n;
+  c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
+  c.event_idx = has(features_, virtio::feat::EVENT_IDX);
+  c.in_order = has(features_, virtio::feat::IN_ORDER);
+  c.read_only = (idx & 1) != 0;  // the guest's transmit queues: we only read them
+  c.desc = d;
+  c.avail = a;
+  c.used = u;
+  int rc;
+  if (packed) {
+    c.avail_base = static_cast<uint16_t>(avail_pos & 0x7fff);
+    c.avail_wrap = avail_pos & 0x8000;
+    c.used_base = static_cast<uint16_t>(used_pos & 0x7fff);
+    c.used_wrap = used_pos & 0x8000;
+    rc = v.packed.init(c, &v.mem);
+    if (rc == 0) v.packed.disable_kicks();
+  } else {
+    c.avail_base = static_cast<uint16_t>(avail_pos);
+    c.used_base = static_cast<uint16_t>(used_pos);
+    rc = v.split.init(c, &v.mem);
+    if (rc == 0) v.split.disable_kicks();
+  }
+  if (rc != 0) {
+    VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, avail_pos);
+    return rc;
+  }
+  v.is_packed = packed;
+  v.hdr_len = static_cast<uint16_t>(virtio::net_hdr_size(features_));
+  v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF));
+  v.armed = true;
+  return 0;
+}
+
+void Server::disarm(unsigned idx) {
+  quiesce(vrings_[idx]);
+  vrings_[idx].armed = false;
+}
+
+void Server::reset_vring(unsigned idx) {
+  Vring& v = vrings_[idx];
+  quiesce(v);
+  v.armed = false;
+  close_fd(v.kick_fd);
+  close_fd(v.call_fd);
+  v.num = 0;
+  v.addr = {};
+  v.has_addr = false;
+  v.base = 0;
+  v.kicked = false;
+  v.enabled = false;
+  v.split = {};
+  v.packed = {};
+}
+
+bool Server::update_locked() {
+  const bool drv_ok =
+      !has(protocol_features_, vu::pf::STATUS) || (status_ & virtio::status::DRIVER_OK) != 0;
+  for (unsigned i = 0; i < nvrings_; ++i) {
+    Vring& v = vrings_[i];
+    const bool want = connected_ && v.armed && v.enabled && drv_ok && v.attached && started_;
+    const bool is = v.ready.load(std::memory_order_relaxed);
+    if (want && !is) publish(v);
+    if (!want && is) quiesce(v);
+  }
+  const bool up = connected_ && drv_ok && vrings_[0].armed && vrings_[0].enabled && vrings_[1].armed &&
+                  vrings_[1].enabled;
+  link_.store(up, std::memory_order_release);
+  const bool changed = up != link_reported_;
+  link_reported_ = up;
+  return changed;
+}
+
+void Server::report(bool changed) {
+  if (!changed) return;
+  const bool up = link_.load(std::memory_order_acquire);
+  VHOST_LOG(INFO, "%s: link %s", cfg_.name.c_str(), up ? "up" : "down");
+  if (hook_) hook_(hook_ctx_, up);
+}
+
+void Server::disconnect() {
+  bool changed;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    disconnect_locked();
+    changed = update_locked();
+  }
+  report(changed);
+}
+
+void Server::disconnect_locked() {
+  if (connected_) ++st_.disconnects;
+  for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
+  mem_.clear();
+  features_ = protocol_features_ = 0;
+  status_ = 0;
+  connected_ = false;
+}
+
+// ---- the ethdev side ------------------------------------------------------------
+
+void Server::attach(unsigned idx, rte_mempool* mp, bool on) {
+  if (idx >= nvrings_) return;
+  bool changed;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    quiesce(vrings_[idx]);
+    vrings_[idx].mp = mp;
+    vrings_[idx].attached = on;
+    changed = update_locked();
+  }
+  report(changed);
+}
+
+void Server::set_started(bool on) {
+  bool changed;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    started_ = on;
+    changed = update_locked();
+  }
+  report(changed);
+}
+
+ServerStats Server::stats() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return st_;
+}
+
+uint64_t Server::features() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return features_;
+}
+
+uint16_t Server::mtu() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return mtu_;
+}
+
+}  // namespace vnet::vhost

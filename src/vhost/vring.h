@@ -1,0 +1,96 @@
+// One virtqueue of the backend: what the control thread learnt from the
+// frontend (size, addresses, base, fds) and what the data path uses (the
+// device-side ring, a private copy of the guest-address table, counters).
+// Invariant: the data path touches a Vring only between enter() and leave(),
+// and only while `ready`; the control thread changes it only after
+// quiesce() (ready cleared and no burst inside), then republishes `ready`.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "ring/memory.h"
+#include "ring/packed_device.h"
+#include "ring/split_device.h"
+#include "virtio/vhost_user.h"
+
+namespace vnet::vhost {
+
+using Mem = ring::RegionTable;
+
+struct VringStats {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t dropped = 0;  // frames lost: bad chains, frames too big for the buffers
+  uint64_t nombuf = 0;   // mbuf allocation failures (frame left in the ring)
+  uint64_t bad_chains = 0;  // receive buffers the frontend got back empty (invalid chains)
+};
+
+struct alignas(64) Vring {
+  using Burst = uint16_t (*)(Vring&, rte_mbuf**, uint16_t);
+
+  // ---- data path -------------------------------------------------------
+  std::atomic<uint8_t> ready{0};  // the data path may use this ring
+  std::atomic<uint8_t> busy{0};   // a burst is inside
+  Burst burst = nullptr;          // picked when the ring is armed (layout, mergeable)
+  uint16_t hdr_len = 0;           // virtio-net header size for the negotiated features
+  uint16_t port_id = 0;
+  int call_fd = -1;               // eventfd to notify the frontend, or -1
+  rte_mempool* mp = nullptr;      // Rx (dequeue) rings: where mbufs come from
+  VringStats st;
+  ring::SplitDevice<Mem> split;
+  ring::PackedDevice<Mem> packed;
+  Mem mem;           // private copy of the guest-address table (no sharing between lcores)
+  ring::Chain chain;  // scratch for pop()
+
+  // ---- control path only ----------------------------------------------
+  uint32_t num = 0;  // SET_VRING_NUM (0: not set)
+  vhost_user::VringAddr addr{};
+  bool has_addr = false;
+  uint32_t base = 0;  // SET_VRING_BASE
+  int kick_fd = -1;
+  bool kicked = false;   // SET_VRING_KICK seen (with or without fd): ring started
+  bool enabled = false;  // SET_VRING_ENABLE (implicit without PROTOCOL_FEATURES)
+  bool armed = false;    // device ring initialised over translated addresses
+  bool is_packed = false;
+  bool attached = false;  // the ethdev set up and started the queue behind it
+};
+
+// Data path: true when the burst may use the ring; pair with leave().
+inline bool enter(Vring& v) noexcept {
+  // acquire: the ring set-up done before `ready` was published is visible.
+  if (!v.ready.load(std::memory_order_acquire)) return false;
+  v.busy.store(1, std::memory_order_relaxed);
+  // full fence: busy=1 is ordered before re-reading ready (pairs with quiesce()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (v.ready.load(std::memory_order_relaxed)) return true;
+  // release: nothing of the ring was touched; just let quiesce() go on.
+  v.busy.store(0, std::memory_order_release);
+  return false;
+}
+
+inline void leave(Vring& v) noexcept {
+  // release: the burst's ring and counter writes are visible to the control
+  // thread that waits for busy == 0.
+  v.busy.store(0, std::memory_order_release);
+}
+
+// Control path: stop the data path from using the ring and wait until no
+// burst is inside it.
+inline void quiesce(Vring& v) noexcept {
+  v.ready.store(0, std::memory_order_relaxed);
+  // full fence: ready=0 is ordered before reading busy (pairs with enter()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // acquire: once busy reads 0, the last burst's writes are visible here.
+  while (v.busy.load(std::memory_order_acquire)) rte_pause();
+}
+
+inline void publish(Vring& v) noexcept {
+  // release: everything the burst reads (ring, table copy, fds) is set first.
+  v.ready.store(1, std::memory_order_release);
+}
+
+}  // namespace vnet::vhost
