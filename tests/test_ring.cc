@@ -310,6 +310,26 @@ TYPED_TEST(RingTest, DrainReturnsEveryOutstandingToken) {
   EXPECT_EQ(drained, want);
 }
 
+// Regression (found by fuzz_driver_used): after an out-of-order completion
+// drain() walked avail slots from a count, not a position, and lost buffers.
+TYPED_TEST(RingTest, DrainAfterOutOfOrderCompletion) {
+  this->setup(8, {});
+  for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(this->add1(i, 8, true), 0);
+  this->p.drv.publish();
+  std::vector<Chain> cs(3);
+  for (auto& c : cs) ASSERT_EQ(this->p.dev.pop(c), Pop::Ok);
+  this->p.dev.push_used(cs[1], 0);  // only the middle one completes
+  this->p.dev.flush();
+  UsedBuf u[4];
+  ASSERT_EQ(this->p.drv.poll_used(u, 4), 1);
+  EXPECT_EQ(untok(u[0].token), 1u);
+  std::vector<uintptr_t> drained;
+  this->p.drv.drain([&](void* t) { drained.push_back(untok(t)); });
+  std::sort(drained.begin(), drained.end());
+  EXPECT_EQ(drained, (std::vector<uintptr_t>{0, 2}));
+  EXPECT_EQ(this->p.drv.in_flight(), 0u);  // the ring is re-initialised before reuse
+}
+
 TEST(RingInit, RejectsBadSizes) {
   for (uint32_t n : {0u, 3u, 65536u, 32769u * 2}) {
     QueuePair<SplitDriver> p;

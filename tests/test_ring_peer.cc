@@ -100,6 +100,20 @@ TEST(SplitDevicePeer, AvailIdxJump) {
   r.avail->idx.set(9);
   expect_broken(r.p.dev, DevErr::AvailIdxJump);
 }
+// Regression (found by fuzz_split_device): avail_pending() cached an
+// unchecked index, after which pop() handed out stale entries forever.
+TEST(SplitDevicePeer, AvailIdxJumpSeenByAvailPending) {
+  RawSplit r;
+  r.init(4);
+  r.d(0, r.a(), 10, 0);
+  r.avail->idx.set(1000);
+  EXPECT_EQ(r.p.dev.avail_pending(), 0);
+  EXPECT_TRUE(r.p.dev.broken());
+  EXPECT_EQ(r.p.dev.errors()[DevErr::AvailIdxJump], 1u);
+  Chain c;
+  EXPECT_EQ(r.p.dev.pop(c), Pop::Broken);
+}
+
 TEST(SplitDevicePeer, HeadOutOfRange) {
   RawSplit r;
   r.init(8);
@@ -446,6 +460,37 @@ TYPED_TEST(DriverPeer, UsedTwice) {
   EXPECT_TRUE(this->p.drv.broken());
   EXPECT_EQ(this->p.drv.errors()[DrvErr::UsedIdNotHead], 1u);
 }
+// A used entry for a buffer added but not yet published is a jump too, and
+// a broken ring refuses new buffers.
+TEST(SplitDriverPeer, UsedBeyondPublishedAndAddOnBroken) {
+  QueuePair<SplitDriver> p;
+  ASSERT_EQ(p.init(8, {}), 0);
+  Pool pool;
+  pool.init(*p.arena, 8, 64);
+  Seg s{pool.iova(0), 64, true};
+  ASSERT_EQ(p.drv.add(&s, 1, tok(0)), 0);  // not published
+  const auto l = virtio::SplitLayout::make(8);
+  auto* hdr = reinterpret_cast<virtio::SplitUsedHdr*>(p.ring + l.used_off);
+  reinterpret_cast<virtio::SplitUsedElem*>(hdr + 1)[0].id.set(0);
+  hdr->idx.set(1);
+  UsedBuf u[4];
+  EXPECT_EQ(p.drv.poll_used(u, 4), 0);
+  EXPECT_EQ(p.drv.errors()[DrvErr::UsedIdxJump], 1u);
+  EXPECT_EQ(p.drv.add(&s, 1, tok(1)), -EIO);
+}
+
+// A batch longer than the ring must not push the used index off the table.
+TEST(PackedDevicePeer, OversizedBatchStaysInsideTable) {
+  RawPacked r;
+  r.init(4);
+  r.put(r.a(), 8, 0, 0);
+  Chain c;
+  ASSERT_EQ(r.p.dev.pop(c), Pop::Ok);
+  r.p.dev.push_used_batch(c, 0, 9);  // 2 laps + 1
+  r.p.dev.push_used(c, 0);           // lands in slot 1, inside the table
+  EXPECT_EQ(r.p.dev.used_idx() & 0x7fff, 2);
+}
+
 TEST(SplitDriverPeer, UsedIdxJump) {
   QueuePair<SplitDriver> p;
   ASSERT_EQ(p.init(8, {}), 0);

@@ -186,7 +186,7 @@ class PackedDevice {
     // release: id and len are visible before the flags that mark the slot used.
     std::atomic_ref<uint16_t>(d.flags.raw).store(virtio::to_le(fl), std::memory_order_release);
     uint32_t next = uint32_t{used_idx_} + nslots;
-    if (next >= size_) {
+    while (next >= size_) {  // a caller's batch may exceed one lap: stay inside the table
       next -= size_;
       used_wrap_ = !used_wrap_;
     }

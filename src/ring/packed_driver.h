@@ -90,6 +90,7 @@ static_assert(DriverQueue<PackedDriver>);
 // ---------------------------------------------------------------- inline --
 
 inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (broken_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
   const uint32_t need = indirect ? 1 : n;

@@ -73,9 +73,17 @@ class SplitDevice {
 
   // Number of chains the driver has made available and we have not popped.
   uint16_t avail_pending() {
-    avail_seen_ = virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
-    const uint16_t n = avail_seen_ - last_avail_;
-    return n > size_ ? 0 : n;
+    if (broken_) return 0;
+    // acquire: as in pop(), entries are read only after the idx covering them.
+    const uint16_t seen =
+        virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
+    const uint16_t n = seen - last_avail_;
+    if (n > size_) {  // never cache an index pop() has not validated
+      fail(DevErr::AvailIdxJump, seen, last_avail_);
+      return 0;
+    }
+    avail_seen_ = seen;
+    return n;
   }
 
   Cursor save() const { return Cursor{last_avail_, true}; }

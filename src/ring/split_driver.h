@@ -116,6 +116,7 @@ inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uin
 }
 
 inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (broken_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
   const uint32_t need = indirect ? 1 : n;
@@ -209,7 +210,7 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
       virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_acquire));
   const uint16_t pending = used_idx - last_used_;
   if (pending == 0) return 0;
-  if (pending > static_cast<uint16_t>(avail_idx_ - last_used_)) {
+  if (pending > static_cast<uint16_t>(published_ - last_used_)) {  // only what the device was shown
     fail(DrvErr::UsedIdxJump, used_idx, last_used_);
     return 0;
   }
@@ -267,14 +268,15 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
 
 template <class F>
 void SplitDriver::drain(F&& f) {
-  while (last_used_ != avail_idx_) {
-    const uint16_t h = avail_shadow_[last_used_ & mask_];
+  // last_used_ counts buffers reaped, not a position in avail order (out-of-
+  // order completion), so walk the heads themselves.
+  for (uint32_t h = 0; h < size_; ++h)
     if (heads_[h].busy) {
       f(heads_[h].token);
-      free_head(h);
+      free_head(static_cast<uint16_t>(h));
     }
-    ++last_used_;
-  }
+  last_used_ = avail_idx_;
+  batch_left_ = 0;
 }
 
 }  // namespace vnet::ring
