@@ -50,7 +50,7 @@ endfunction()
 # VNET_FUZZ=ON. Registered as ctest test fuzz.<name> (label fuzz) that fuzzes
 # for VNET_FUZZ_SECONDS (or SECONDS) starting from the seed corpus CORPUS (read
 # only; new inputs go to <build>/fuzz-corpus/<name>).
-set(VNET_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz target runs under ctest")
+set(VNET_FUZZ_SECONDS 30 CACHE STRING "Seconds each fuzz target runs under ctest")
 function(vnet_add_fuzzer name)
   if(NOT VNET_FUZZ)
     return()

@@ -1,0 +1,237 @@
+// Writes a small seed corpus for one ring fuzzer: a few well-formed inputs
+// (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
+// fuzzers start past the header checks. Run at build time:
+//   fuzz_seeds <fuzz_split_device|fuzz_packed_device|fuzz_driver_used> <dir>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fuzz_util.h"
+
+namespace {
+
+using namespace vnet;
+using namespace vnet::fuzz;
+using Bytes = std::vector<uint8_t>;
+
+constexpr uint16_t F_NEXT = virtio::DESC_F_NEXT, F_WRITE = virtio::DESC_F_WRITE,
+                   F_IND = virtio::DESC_F_INDIRECT, F_AVAIL = virtio::DESC_F_AVAIL, F_USED = virtio::DESC_F_USED;
+
+uint64_t data_addr(uint32_t off) { return kAddrData | off; }
+
+// Assemble header + ring body + data area (trailing zeros trimmed).
+template <class Drv, class Fill>
+Bytes dev_seed(const DevHeader& h, Fill&& fill) {
+  const DevGeometry<Drv> g(h.size_sel);
+  Bytes body(g.body_bytes), data(g.data_bytes);
+  fill(g, body.data(), data.data());
+  while (!data.empty() && data.back() == 0) data.pop_back();
+  Writer w;
+  h.write(w);
+  w.bytes(body.data(), body.size());
+  w.bytes(data.data(), data.size());
+  return w.b;
+}
+
+void put_split(uint8_t* at, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+  virtio::SplitDesc d;
+  d.addr.set(addr);
+  d.len.set(len);
+  d.flags.set(flags);
+  d.next.set(next);
+  std::memcpy(at, &d, sizeof d);
+}
+void put_packed(uint8_t* at, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags) {
+  virtio::PackedDesc d;
+  d.addr.set(addr);
+  d.len.set(len);
+  d.id.set(id);
+  d.flags.set(flags);
+  std::memcpy(at, &d, sizeof d);
+}
+
+// split: avail ring entry i of a ring of n
+void put_avail(uint8_t* body, uint32_t n, uint16_t i, uint16_t head) {
+  const size_t off = virtio::SplitLayout::make(n).avail_off + sizeof(virtio::SplitAvailHdr) + 2u * i;
+  body[off] = static_cast<uint8_t>(head);
+  body[off + 1] = static_cast<uint8_t>(head >> 8);
+}
+
+// A three-entry indirect table (one readable, two writable) at data offset 1024.
+template <class Put>
+void indirect_table(uint8_t* data, Put&& put) {
+  put(data + 1024, data_addr(512), 16, 0, 1);
+  put(data + 1040, data_addr(600), 20, F_WRITE, 2);
+  put(data + 1056, data_addr(700), 30, F_WRITE, 0);
+}
+
+std::vector<Bytes> split_device() {
+  using G = DevGeometry<ring::SplitDriver>;
+  std::vector<Bytes> s;
+  auto four_chains = [](const G& g, uint8_t* body, uint8_t* data) {
+    put_split(body + 0, data_addr(0), 64, F_NEXT, 1);
+    put_split(body + 16, data_addr(64), 128, F_WRITE, 0);
+    put_split(body + 32, data_addr(256), 32, 0, 0);
+    put_split(body + 48, data_addr(1024), 48, F_IND, 0);
+    put_split(body + 64, kAddrArena | (g.data_off + 2048), 100, F_WRITE, 0);
+    const uint16_t heads[] = {0, 2, 3, 4};
+    for (uint16_t i = 0; i < 4; ++i) put_avail(body, g.n, i, heads[i]);
+    indirect_table(data, [](uint8_t* at, uint64_t a, uint32_t l, uint16_t fl, uint16_t next) {
+      put_split(at, a, l, static_cast<uint16_t>(fl | (next ? F_NEXT : 0)), next);
+    });
+  };
+  DevHeader h;
+  h.size_sel = 3;  // 8
+  h.feat = kDevIndirect;
+  h.avail_idx = 4;
+  s.push_back(dev_seed<ring::SplitDriver>(h, four_chains));
+
+  h.feat = kDevIndirect | kDevEventIdx | kDevInOrder | kDevRewind;
+  h.batch = kDevBatchUsed | kDevKicks | 2;
+  h.rewind = 2;
+  s.push_back(dev_seed<ring::SplitDriver>(h, four_chains));
+
+  // 200 one-descriptor chains in a 256 ring, avail idx wrapping 16 bits.
+  h = DevHeader{};
+  h.size_sel = 8;
+  h.feat = 1 << kDevMemShift;  // three regions
+  h.avail_base = 0xfff0;
+  h.avail_idx = 200;
+  h.batch = 31;
+  s.push_back(dev_seed<ring::SplitDriver>(h, [](const G& g, uint8_t* body, uint8_t*) {
+    for (uint16_t i = 0; i < 200; ++i) {
+      put_split(body + 16u * i, data_addr(16u * i), 16, i & 1 ? F_WRITE : 0, 0);
+      put_avail(body, g.n, static_cast<uint16_t>((0xfff0 + i) & (g.n - 1)), i);
+    }
+  }));
+
+  // One slot, swapped memory halves.
+  h = DevHeader{};
+  h.size_sel = 0;
+  h.feat = 2 << kDevMemShift;
+  h.avail_idx = 1;
+  s.push_back(dev_seed<ring::SplitDriver>(h, [](const G& g, uint8_t* body, uint8_t*) {
+    put_split(body, data_addr(8), 8, F_WRITE, 0);
+    put_avail(body, g.n, 0, 0);
+  }));
+  return s;
+}
+
+std::vector<Bytes> packed_device() {
+  using G = DevGeometry<ring::PackedDriver>;
+  std::vector<Bytes> s;
+  DevHeader h;
+  h.size_sel = 7;  // 8
+  h.feat = kDevIndirect;
+  s.push_back(dev_seed<ring::PackedDriver>(h, [](const G&, uint8_t* body, uint8_t* data) {
+    put_packed(body + 0, data_addr(0), 64, 0, F_AVAIL | F_NEXT);
+    put_packed(body + 16, data_addr(64), 128, 0, F_AVAIL | F_WRITE);
+    put_packed(body + 32, data_addr(256), 32, 1, F_AVAIL);
+    put_packed(body + 48, data_addr(1024), 48, 2, F_AVAIL | F_IND);
+    indirect_table(data, [](uint8_t* at, uint64_t a, uint32_t l, uint16_t fl, uint16_t) {
+      put_packed(at, a, l, 0, fl);
+    });
+  }));
+
+  // A chain across the end of a 5 ring (slots 3, 4, 0; slot 0 is next lap).
+  h = DevHeader{};
+  h.size_sel = 4;
+  h.feat = kDevInOrder;
+  h.avail_base = 3;
+  h.batch = kDevBatchUsed | 3;
+  s.push_back(dev_seed<ring::PackedDriver>(h, [](const G&, uint8_t* body, uint8_t*) {
+    put_packed(body + 48, data_addr(0), 10, 4, F_AVAIL | F_NEXT);
+    put_packed(body + 64, data_addr(32), 20, 4, F_AVAIL | F_NEXT | F_WRITE);
+    put_packed(body + 0, data_addr(64), 30, 4, F_USED | F_WRITE);
+  }));
+
+  // 100 one-slot chains in a 256 ring, three memory regions, event idx.
+  h = DevHeader{};
+  h.size_sel = 255;
+  h.feat = kDevEventIdx | 1 << kDevMemShift;
+  h.batch = 15;
+  s.push_back(dev_seed<ring::PackedDriver>(h, [](const G&, uint8_t* body, uint8_t*) {
+    for (uint16_t i = 0; i < 100; ++i)
+      put_packed(body + 16u * i, data_addr(32u * i), 32, i, static_cast<uint16_t>(F_AVAIL | (i & 1 ? F_WRITE : 0)));
+  }));
+
+  // Starting on a wrap-0 lap.
+  h = DevHeader{};
+  h.size_sel = 2;
+  h.feat = kDevAvailWrap0;
+  s.push_back(dev_seed<ring::PackedDriver>(h, [](const G&, uint8_t* body, uint8_t*) {
+    put_packed(body, data_addr(0), 8, 0, F_USED);
+  }));
+  return s;
+}
+
+std::vector<Bytes> driver_used() {
+  std::vector<Bytes> s;
+  auto script = [](uint8_t cfg, uint8_t size_sel, std::initializer_list<uint8_t> ops) {
+    Writer w;
+    w.u8(cfg);
+    w.u8(size_sel);
+    for (uint8_t b : ops) w.u8(b);
+    return w.b;
+  };
+  constexpr uint8_t kPacked = 1, kInd = 2, kEvt = 4, kInOrder = 8;
+  // Fill, serve honestly, reap: split 8 and packed 8.
+  s.push_back(script(0, 3, {kOpBulkAdd, 6, kOpDevice, 5, 10, kOpPoll, 40}));
+  s.push_back(script(kPacked, 7, {kOpBulkAdd, 6, kOpDevice, 5, 10, kOpPoll, 40}));
+  // Chains and indirect, then forged completions of the oldest buffer.
+  for (uint8_t layout : {uint8_t{0}, kPacked}) {
+    s.push_back(script(layout | kInd, layout ? 15 : 4,
+                       {kOpAdd, 0x16, 50,  // 3 segments, 1 writable, indirect
+                        kOpAdd, 0x09, 7,   // 2 segments, both writable, direct
+                        kOpAdd, 0x00, 3,   // 1 readable
+                        kOpMisc, 0, kOpMisc, 1, kOpForge, 0, 5, 0, kOpPoll, 1, kOpSetIdx, 0, 0, 0, kOpForge, 0,
+                        3, 0, kOpPoll, 10, kOpSetIdx, 0, 0, 0, kOpForge, 0, 0, 0, kOpPoll, 10}));
+  }
+  // IN_ORDER: a batch of three completed by one used entry; honest batches.
+  s.push_back(script(kPacked | kInd | kInOrder, 9,
+                     {kOpAdd, 0x16, 9, kOpAdd, 0x04, 9, kOpAdd, 0x05, 9, kOpAdd, 0x00, 9, kOpForge, 2, 4, 0, kOpPoll,
+                      40, kOpSetIdx, 0, 0, 0, kOpForge, 0, 0, 0, kOpPoll, 40}));
+  s.push_back(script(kInOrder | kEvt, 3,
+                     {kOpBulkAdd, 8, kOpMisc, 2, kOpDevice, 7, 0x90, kOpPoll, 40, kOpBulkAdd, 5, kOpForge, 4, 1, 0,
+                      kOpPoll, 40}));
+  // Several laps of a small packed ring with event idx.
+  s.push_back(script(kPacked | kEvt, 3,
+                     {kOpMisc, 2, kOpBulkAdd, 3, kOpDevice, 2, 64, kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64,
+                      kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64, kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64,
+                      kOpPoll, 40}));
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
+    return 2;
+  }
+  const std::string target = argv[1];
+  std::vector<Bytes> seeds;
+  if (target == "fuzz_split_device") {
+    seeds = split_device();
+  } else if (target == "fuzz_packed_device") {
+    seeds = packed_device();
+  } else if (target == "fuzz_driver_used") {
+    seeds = driver_used();
+  } else {
+    std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
+    return 2;
+  }
+  const std::filesystem::path dir = argv[2];
+  std::filesystem::create_directories(dir);
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    const auto path = dir / ("seed-" + std::to_string(i));
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f || std::fwrite(seeds[i].data(), 1, seeds[i].size(), f) != seeds[i].size() || std::fclose(f) != 0) {
+      std::perror(path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
