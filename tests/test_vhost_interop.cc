@@ -1,5 +1,5 @@
 // Interop: DPDK's own net_virtio_user (Debian's plugin) against our
-// net_vnet_vhost (the plugin under test, loaded with -d) in one process.
+// net_vnet_vhost (linked into this binary) in one process.
 // Each scenario runs in a forked child (EAL initialises once per process):
 // frames both ways, sequence-numbered and checksummed, counts reconciled
 // exactly against what was sent and against the backend's own stats.
@@ -20,9 +20,7 @@
 
 #include "traffic.h"
 
-#ifndef VNET_PLUGIN
-#error "VNET_PLUGIN must name librte_net_vnet.so"
-#endif
+
 
 namespace {
 
@@ -88,7 +86,7 @@ int run(const Scenario& s, const std::string& dir) {
                            ",mrg_rxbuf=" + (s.mrg ? "1" : "0");
   // Our backend first: it must listen when virtio-user connects at its own probe.
   std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0", prefix,
-                                   "-d", VNET_PLUGIN, "--vdev", vhost, "--vdev", user, "--log-level=pmd.net.vnet.vhost:info"};
+                                   "--vdev", vhost, "--vdev", user, "--log-level=pmd.net.vnet.vhost:info"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init: %s", rte_strerror(rte_errno));

@@ -78,10 +78,12 @@ class DriverHarness {
     const uint32_t free0 = drv().free_slots();
     const uintptr_t serial = next_serial_++;
     const int rc = drv().add(segs, nseg, reinterpret_cast<void*>(serial), use_indirect);
-    if (expect_einval)  // (a full ring may say -ENOSPC first)
+    const bool broken = drv().broken();
+    VNET_FUZZ_CHECK(broken == (rc == -EIO), "broken ring %d but add returned %d", broken, rc);
+    if (expect_einval && !broken)  // (a full ring may say -ENOSPC first)
       VNET_FUZZ_CHECK(rc == -EINVAL || rc == -ENOSPC, "writable-before-readable chain: add returned %d", rc);
     if (rc != 0) {
-      VNET_FUZZ_CHECK(rc == -ENOSPC || rc == -EINVAL, "add returned %d", rc);
+      VNET_FUZZ_CHECK(rc == -ENOSPC || rc == -EINVAL || rc == -EIO, "add returned %d", rc);
       VNET_FUZZ_CHECK(drv().free_slots() == free0, "failed add changed free slots");
       return rc;
     }
