@@ -37,6 +37,22 @@ struct IndirectPool {
   uint16_t per_head = 0;  // 0: no indirect tables
 };
 
+// Total device-writable bytes of a buffer, or -1 when a readable segment
+// follows a writable one (2.7.4.2 / 2.8) or the total exceeds 2^32 - 1.
+inline int64_t writable_len(const Seg* segs, uint16_t n) noexcept {
+  uint64_t in_len = 0;
+  bool seen_write = false;
+  for (uint16_t k = 0; k < n; ++k) {
+    if (segs[k].write) {
+      seen_write = true;
+      in_len += segs[k].len;
+    } else if (seen_write) {
+      return -1;
+    }
+  }
+  return in_len > UINT32_MAX ? -1 : static_cast<int64_t>(in_len);
+}
+
 struct DriverConfig {
   uint32_t size = 0;  // split: power of two <= 32768; packed: 1..32768
   bool indirect = false;

@@ -96,17 +96,8 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
   const uint32_t need = indirect ? 1 : n;
   if (num_free_ < need || outstanding_ == size_) return -ENOSPC;
 
-  uint64_t in_len = 0;
-  bool seen_write = false;
-  for (uint16_t k = 0; k < n; ++k) {
-    if (segs[k].write) {
-      seen_write = true;
-      in_len += segs[k].len;
-    } else if (seen_write) {
-      return -EINVAL;  // 2.8.x: readable descriptors precede writable ones
-    }
-  }
-  if (in_len > UINT32_MAX) return -EINVAL;
+  const int64_t in_len = writable_len(segs, n);
+  if (in_len < 0) return -EINVAL;
 
   const uint16_t id = free_id_;
   free_id_ = bufs_[id].next_free;
