@@ -524,6 +524,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
     used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
   }
   v.mem = mem_.guest_table();
+  fold_ring_errors(v);
   ring::DeviceConfig c;
   c.size = n;
   c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
@@ -577,6 +578,7 @@ void Server::reset_vring(unsigned idx) {
   v.base = 0;
   v.kicked = false;
   v.enabled = false;
+  fold_ring_errors(v);
   v.split = {};
   v.packed = {};
 }

@@ -62,7 +62,14 @@ struct alignas(64) Vring {
   bool is_packed = false;
   bool attached = false;  // the ethdev set up and started the queue behind it
   Settle settle = nullptr;  // async rings: wait for copies in flight, publish them
+  ring::ErrCounters<ring::DevErr> ring_err_past;  // ring errors of earlier arms (a re-arm zeroes the ring's)
 };
+
+// Control path: keep the device ring's error counts before it is re-initialised.
+inline void fold_ring_errors(Vring& v) noexcept {
+  const auto& e = v.is_packed ? v.packed.errors() : v.split.errors();
+  for (size_t i = 0; i < e.n.size(); ++i) v.ring_err_past.n[i] += e.n[i];
+}
 
 // Data path: true when the burst may use the ring; pair with leave().
 inline bool enter(Vring& v) noexcept {
