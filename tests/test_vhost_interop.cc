@@ -51,4 +51,50 @@ TEST(VhostInterop, PackedFourQueuePairs) {
   EXPECT_EQ(run_pair_forked(s), 0);
 }
 
+// The same matrix with the backend's copies offloaded to DPDK's software
+// dma_skeleton (one vchan shared by every queue: all run on this lcore).
+// Threshold 0: every payload copy goes to DMA; 256: small ones stay on the CPU.
+PairScenario with_dma(PairScenario s, uint32_t threshold) {
+  std::string map;
+  for (uint16_t q = 0; q < s.queues; ++q)
+    map += (q ? ";" : "") + std::string("txq") + std::to_string(q) + "@dma_skeleton0-0;rxq" + std::to_string(q) +
+           "@dma_skeleton0-0";
+  s.eal_extra = {"--vdev", "dma_skeleton0"};
+  s.backend_extra = ",dmas=[" + map + "],dma_threshold=" + std::to_string(threshold);
+  s.expect_dma = true;
+  return s;
+}
+
+class VhostInteropDma : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(VhostInteropDma, SplitMergeable) {
+  EXPECT_EQ(run_pair_forked(with_dma(dpdk(false, true, {64, 1518, 9000}), GetParam())), 0);
+}
+TEST_P(VhostInteropDma, SplitNoMergeable) {
+  EXPECT_EQ(run_pair_forked(with_dma(dpdk(false, false, {64, 1518}), GetParam())), 0);
+}
+TEST_P(VhostInteropDma, PackedMergeable) {
+  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, true, {64, 1518}), GetParam())), 0);
+}
+TEST_P(VhostInteropDma, PackedMergeableJumbo) {
+  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, true, {9000}), GetParam())), 0);
+}
+TEST_P(VhostInteropDma, PackedNoMergeable) {
+  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, false, {64, 1518}), GetParam())), 0);
+}
+TEST_P(VhostInteropDma, SplitFourQueuePairs) {
+  auto s = dpdk(false, true, {64, 1518});
+  s.queues = 4;
+  s.count = 1000;
+  EXPECT_EQ(run_pair_forked(with_dma(s, GetParam())), 0);
+}
+TEST_P(VhostInteropDma, PackedFourQueuePairs) {
+  auto s = dpdk(true, false, {64, 1518});
+  s.queues = 4;
+  s.count = 1000;
+  EXPECT_EQ(run_pair_forked(with_dma(s, GetParam())), 0);
+}
+INSTANTIATE_TEST_SUITE_P(Threshold, VhostInteropDma, ::testing::Values(0u, 256u),
+                         [](const auto& i) { return "T" + std::to_string(i.param); });
+
 }  // namespace

@@ -1,8 +1,9 @@
 // Copy engines of the backend's data path, one compile-time interface:
 // CpuCopy copies at once; DmaCopy<Api> hands copies at or above a threshold
 // to an rte_dmadev virtual channel and tracks them per packet. Invariants:
-// a channel (DmaChan) is used only by whoever holds its `lock` (a burst of a
-// ring bound to it, or the control thread draining); every DMA op carries a
+// a channel (DmaChan), and every ring bound to it, is used only by whoever
+// holds its `lock` (a burst of one of those rings, which may also publish
+// the others' completions, or the control thread draining); every DMA op carries a
 // tag naming the packet record it belongs to; a record's `copies` reaches 0
 // only when all its DMA ops completed (or the channel was declared dead).
 #pragma once
@@ -17,6 +18,8 @@
 #include <cstdint>
 
 namespace vnet::vhost {
+
+struct Vring;
 
 // Per ring, written by the data path only (and by the control thread while
 // the ring is quiesced).
@@ -58,6 +61,8 @@ struct DmaChan {
   bool fence_next = false; // the next op must not overtake the earlier ones
   std::atomic<uint8_t> lock{0};
   Pending** tag = nullptr;  // nb_desc entries: the record each op belongs to
+  Vring* rings[32] = {};    // the rings bound to this channel
+  uint8_t nrings = 0;
 
   bool try_lock() noexcept {
     // acquire: the previous holder's record and tag updates are visible.

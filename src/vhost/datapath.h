@@ -134,6 +134,29 @@ inline void note_inflight(Vring& v) {
   if (n > v.cs.inflight_hwm) v.cs.inflight_hwm = n;
 }
 
+// Publish what completed and wake the frontend (a ring's `publish` hook:
+// another ring's burst on the same channel drives this ring's completions).
+template <class Dev, bool Deq>
+void publish_hook(Vring& v) {
+  Dev& dev = dev_of<Dev>(v);
+  publish_done<Dev, Deq>(v, dev);
+  finish(v, dev);
+}
+
+// Caller holds the channel lock (so no burst of these rings runs): publish
+// the completed records of every ring on the channel except `self`.
+inline void drive_channel(DmaChan& ch, const Vring* self) {
+  for (uint8_t i = 0; i < ch.nrings; ++i) {
+    Vring& r = *ch.rings[i];
+    if (&r == self) continue;
+    AsyncQueue& q = *r.aq;
+    if (q.pub == q.tail || q.at(q.pub).copies != 0) continue;
+    if (!enter(r)) continue;
+    if (r.publish) r.publish(r);
+    leave(r);
+  }
+}
+
 // Control path, ring quiesced: wait (at most ~1 s) for this ring's copies,
 // publish them; if they never complete, stop the device so no late copy can
 // write into memory about to be unmapped, and drop those packets.
@@ -171,6 +194,7 @@ void settle(Vring& v) {
 inline void discard(Vring& v) {
   AsyncQueue* q = v.aq;
   if (!q) return;
+  while (!q->ch->try_lock()) rte_pause();  // drive_channel() reads these indexes
   for (uint16_t i = q->head; i != q->tail; ++i) {
     Pending& p = q->at(i);
     if (p.m) {
@@ -181,6 +205,7 @@ inline void discard(Vring& v) {
   }
   q->head = q->pub = q->tail = 0;
   q->uhead = q->utail = 0;
+  q->ch->unlock();
 }
 
 // ---- dequeue -------------------------------------------------------------
@@ -250,9 +275,6 @@ uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   Dev& dev = dev_of<Dev>(v);
   ring::Chain& c = v.chain;
   const uint32_t hdr = v.hdr_len;
-  if constexpr (Eng::kAsync) {
-    if (!v.aq->ch->try_lock()) return 0;  // the control thread is draining the channel
-  }
   Eng e = engine_of<Eng>(v);
   uint16_t got = 0;
   uint64_t bytes = 0;
@@ -301,7 +323,6 @@ uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     publish_done<Dev, true>(v, dev);
     got = static_cast<uint16_t>(got + deliver(v, pkts + got, static_cast<uint16_t>(n - got)));
     note_inflight(v);
-    v.aq->ch->unlock();
   } else {
     v.st.packets += got;
     v.st.bytes += bytes;
@@ -525,9 +546,6 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   Dev& dev = dev_of<Dev>(v);
   ring::Chain& c = v.chain;
   const uint32_t hdr = v.hdr_len;
-  if constexpr (Eng::kAsync) {
-    if (!v.aq->ch->try_lock()) return 0;  // the control thread is draining the channel
-  }
   Eng e = engine_of<Eng>(v);
   if constexpr (Eng::kAsync) {
     e.poll();
@@ -554,7 +572,6 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     e.poll();
     publish_done<Dev, false>(v, dev);
     note_inflight(v);
-    v.aq->ch->unlock();
   }
   finish(v, dev);
   v.st.packets += sent;

@@ -72,13 +72,37 @@ struct Priv {
 
 Port* port_of(rte_eth_dev* dev) { return static_cast<Priv*>(dev->data->dev_private)->port; }
 
-// Rx and Tx alike: run the ring's burst if the ring is usable.
+// Rx and Tx alike: run the ring's burst if the ring is usable. A ring with
+// a DMA channel runs under the channel's flag (taken before enter(), so that
+// every enter() of the channel's rings is serialised by it) and then
+// publishes what completed for the channel's other rings: their frontends
+// see those frames even when only this queue is being polled.
 uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   Vring& v = *static_cast<Vring*>(q);
-  if (!enter(v)) return 0;
-  const uint16_t r = v.burst(v, pkts, n);
-  leave(v);
+  if (!v.aq) {
+    if (!enter(v)) return 0;
+    const uint16_t r = v.burst(v, pkts, n);
+    leave(v);
+    return r;
+  }
+  DmaChan& ch = *v.aq->ch;
+  if (!ch.try_lock()) return 0;  // the control thread drains it, or another lcore uses it
+  uint16_t r = 0;
+  if (enter(v)) {
+    r = v.burst(v, pkts, n);
+    leave(v);
+  } else {
+    dma_poll<RteDmaApi>(ch);
+  }
+  if (ch.nrings > 1) drive_channel(ch, &v);
+  ch.unlock();
   return r;
+}
+
+// rte_eth_tx_done_cleanup(): publish completed copies without sending.
+int tx_done_cleanup(void* q, uint32_t) {
+  eth_burst(q, nullptr, 0);
+  return 0;
 }
 
 void on_link(void* ctx, bool up) {
@@ -328,6 +352,7 @@ const eth_dev_ops kOps = [] {
   o.stats_reset = stats_reset;
   o.dev_infos_get = dev_infos_get;
   o.mtu_set = mtu_set;
+  o.tx_done_cleanup = tx_done_cleanup;
   o.xstats_get = xstats_get;
   o.xstats_get_names = xstats_get_names;
   o.xstats_reset = xstats_reset;
@@ -528,6 +553,7 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
     if (!v.aq) return -ENOMEM;
     v.aq->ch = ch;
     v.aq->threshold = threshold;
+    ch->rings[ch->nrings++] = &v;
   }
   return 0;
 }

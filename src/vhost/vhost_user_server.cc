@@ -52,6 +52,11 @@ Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg, bool async) {
   return async ? pick_burst_for<DmaCopy<>>(packed, dequeue, mrg) : pick_burst_for<CpuCopy>(packed, dequeue, mrg);
 }
 
+Vring::Settle pick_publish(bool packed, bool dequeue) {
+  if (dequeue) return packed ? &publish_hook<PackedDev, true> : &publish_hook<SplitDev, true>;
+  return packed ? &publish_hook<PackedDev, false> : &publish_hook<SplitDev, false>;
+}
+
 Vring::Settle pick_settle(bool packed, bool dequeue) {
   if (dequeue) return packed ? &settle<PackedDev, RteDmaApi, true> : &settle<SplitDev, RteDmaApi, true>;
   return packed ? &settle<PackedDev, RteDmaApi, false> : &settle<SplitDev, RteDmaApi, false>;
@@ -556,6 +561,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
   v.hdr_len = static_cast<uint16_t>(virtio::net_hdr_size(features_));
   v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF), v.aq != nullptr);
   v.settle = v.aq ? pick_settle(packed, is_dequeue(idx)) : nullptr;
+  v.publish = v.aq ? pick_publish(packed, is_dequeue(idx)) : nullptr;
   v.armed = true;
   return 0;
 }

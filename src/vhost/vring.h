@@ -61,7 +61,8 @@ struct alignas(64) Vring {
   bool armed = false;    // device ring initialised over translated addresses
   bool is_packed = false;
   bool attached = false;  // the ethdev set up and started the queue behind it
-  Settle settle = nullptr;  // async rings: wait for copies in flight, publish them
+  Settle settle = nullptr;   // async rings: wait for copies in flight, publish them
+  Settle publish = nullptr;  // async rings: publish completed records (channel lock held)
   ring::ErrCounters<ring::DevErr> ring_err_past;  // ring errors of earlier arms (a re-arm zeroes the ring's)
 };
 
