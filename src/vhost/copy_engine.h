@@ -126,6 +126,7 @@ struct RteDmaApi {
 template <class Api>
 void dma_poll(DmaChan& ch) {
   constexpr uint16_t kBatch = 64;
+  if (ch.next_done == ch.next_sub) return;  // nothing outstanding: leave the device alone
   for (;;) {
     uint16_t last = 0;
     bool err = false;
