@@ -107,6 +107,9 @@ inline TrafficResult exchange(uint16_t tx_port, uint16_t rx_port, rte_mempool* m
       r.sent += k;
       if (k < n || n < want) break;
     }
+    // A transmitter with asynchronous copies (net_vnet_vhost with dmas=)
+    // hands completed frames over when polled; others return -ENOTSUP.
+    rte_eth_tx_done_cleanup(tx_port, queue, 0);
     const uint16_t n = rte_eth_rx_burst(rx_port, queue, pkts, 32);
     for (uint16_t i = 0; i < n; ++i) {
       const uint64_t seq = check_frame(pkts[i], len);

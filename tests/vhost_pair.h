@@ -35,7 +35,25 @@ struct PairScenario {
   std::string backend_extra;   // appended to the backend's devargs (",dmas=...")
   std::string frontend_extra;  // appended to the frontend's devargs
   std::vector<std::string> eal_extra;  // more EAL arguments (--vdev dma_skeleton0)
+  bool expect_dma = false;  // every backend queue must have copied by DMA, without DMA errors
 };
+
+// Sum of the backend's xstats whose name ends with `suffix`, per queue direction.
+inline uint64_t xstat_sum(uint16_t port, const char* prefix, const char* suffix) {
+  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  if (n <= 0) return 0;
+  std::vector<rte_eth_xstat_name> names(n);
+  std::vector<rte_eth_xstat> vals(n);
+  if (rte_eth_xstats_get_names(port, names.data(), n) != n || rte_eth_xstats_get(port, vals.data(), n) != n) return 0;
+  uint64_t sum = 0;
+  const size_t sl = std::strlen(suffix);
+  for (int i = 0; i < n; ++i) {
+    const std::string nm = names[i].name;
+    if (nm.rfind(prefix, 0) == 0 && nm.size() >= sl && nm.compare(nm.size() - sl, sl, suffix) == 0)
+      sum += vals[i].value;
+  }
+  return sum;
+}
 
 #define PAIR_CHECK(cond, ...)                     \
   do {                                            \
@@ -151,6 +169,15 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
         std::fprintf(stderr, "backend stats: count %lu bytes %lu (want %lu, %lu) ierr %lu oerr %lu -> FAILED\n",
                      backend_count, backend_bytes, want, want * len, st.ierrors, st.oerrors);
       failed += !(ok && st_ok);
+    }
+  }
+
+  if (s.expect_dma) {
+    for (const char* dir : {"rx_", "tx_"}) {
+      const uint64_t copies = xstat_sum(pv, dir, "_dma_copies"), errs = xstat_sum(pv, dir, "_dma_errors");
+      std::fprintf(stderr, "backend %sq*: dma copies %lu, cpu copies %lu, dma errors %lu, fallbacks %lu\n", dir,
+                   copies, xstat_sum(pv, dir, "_cpu_copies"), errs, xstat_sum(pv, dir, "_dma_fallbacks"));
+      if (copies == 0 || errs != 0) ++failed;
     }
   }
 

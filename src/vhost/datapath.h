@@ -6,6 +6,10 @@
 // pointers from validated chains are written; used entries are pushed in
 // the order chains were popped; a chain we cannot use is either restored
 // (not consumed) or returned used with length 0; no mbuf is leaked.
+// Each burst is a template over a copy engine (copy_engine.h): with the
+// asynchronous one, a packet's used entries wait in the ring's AsyncQueue
+// until its DMA copies completed, and leave it in pop order; a dequeued
+// mbuf reaches the application only after its copies completed.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -15,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "vhost/log.h"
 #include "vhost/vring.h"
 #include "virtio/net_hdr.h"
 
@@ -43,10 +48,193 @@ inline void finish(Vring& v, Dev& dev) {
   }
 }
 
-// Readable part of a chain (minus `skip` header bytes) into a fresh mbuf chain.
-inline rte_mbuf* chain_to_mbuf(const ring::Chain& c, uint32_t skip, rte_mempool* mp) {
+// Header bytes and the like: always the CPU, not counted as payload copies.
+struct RawCopy {
+  void copy(void* dst, const void* src, uint32_t len, Pending*) { rte_memcpy(dst, src, len); }
+};
+
+// ---- the in-flight queue (async engines only) --------------------------------
+
+// Commit the record at q.tail with the `nused` used records staged at q.utail.
+inline void commit(AsyncQueue& q, Pending& p, uint16_t nused) {
+  p.nused = nused;
+  q.utail = static_cast<uint16_t>(q.utail + nused);
+  ++q.tail;
+}
+
+// Return a chain to the frontend with length 0, after everything before it.
+template <class Eng, class Dev>
+void give_back(Vring& v, Dev& dev, const ring::Chain& c) {
+  if constexpr (Eng::kAsync) {
+    AsyncQueue& q = *v.aq;
+    Pending& p = q.open();
+    p.zero = 1;
+    q.used_at(q.utail) = UsedRec{c.head, c.ndesc, 0};
+    commit(q, p, 1);
+  } else {
+    dev.push_used(c, 0);
+  }
+}
+
+// Push the used entries of every record whose copies are done, oldest
+// first, stopping at the first one still waiting. Enqueue records free
+// their source mbuf here; dequeue records keep theirs for deliver().
+template <class Dev, bool Deq>
+void publish_done(Vring& v, Dev& dev) {
+  AsyncQueue& q = *v.aq;
+  ring::Chain& c = v.chain;
+  while (q.pub != q.tail) {
+    Pending& p = q.at(q.pub);
+    if (p.copies) break;
+    const bool bad = p.err || p.zero;
+    for (uint16_t i = 0; i < p.nused; ++i) {
+      const UsedRec& r = q.used_at(q.uhead++);
+      c.head = r.head;
+      c.ndesc = r.ndesc;
+      // The DMA completion was read before this: the copied bytes are in
+      // guest memory before the used entry that hands them over.
+      dev.push_used(c, bad ? 0 : r.len);
+    }
+    if (p.err) {
+      ++v.cs.dma_errors;
+      ++v.st.dropped;
+    }
+    if (p.m && (!Deq || p.err)) {
+      if (!Deq && !bad) {
+        ++v.st.packets;
+        v.st.bytes += p.m->pkt_len;
+      }
+      rte_pktmbuf_free(p.m);
+      p.m = nullptr;
+    }
+    ++q.pub;
+  }
+  if constexpr (!Deq) q.head = q.pub;
+}
+
+// Dequeue: hand completed frames to the application, in order.
+inline uint16_t deliver(Vring& v, rte_mbuf** pkts, uint16_t n) {
+  AsyncQueue& q = *v.aq;
+  uint16_t got = 0;
+  uint64_t bytes = 0;
+  while (got < n && q.head != q.pub) {
+    Pending& p = q.at(q.head++);
+    if (!p.m) continue;  // dropped chain or failed copy
+    bytes += p.m->pkt_len;
+    pkts[got++] = p.m;
+    p.m = nullptr;
+  }
+  v.st.packets += got;
+  v.st.bytes += bytes;
+  return got;
+}
+
+inline void note_inflight(Vring& v) {
+  const uint64_t n = v.aq->in_flight();
+  if (n > v.cs.inflight_hwm) v.cs.inflight_hwm = n;
+}
+
+// Publish what completed and wake the frontend (a ring's `publish` hook:
+// another ring's burst on the same channel drives this ring's completions).
+template <class Dev, bool Deq>
+void publish_hook(Vring& v) {
+  Dev& dev = dev_of<Dev>(v);
+  publish_done<Dev, Deq>(v, dev);
+  finish(v, dev);
+}
+
+// Caller holds the channel lock (so no burst of these rings runs): publish
+// the completed records of every ring on the channel except `self`.
+inline void drive_channel(DmaChan& ch, const Vring* self) {
+  for (uint8_t i = 0; i < ch.nrings; ++i) {
+    Vring& r = *ch.rings[i];
+    if (&r == self) continue;
+    AsyncQueue& q = *r.aq;
+    if (q.pub == q.tail || q.at(q.pub).copies != 0) continue;
+    if (!enter(r)) continue;
+    if (r.publish) r.publish(r);
+    leave(r);
+  }
+}
+
+// Control path, ring quiesced: wait (at most ~1 s) for this ring's copies,
+// publish them; if they never complete, stop the device so no late copy can
+// write into memory about to be unmapped, and drop those packets.
+template <class Dev, class Api, bool Deq>
+void settle(Vring& v) {
+  AsyncQueue* q = v.aq;
+  if (!q || q->pub == q->tail) return;
+  Dev& dev = dev_of<Dev>(v);
+  DmaChan& ch = *q->ch;
+  while (!ch.try_lock()) rte_pause();  // a burst of another ring on this channel: it ends soon
+  const uint64_t t0 = rte_get_timer_cycles(), limit = rte_get_timer_hz();
+  for (;;) {
+    if (ch.unsubmitted) {
+      Api::submit(ch.dev, ch.vchan);
+      ch.unsubmitted = 0;
+    }
+    dma_poll<Api>(ch);
+    publish_done<Dev, Deq>(v, dev);
+    if (q->pub == q->tail) break;
+    if (rte_get_timer_cycles() - t0 > limit) {
+      VHOST_LOG(ERR, "dmadev %d vchan %u: %u packet(s) still in flight after 1 s; stopping the device", ch.dev,
+                ch.vchan, q->in_flight());
+      dma_kill<Api>(ch);
+      publish_done<Dev, Deq>(v, dev);
+      break;
+    }
+    rte_pause();
+  }
+  ch.unlock();
+  finish(v, dev);
+}
+
+// Control path, after settle: free frames never delivered (ring reset or
+// queue released) and empty the queue.
+inline void discard(Vring& v) {
+  AsyncQueue* q = v.aq;
+  if (!q) return;
+  while (!q->ch->try_lock()) rte_pause();  // drive_channel() reads these indexes
+  for (uint16_t i = q->head; i != q->tail; ++i) {
+    Pending& p = q->at(i);
+    if (p.m) {
+      rte_pktmbuf_free(p.m);
+      p.m = nullptr;
+      ++v.st.dropped;
+    }
+  }
+  q->head = q->pub = q->tail = 0;
+  q->uhead = q->utail = 0;
+  q->ch->unlock();
+}
+
+// ---- dequeue -------------------------------------------------------------
+
+// An mbuf chain with room for `len` bytes (all segments allocated before
+// any copy starts: a copy never lands in an mbuf we free).
+inline rte_mbuf* alloc_chain(rte_mempool* mp, uint32_t len) {
   rte_mbuf* head = rte_pktmbuf_alloc(mp);
   if (!head) return nullptr;
+  rte_mbuf* cur = head;
+  uint32_t room = rte_pktmbuf_tailroom(head);
+  while (room < len) {
+    rte_mbuf* nx = rte_pktmbuf_alloc(mp);
+    if (!nx) {
+      rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    nx->data_off = 0;  // continuation segments need no headroom
+    cur->next = nx;
+    cur = nx;
+    ++head->nb_segs;
+    room += rte_pktmbuf_tailroom(nx);
+  }
+  return head;
+}
+
+// Readable part of a chain (minus `skip` header bytes) into `head`.
+template <class Eng>
+void fill_mbuf(rte_mbuf* head, const ring::Chain& c, uint32_t skip, Eng& e, Pending* p) {
   rte_mbuf* cur = head;
   uint32_t total = 0;
   for (uint16_t i = 0; i < c.nout; ++i) {
@@ -59,19 +247,11 @@ inline rte_mbuf* chain_to_mbuf(const ring::Chain& c, uint32_t skip, rte_mempool*
     while (len > 0) {
       uint32_t room = rte_pktmbuf_tailroom(cur);
       if (room == 0) {
-        rte_mbuf* nx = rte_pktmbuf_alloc(mp);
-        if (!nx) {
-          rte_pktmbuf_free(head);
-          return nullptr;
-        }
-        nx->data_off = 0;  // continuation segments need no headroom
-        cur->next = nx;
-        cur = nx;
-        ++head->nb_segs;
+        cur = cur->next;
         room = rte_pktmbuf_tailroom(cur);
       }
       const uint32_t k = std::min(room, len);
-      rte_memcpy(rte_pktmbuf_mtod_offset(cur, uint8_t*, cur->data_len), src, k);
+      e.copy(rte_pktmbuf_mtod_offset(cur, uint8_t*, cur->data_len), src, k, p);
       cur->data_len = static_cast<uint16_t>(cur->data_len + k);
       src += k;
       len -= k;
@@ -79,42 +259,79 @@ inline rte_mbuf* chain_to_mbuf(const ring::Chain& c, uint32_t skip, rte_mempool*
     }
   }
   head->pkt_len = total;
-  return head;
+}
+
+template <class Eng>
+Eng engine_of(Vring& v) {
+  if constexpr (Eng::kAsync)
+    return Eng{v.cs, *v.aq->ch, v.aq->threshold};
+  else
+    return Eng{v.cs};
 }
 
 // Dequeue: what the frontend transmitted becomes our received mbufs.
-template <class Dev>
+template <class Dev, class Eng = CpuCopy>
 uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   Dev& dev = dev_of<Dev>(v);
   ring::Chain& c = v.chain;
   const uint32_t hdr = v.hdr_len;
+  Eng e = engine_of<Eng>(v);
   uint16_t got = 0;
   uint64_t bytes = 0;
-  while (got < n) {
+  if constexpr (Eng::kAsync) {
+    e.poll();
+    publish_done<Dev, true>(v, dev);
+    got = deliver(v, pkts, n);
+  }
+  for (uint16_t taken = 0; taken < n && (Eng::kAsync || got < n);) {
+    if constexpr (Eng::kAsync) {
+      if (!v.aq->room(1)) break;
+    }
     const ring::Cursor pos = dev.save();
     const ring::Pop r = dev.pop(c);
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) break;
     if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
-      dev.push_used(c, 0);
+      give_back<Eng>(v, dev, c);
       ++v.st.dropped;
       continue;
     }
-    rte_mbuf* m = chain_to_mbuf(c, hdr, v.mp);
+    rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
     if (!m) {
       dev.restore(pos);  // the frame stays in the ring for the next burst
       ++v.st.nombuf;
       break;
     }
     m->port = v.port_id;
-    dev.push_used(c, 0);
-    bytes += m->pkt_len;
-    pkts[got++] = m;
+    ++taken;
+    if constexpr (Eng::kAsync) {
+      AsyncQueue& q = *v.aq;
+      Pending& p = q.open();
+      fill_mbuf(m, c, hdr, e, &p);
+      p.m = m;
+      q.used_at(q.utail) = UsedRec{c.head, c.ndesc, 0};
+      commit(q, p, 1);
+    } else {
+      fill_mbuf(m, c, hdr, e, nullptr);
+      dev.push_used(c, 0);
+      bytes += m->pkt_len;
+      pkts[got++] = m;
+    }
+  }
+  if constexpr (Eng::kAsync) {
+    e.submit();
+    e.poll();
+    publish_done<Dev, true>(v, dev);
+    got = static_cast<uint16_t>(got + deliver(v, pkts + got, static_cast<uint16_t>(n - got)));
+    note_inflight(v);
+  } else {
+    v.st.packets += got;
+    v.st.bytes += bytes;
   }
   finish(v, dev);
-  v.st.packets += got;
-  v.st.bytes += bytes;
   return got;
 }
+
+// ---- enqueue ---------------------------------------------------------------
 
 // Writes into the device-writable pieces of a chain.
 struct SegWriter {
@@ -123,12 +340,13 @@ struct SegWriter {
   uint32_t off = 0;
   explicit SegWriter(const ring::Chain& c) : s(c.segs + c.nout), e(c.segs + c.nseg) {}
   bool full() const { return s == e; }
-  uint32_t put(const void* src, uint32_t len) {
-    const auto* p = static_cast<const uint8_t*>(src);
+  template <class Eng>
+  uint32_t put(const void* src, uint32_t len, Eng& eng, Pending* p) {
+    const auto* q = static_cast<const uint8_t*>(src);
     uint32_t done = 0;
     while (done < len && s != e) {
       const uint32_t k = std::min(s->len - off, len - done);
-      rte_memcpy(s->ptr + off, p + done, k);
+      eng.copy(s->ptr + off, q + done, k, p);
       off += k;
       done += k;
       if (off == s->len) {
@@ -154,7 +372,8 @@ struct MbufReader {
   const rte_mbuf* seg;
   uint32_t off = 0;
   // Copy as much as fits into w; returns bytes copied.
-  uint32_t into(SegWriter& w) {
+  template <class Eng>
+  uint32_t into(SegWriter& w, Eng& eng, Pending* p) {
     uint32_t done = 0;
     while (seg && !w.full()) {
       const uint32_t avail = seg->data_len - off;
@@ -163,7 +382,7 @@ struct MbufReader {
         off = 0;
         continue;
       }
-      const uint32_t k = w.put(rte_pktmbuf_mtod_offset(seg, const uint8_t*, off), avail);
+      const uint32_t k = w.put(rte_pktmbuf_mtod_offset(seg, const uint8_t*, off), avail, eng, p);
       off += k;
       done += k;
     }
@@ -171,18 +390,24 @@ struct MbufReader {
   }
 };
 
-enum class Put : uint8_t { Sent, NoRoom, Dropped };
+// Held (async only): the packet's record owns the mbuf and frees it once
+// its copies are done (sent, or dropped with copies in flight).
+enum class Put : uint8_t { Sent, NoRoom, Dropped, Held };
 
 // Without MRG_RXBUF: one chain per frame, header then data.
-template <class Dev>
-Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr) {
+template <class Eng, class Dev>
+Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
   const uint64_t need = uint64_t{hdr} + m->pkt_len;
+  RawCopy raw;
   for (;;) {
+    if constexpr (Eng::kAsync) {
+      if (!v.aq->room(1)) return Put::NoRoom;
+    }
     const ring::Cursor pos = dev.save();
     const ring::Pop r = dev.pop(c);
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) return Put::NoRoom;
     if (r == ring::Pop::Dropped || c.in_len < hdr) {
-      dev.push_used(c, 0);  // the frontend's bad buffer goes back to it, empty
+      give_back<Eng>(v, dev, c);  // the frontend's bad buffer goes back to it, empty
       ++v.st.bad_chains;
       continue;
     }
@@ -193,56 +418,93 @@ Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr) {
     virtio::NetHdrMrg h{};
     h.num_buffers.set(1);
     SegWriter w(c);
-    w.put(&h, hdr);
+    w.put(&h, hdr, raw, nullptr);
     MbufReader rd{m};
-    rd.into(w);
-    dev.push_used(c, static_cast<uint32_t>(need));
-    return Put::Sent;
+    if constexpr (Eng::kAsync) {
+      AsyncQueue& q = *v.aq;
+      Pending& p = q.open();
+      rd.into(w, e, &p);
+      p.m = m;
+      q.used_at(q.utail) = UsedRec{c.head, c.ndesc, static_cast<uint32_t>(need)};
+      commit(q, p, 1);
+      return Put::Held;
+    } else {
+      rd.into(w, e, nullptr);
+      dev.push_used(c, static_cast<uint32_t>(need));
+      return Put::Sent;
+    }
   }
 }
 
 // With MRG_RXBUF: as many chains as the frame needs; num_buffers set last.
-template <class Dev>
-Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr) {
-  struct Rec {
-    uint16_t head, ndesc;
-    uint32_t len;
-  };
-  Rec rec[kMaxBufsPerFrame];
+template <class Eng, class Dev>
+Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
+  UsedRec rec[kMaxBufsPerFrame];
   uint16_t nrec = 0;
   const uint64_t need = uint64_t{hdr} + m->pkt_len;
   uint64_t written = 0;
   uint8_t* nb[2] = {nullptr, nullptr};
   MbufReader rd{m};
+  RawCopy raw;
+  Pending* p = nullptr;
+  if constexpr (Eng::kAsync) {
+    if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
+    p = &v.aq->open();
+  }
+  // Buffers popped but given back: copies already submitted into them must
+  // finish before anything else is written there.
+  auto unwind = [&](Put res) {
+    if constexpr (Eng::kAsync) {
+      if (p->copies) {
+        commit(*v.aq, *p, 0);  // a record without used entries: it only waits
+        v.aq->ch->fence_next = true;
+      }
+    }
+    return res;
+  };
   ring::Cursor start = dev.save();
   while (written < need) {
     const ring::Pop r = dev.pop(c);
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
       dev.restore(start);  // nothing of this frame was pushed: retry next burst
-      return Put::NoRoom;
+      return unwind(Put::NoRoom);
     }
     if (r == ring::Pop::Dropped || c.in_len < hdr) {  // 5.1.6.3.1: each buffer holds at least a header
       ++v.st.bad_chains;
       if (nrec == 0) {
-        dev.push_used(c, 0);
+        if constexpr (Eng::kAsync) {
+          // Stage it ahead of this frame's record; the frame's record moves up one.
+          give_back<Eng>(v, dev, c);
+          if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
+          p = &v.aq->open();
+        } else {
+          dev.push_used(c, 0);
+        }
         start = dev.save();
         continue;
       }
       // Mid-frame: return every buffer of the frame empty; the frame is lost.
-      const uint16_t bad_head = c.head, bad_ndesc = c.ndesc;
-      for (uint16_t i = 0; i < nrec; ++i) {
-        c.head = rec[i].head;
-        c.ndesc = rec[i].ndesc;
-        dev.push_used(c, 0);
+      rec[nrec++] = UsedRec{c.head, c.ndesc, 0};
+      if constexpr (Eng::kAsync) {
+        AsyncQueue& q = *v.aq;
+        for (uint16_t i = 0; i < nrec; ++i) q.used_at(static_cast<uint16_t>(q.utail + i)) = rec[i];
+        p->zero = 1;
+        p->m = m;
+        commit(q, *p, nrec);
+        ++v.st.dropped;
+        return Put::Held;
+      } else {
+        for (uint16_t i = 0; i < nrec; ++i) {
+          c.head = rec[i].head;
+          c.ndesc = rec[i].ndesc;
+          dev.push_used(c, 0);
+        }
+        return Put::Dropped;
       }
-      c.head = bad_head;
-      c.ndesc = bad_ndesc;
-      dev.push_used(c, 0);
-      return Put::Dropped;
     }
     if (nrec == kMaxBufsPerFrame) {
       dev.restore(start);
-      return Put::Dropped;
+      return unwind(Put::Dropped);
     }
     SegWriter w(c);
     uint32_t here = 0;
@@ -250,38 +512,53 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr) {
       virtio::NetHdrMrg h{};
       nb[0] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers));
       nb[1] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers) + 1);
-      here = w.put(&h, hdr);
+      here = w.put(&h, hdr, raw, nullptr);
     }
-    here += rd.into(w);
-    rec[nrec++] = Rec{c.head, c.ndesc, here};
+    here += rd.into(w, e, p);
+    rec[nrec++] = UsedRec{c.head, c.ndesc, here};
     written += here;
     if (here == 0) break;  // mbuf shorter than its pkt_len: stop rather than drain the ring
   }
   // num_buffers is little-endian (5.1.6).
   *nb[0] = static_cast<uint8_t>(nrec);
   *nb[1] = static_cast<uint8_t>(nrec >> 8);
-  for (uint16_t i = 0; i < nrec; ++i) {
-    c.head = rec[i].head;
-    c.ndesc = rec[i].ndesc;
-    dev.push_used(c, rec[i].len);
+  if constexpr (Eng::kAsync) {
+    AsyncQueue& q = *v.aq;
+    for (uint16_t i = 0; i < nrec; ++i) q.used_at(static_cast<uint16_t>(q.utail + i)) = rec[i];
+    p->m = m;
+    commit(q, *p, nrec);
+    return Put::Held;
+  } else {
+    for (uint16_t i = 0; i < nrec; ++i) {
+      c.head = rec[i].head;
+      c.ndesc = rec[i].ndesc;
+      dev.push_used(c, rec[i].len);
+    }
+    return Put::Sent;
   }
-  return Put::Sent;
 }
 
 // Enqueue: our transmitted mbufs land in the frontend's receive ring.
-// Returns how many mbufs were consumed (sent or dropped, and freed).
-template <class Dev, bool Mrg>
+// Returns how many mbufs were consumed (sent, dropped or held until their
+// copies complete).
+template <class Dev, bool Mrg, class Eng = CpuCopy>
 uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   Dev& dev = dev_of<Dev>(v);
   ring::Chain& c = v.chain;
   const uint32_t hdr = v.hdr_len;
+  Eng e = engine_of<Eng>(v);
+  if constexpr (Eng::kAsync) {
+    e.poll();
+    publish_done<Dev, false>(v, dev);
+  }
   uint16_t i = 0, sent = 0;
   uint64_t bytes = 0;
   for (; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     Put r = Put::Dropped;
-    if (m->pkt_len <= kMaxFrame) r = Mrg ? put_mrg(v, dev, c, m, hdr) : put_one(v, dev, c, m, hdr);
+    if (m->pkt_len <= kMaxFrame) r = Mrg ? put_mrg(v, dev, c, m, hdr, e) : put_one(v, dev, c, m, hdr, e);
     if (r == Put::NoRoom) break;
+    if (r == Put::Held) continue;
     if (r == Put::Sent) {
       ++sent;
       bytes += m->pkt_len;
@@ -289,6 +566,12 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
       ++v.st.dropped;
     }
     rte_pktmbuf_free(m);
+  }
+  if constexpr (Eng::kAsync) {
+    e.submit();
+    e.poll();
+    publish_done<Dev, false>(v, dev);
+    note_inflight(v);
   }
   finish(v, dev);
   v.st.packets += sent;

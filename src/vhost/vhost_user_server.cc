@@ -40,10 +40,26 @@ int send_u64(int sock, uint32_t req, uint64_t v) {
 // transmit queues; even ones are its receive queues (5.1.2).
 bool is_dequeue(unsigned idx) { return idx & 1; }
 
-Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg) {
-  if (dequeue) return packed ? &dequeue_burst<PackedDev> : &dequeue_burst<SplitDev>;
-  if (packed) return mrg ? &enqueue_burst<PackedDev, true> : &enqueue_burst<PackedDev, false>;
-  return mrg ? &enqueue_burst<SplitDev, true> : &enqueue_burst<SplitDev, false>;
+template <class Eng>
+Vring::Burst pick_burst_for(bool packed, bool dequeue, bool mrg) {
+  if (dequeue) return packed ? &dequeue_burst<PackedDev, Eng> : &dequeue_burst<SplitDev, Eng>;
+  if (packed) return mrg ? &enqueue_burst<PackedDev, true, Eng> : &enqueue_burst<PackedDev, false, Eng>;
+  return mrg ? &enqueue_burst<SplitDev, true, Eng> : &enqueue_burst<SplitDev, false, Eng>;
+}
+
+// The copy engine is fixed per ring: DMA when the ring has a channel.
+Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg, bool async) {
+  return async ? pick_burst_for<DmaCopy<>>(packed, dequeue, mrg) : pick_burst_for<CpuCopy>(packed, dequeue, mrg);
+}
+
+Vring::Settle pick_publish(bool packed, bool dequeue) {
+  if (dequeue) return packed ? &publish_hook<PackedDev, true> : &publish_hook<SplitDev, true>;
+  return packed ? &publish_hook<PackedDev, false> : &publish_hook<SplitDev, false>;
+}
+
+Vring::Settle pick_settle(bool packed, bool dequeue) {
+  if (dequeue) return packed ? &settle<PackedDev, RteDmaApi, true> : &settle<SplitDev, RteDmaApi, true>;
+  return packed ? &settle<PackedDev, RteDmaApi, false> : &settle<SplitDev, RteDmaApi, false>;
 }
 
 void close_fd(int& fd) {
@@ -513,6 +529,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
     used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
   }
   v.mem = mem_.guest_table();
+  fold_ring_errors(v);
   ring::DeviceConfig c;
   c.size = n;
   c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
@@ -542,7 +559,9 @@ int Server::arm(unsigned idx, bool keep_pos) {
   }
   v.is_packed = packed;
   v.hdr_len = static_cast<uint16_t>(virtio::net_hdr_size(features_));
-  v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF));
+  v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF), v.aq != nullptr);
+  v.settle = v.aq ? pick_settle(packed, is_dequeue(idx)) : nullptr;
+  v.publish = v.aq ? pick_publish(packed, is_dequeue(idx)) : nullptr;
   v.armed = true;
   return 0;
 }
@@ -554,7 +573,8 @@ void Server::disarm(unsigned idx) {
 
 void Server::reset_vring(unsigned idx) {
   Vring& v = vrings_[idx];
-  quiesce(v);
+  quiesce(v);  // copies in flight complete (or are stopped) here, before any unmap
+  discard(v);  // frames the application never took
   v.armed = false;
   close_fd(v.kick_fd);
   close_fd(v.call_fd);
@@ -564,6 +584,7 @@ void Server::reset_vring(unsigned idx) {
   v.base = 0;
   v.kicked = false;
   v.enabled = false;
+  fold_ring_errors(v);
   v.split = {};
   v.packed = {};
 }
@@ -620,6 +641,7 @@ void Server::attach(unsigned idx, rte_mempool* mp, bool on) {
   {
     std::lock_guard<std::mutex> g(mu_);
     quiesce(vrings_[idx]);
+    if (!on) discard(vrings_[idx]);  // the queue goes away: so do frames it never delivered
     vrings_[idx].mp = mp;
     vrings_[idx].attached = on;
     changed = update_locked();

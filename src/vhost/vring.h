@@ -15,6 +15,7 @@
 #include "ring/memory.h"
 #include "ring/packed_device.h"
 #include "ring/split_device.h"
+#include "vhost/copy_engine.h"
 #include "virtio/vhost_user.h"
 
 namespace vnet::vhost {
@@ -31,6 +32,7 @@ struct VringStats {
 
 struct alignas(64) Vring {
   using Burst = uint16_t (*)(Vring&, rte_mbuf**, uint16_t);
+  using Settle = void (*)(Vring&);
 
   // ---- data path -------------------------------------------------------
   std::atomic<uint8_t> ready{0};  // the data path may use this ring
@@ -41,6 +43,8 @@ struct alignas(64) Vring {
   int call_fd = -1;               // eventfd to notify the frontend, or -1
   rte_mempool* mp = nullptr;      // Rx (dequeue) rings: where mbufs come from
   VringStats st;
+  CopyStats cs;
+  AsyncQueue* aq = nullptr;  // set when a DMA channel serves this ring (devargs), else CPU copies
   ring::SplitDevice<Mem> split;
   ring::PackedDevice<Mem> packed;
   Mem mem;           // private copy of the guest-address table (no sharing between lcores)
@@ -57,7 +61,16 @@ struct alignas(64) Vring {
   bool armed = false;    // device ring initialised over translated addresses
   bool is_packed = false;
   bool attached = false;  // the ethdev set up and started the queue behind it
+  Settle settle = nullptr;   // async rings: wait for copies in flight, publish them
+  Settle publish = nullptr;  // async rings: publish completed records (channel lock held)
+  ring::ErrCounters<ring::DevErr> ring_err_past;  // ring errors of earlier arms (a re-arm zeroes the ring's)
 };
+
+// Control path: keep the device ring's error counts before it is re-initialised.
+inline void fold_ring_errors(Vring& v) noexcept {
+  const auto& e = v.is_packed ? v.packed.errors() : v.split.errors();
+  for (size_t i = 0; i < e.n.size(); ++i) v.ring_err_past.n[i] += e.n[i];
+}
 
 // Data path: true when the burst may use the ring; pair with leave().
 inline bool enter(Vring& v) noexcept {
@@ -79,13 +92,15 @@ inline void leave(Vring& v) noexcept {
 }
 
 // Control path: stop the data path from using the ring and wait until no
-// burst is inside it.
+// burst is inside it; then (async rings) wait, bounded, for the copies it
+// left in flight and publish them, so nothing writes guest memory after.
 inline void quiesce(Vring& v) noexcept {
   v.ready.store(0, std::memory_order_relaxed);
   // full fence: ready=0 is ordered before reading busy (pairs with enter()).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // acquire: once busy reads 0, the last burst's writes are visible here.
   while (v.busy.load(std::memory_order_acquire)) rte_pause();
+  if (v.settle) v.settle(v);
 }
 
 inline void publish(Vring& v) noexcept {

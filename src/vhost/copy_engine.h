@@ -1,0 +1,217 @@
+// Copy engines of the backend's data path, one compile-time interface:
+// CpuCopy copies at once; DmaCopy<Api> hands copies at or above a threshold
+// to an rte_dmadev virtual channel and tracks them per packet. Invariants:
+// a channel (DmaChan), and every ring bound to it, is used only by whoever
+// holds its `lock` (a burst of one of those rings, which may also publish
+// the others' completions, or the control thread draining); every DMA op carries a
+// tag naming the packet record it belongs to; a record's `copies` reaches 0
+// only when all its DMA ops completed (or the channel was declared dead).
+#pragma once
+
+#include <rte_cycles.h>
+#include <rte_dmadev.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_pause.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace vnet::vhost {
+
+struct Vring;
+
+// Per ring, written by the data path only (and by the control thread while
+// the ring is quiesced).
+struct CopyStats {
+  uint64_t cpu_copies = 0;
+  uint64_t cpu_bytes = 0;
+  uint64_t dma_copies = 0;
+  uint64_t dma_bytes = 0;
+  uint64_t dma_fallbacks = 0;  // packets copied (partly) by CPU because the DMA ring was full
+  uint64_t dma_errors = 0;     // packets dropped because a DMA copy reported an error
+  uint64_t inflight_hwm = 0;   // most packets in flight at the end of a burst
+};
+
+// One packet whose copies may still be running.
+struct Pending {
+  rte_mbuf* m;      // enqueue: the source, freed at publish; dequeue: the frame to deliver
+  uint16_t copies;  // DMA copies not yet completed (guarded by the channel lock)
+  uint16_t nused;   // used entries it owns, next in the used-record FIFO
+  uint8_t err;      // a DMA copy of it failed (guarded by the channel lock)
+  uint8_t zero;     // return its buffers with length 0 (already counted as dropped)
+  uint8_t cpu_only; // the DMA ring was full: its remaining copies go to the CPU
+};
+
+struct UsedRec {
+  uint16_t head;
+  uint16_t ndesc;
+  uint32_t len;
+};
+
+// One rte_dmadev virtual channel, shared by the rings that name it.
+struct DmaChan {
+  int16_t dev = -1;
+  uint16_t vchan = 0;
+  uint16_t mask = 0;       // nb_desc - 1 (nb_desc is a power of two)
+  uint16_t next_done = 0;  // ring index of the oldest op not yet completed
+  uint16_t next_sub = 0;   // ring index the next op will get
+  uint16_t unsubmitted = 0;  // ops enqueued since the last rte_dma_submit
+  bool dead = false;       // stopped after a drain timed out: all copies go to the CPU
+  bool fence_next = false; // the next op must not overtake the earlier ones
+  std::atomic<uint8_t> lock{0};
+  Pending** tag = nullptr;  // nb_desc entries: the record each op belongs to
+  Vring* rings[32] = {};    // the rings bound to this channel
+  uint8_t nrings = 0;
+
+  bool try_lock() noexcept {
+    // acquire: the previous holder's record and tag updates are visible.
+    return lock.load(std::memory_order_relaxed) == 0 && lock.exchange(1, std::memory_order_acquire) == 0;
+  }
+  void unlock() noexcept {
+    // release: our record and tag updates are visible to the next holder.
+    lock.store(0, std::memory_order_release);
+  }
+};
+
+// Per-ring in-flight state (allocated only for rings bound to a channel).
+// Records between pub and tail wait for copies; between head and pub they
+// are published and (dequeue) wait to be delivered.
+struct AsyncQueue {
+  static constexpr uint16_t kPkts = 512;
+  static constexpr uint16_t kUsed = 1024;
+  DmaChan* ch = nullptr;
+  uint32_t threshold = 0;
+  uint16_t head = 0, pub = 0, tail = 0;
+  uint16_t uhead = 0, utail = 0;
+  Pending pk[kPkts];
+  UsedRec ur[kUsed];
+
+  Pending& at(uint16_t i) { return pk[i & (kPkts - 1)]; }
+  UsedRec& used_at(uint16_t i) { return ur[i & (kUsed - 1)]; }
+  uint16_t in_flight() const { return static_cast<uint16_t>(tail - pub); }
+  uint16_t held() const { return static_cast<uint16_t>(tail - head); }
+  // Room for one more packet owning up to `nused` used entries.
+  bool room(uint16_t nused) const {
+    return held() < kPkts && static_cast<uint16_t>(utail - uhead) + nused <= kUsed;
+  }
+  Pending& open() {
+    Pending& p = at(tail);
+    p = Pending{nullptr, 0, 0, 0, 0, 0};
+    return p;
+  }
+};
+
+// The dmadev calls the DMA engine makes; tests substitute a fake.
+struct RteDmaApi {
+  static int copy(int16_t dev, uint16_t vchan, const void* src, void* dst, uint32_t len, uint64_t flags) {
+    // The channel's device is SVA-capable (checked at probe): it takes
+    // process virtual addresses, which also reach the frontend's memory.
+    return rte_dma_copy(dev, vchan, reinterpret_cast<rte_iova_t>(src), reinterpret_cast<rte_iova_t>(dst), len,
+                        flags);
+  }
+  static void submit(int16_t dev, uint16_t vchan) { rte_dma_submit(dev, vchan); }
+  static uint16_t completed(int16_t dev, uint16_t vchan, uint16_t n, uint16_t* last, bool* err) {
+    return rte_dma_completed(dev, vchan, n, last, err);
+  }
+  static uint16_t completed_status(int16_t dev, uint16_t vchan, uint16_t n, uint16_t* last,
+                                   rte_dma_status_code* st) {
+    return rte_dma_completed_status(dev, vchan, n, last, st);
+  }
+  static void stop(int16_t dev) { rte_dma_stop(dev); }
+};
+
+// Collect completions of a channel into the records they belong to.
+// The caller holds the channel lock.
+template <class Api>
+void dma_poll(DmaChan& ch) {
+  constexpr uint16_t kBatch = 64;
+  if (ch.next_done == ch.next_sub) return;  // nothing outstanding: leave the device alone
+  for (;;) {
+    uint16_t last = 0;
+    bool err = false;
+    uint16_t n = Api::completed(ch.dev, ch.vchan, kBatch, &last, &err);
+    for (uint16_t k = 0; k < n; ++k) --ch.tag[(ch.next_done + k) & ch.mask]->copies;
+    ch.next_done = static_cast<uint16_t>(ch.next_done + n);
+    if (err) {
+      // The op at next_done failed: take statuses one by one from it on.
+      rte_dma_status_code st[kBatch];
+      const uint16_t m = Api::completed_status(ch.dev, ch.vchan, kBatch, &last, st);
+      for (uint16_t k = 0; k < m; ++k) {
+        Pending* p = ch.tag[(ch.next_done + k) & ch.mask];
+        --p->copies;
+        if (st[k] != RTE_DMA_STATUS_SUCCESSFUL) p->err = 1;
+      }
+      ch.next_done = static_cast<uint16_t>(ch.next_done + m);
+      n = static_cast<uint16_t>(n + m);
+    }
+    if (n < kBatch) return;
+  }
+}
+
+// After a drain timed out: stop the device so no late copy can land, and
+// fail every op still outstanding. The caller holds the channel lock.
+template <class Api>
+void dma_kill(DmaChan& ch) {
+  Api::stop(ch.dev);
+  for (uint16_t i = ch.next_done; i != ch.next_sub; ++i) {
+    Pending* p = ch.tag[i & ch.mask];
+    --p->copies;
+    p->err = 1;
+  }
+  ch.next_done = ch.next_sub;
+  ch.unsubmitted = 0;
+  ch.dead = true;
+}
+
+// Synchronous engine: every copy done now by the CPU.
+struct CpuCopy {
+  static constexpr bool kAsync = false;
+  CopyStats& st;
+  void copy(void* dst, const void* src, uint32_t len, Pending*) {
+    rte_memcpy(dst, src, len);
+    ++st.cpu_copies;
+    st.cpu_bytes += len;
+  }
+};
+
+// Asynchronous engine over one channel: copies >= threshold go to the
+// device (a full ring sends the rest of that packet to the CPU).
+template <class Api = RteDmaApi>
+struct DmaCopy {
+  static constexpr bool kAsync = true;
+  using DmaApi = Api;
+  CopyStats& st;
+  DmaChan& ch;
+  uint32_t threshold;
+
+  void copy(void* dst, const void* src, uint32_t len, Pending* p) {
+    if (len >= threshold && !p->cpu_only && !ch.dead) {
+      const uint64_t fl = ch.fence_next ? RTE_DMA_OP_FLAG_FENCE : 0;
+      const int idx = Api::copy(ch.dev, ch.vchan, src, dst, len, fl);
+      if (idx >= 0) {
+        ch.fence_next = false;
+        ch.tag[idx & ch.mask] = p;
+        ch.next_sub = static_cast<uint16_t>(idx + 1);
+        ++ch.unsubmitted;
+        ++p->copies;
+        ++st.dma_copies;
+        st.dma_bytes += len;
+        return;
+      }
+      p->cpu_only = 1;  // -ENOSPC: this packet finishes on the CPU
+      ++st.dma_fallbacks;
+    }
+    rte_memcpy(dst, src, len);
+    ++st.cpu_copies;
+    st.cpu_bytes += len;
+  }
+  void submit() {
+    if (ch.unsubmitted == 0) return;
+    Api::submit(ch.dev, ch.vchan);
+    ch.unsubmitted = 0;
+  }
+  void poll() { dma_poll<Api>(ch); }
+};
+
+}  // namespace vnet::vhost

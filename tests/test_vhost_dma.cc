@@ -1,0 +1,414 @@
+// The backend's copy engines against an in-process driver ring: a fake
+// dmadev (copies land only when the test lets them complete, statuses and a
+// full ring on demand) proves ordering, error and fallback handling and the
+// bounded drain; DPDK's dma_skeleton proves the real engine end to end.
+// Needs EAL (mbufs, the skeleton): label loopback.
+#include <gtest/gtest.h>
+#include <rte_dmadev.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ring/pair.h"
+#include "vhost/datapath.h"
+
+namespace vnet::ring {
+inline void* test_tok(uintptr_t v) { return reinterpret_cast<void*>(v + 1); }
+inline uintptr_t test_untok(void* t) { return reinterpret_cast<uintptr_t>(t) - 1; }
+}  // namespace vnet::ring
+
+namespace {
+
+using namespace vnet;
+using namespace vnet::vhost;
+
+// ---- a dmadev the test drives ------------------------------------------------
+struct FakeDma {
+  struct Op {
+    const void* src;
+    void* dst;
+    uint32_t len;
+  };
+  static inline std::deque<Op> ops;  // enqueued, not completed; front has ring index done
+  static inline uint16_t next = 0, done = 0;
+  static inline size_t capacity = 64;
+  static inline size_t release = 0;  // ops allowed to complete
+  static inline std::set<uint16_t> fail;
+  static inline bool stopped = false;
+  static inline uint64_t fenced = 0;
+
+  static void reset() {
+    ops.clear();
+    next = done = 0;
+    capacity = 64;
+    release = 0;
+    fail.clear();
+    stopped = false;
+    fenced = 0;
+  }
+  static int copy(int16_t, uint16_t, const void* src, void* dst, uint32_t len, uint64_t flags) {
+    if (ops.size() >= capacity) return -ENOSPC;
+    if (flags & RTE_DMA_OP_FLAG_FENCE) ++fenced;
+    ops.push_back(Op{src, dst, len});
+    return next++;
+  }
+  static void submit(int16_t, uint16_t) {}
+  static uint16_t completed(int16_t, uint16_t, uint16_t n, uint16_t* last, bool* err) {
+    uint16_t k = 0;
+    *err = false;
+    while (k < n && release > 0 && !ops.empty()) {
+      if (fail.count(done)) {
+        *err = true;
+        break;
+      }
+      std::memcpy(ops.front().dst, ops.front().src, ops.front().len);
+      ops.pop_front();
+      ++done;
+      --release;
+      ++k;
+    }
+    *last = static_cast<uint16_t>(done - 1);
+    return k;
+  }
+  static uint16_t completed_status(int16_t, uint16_t, uint16_t n, uint16_t* last, rte_dma_status_code* st) {
+    uint16_t k = 0;
+    while (k < n && release > 0 && !ops.empty()) {
+      const bool f = fail.count(done) != 0;
+      if (!f) std::memcpy(ops.front().dst, ops.front().src, ops.front().len);
+      st[k++] = f ? RTE_DMA_STATUS_DATA_POISION : RTE_DMA_STATUS_SUCCESSFUL;
+      ops.pop_front();
+      ++done;
+      --release;
+    }
+    *last = static_cast<uint16_t>(done - 1);
+    return k;
+  }
+  static void stop(int16_t) {
+    stopped = true;
+    ops.clear();  // nothing lands after a stop
+  }
+};
+using Fake = DmaCopy<FakeDma>;
+
+rte_mempool* pool() {
+  static rte_mempool* mp = [] {
+    const std::string prefix = "--file-prefix=vnet-dma-" + std::to_string(::getpid());
+    std::vector<std::string> args = {"test", "--no-huge", "-m", "256", "--no-pci", "-l", "0", prefix,
+                                     "--vdev", "dma_skeleton0", "--log-level=lib.eal:warning"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return static_cast<rte_mempool*>(nullptr);
+    std::atexit([] {
+      const std::string runtime = rte_eal_get_runtime_dir();
+      rte_eal_cleanup();
+      ::rmdir(runtime.c_str());  // EAL 22.11 leaves its (then empty) runtime directory behind
+    });
+    return rte_pktmbuf_pool_create("dma", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  }();
+  return mp;
+}
+
+uint8_t pattern(uint32_t seq, uint32_t i) { return static_cast<uint8_t>(seq * 7 + i * 13 + (i >> 8)); }
+
+rte_mbuf* frame(uint32_t seq, uint32_t len) {
+  rte_mbuf* head = rte_pktmbuf_alloc(pool());
+  rte_mbuf* cur = head;
+  for (uint32_t i = 0; i < len; ++i) {
+    if (rte_pktmbuf_tailroom(cur) == 0) {
+      rte_mbuf* nx = rte_pktmbuf_alloc(pool());
+      cur->next = nx;
+      cur = nx;
+      ++head->nb_segs;
+    }
+    *rte_pktmbuf_mtod_offset(cur, uint8_t*, cur->data_len) = pattern(seq, i);
+    ++cur->data_len;
+  }
+  head->pkt_len = len;
+  return head;
+}
+
+bool frame_ok(const rte_mbuf* m, uint32_t seq, uint32_t len) {
+  if (m->pkt_len != len) return false;
+  uint32_t i = 0;
+  for (const rte_mbuf* s = m; s; s = s->next)
+    for (uint16_t k = 0; k < s->data_len; ++k, ++i)
+      if (*rte_pktmbuf_mtod_offset(s, const uint8_t*, k) != pattern(seq, i)) return false;
+  return i == len;
+}
+
+constexpr uint32_t kHdr = sizeof(virtio::NetHdrMrg);
+constexpr uint32_t kBuf = 2048;
+
+// One guest queue (driver side in an arena) with a backend Vring over it.
+template <class Drv>
+struct Rig {
+  using L = ring::LayoutOf<Drv>;
+  using Dev = typename L::Device;
+  ring::QueuePair<Drv> qp;
+  Vring v;
+  AsyncQueue aq;
+  DmaChan ch;
+  Pending* tags[256] = {};
+  uint8_t* bufs = nullptr;
+  uint32_t nbufs = 0;
+
+  void init(uint32_t n, bool dequeue, uint32_t threshold) {
+    ASSERT_EQ(qp.init(n, {}, size_t{n} * kBuf * 2 + (1u << 20)), 0);
+    v.mem = qp.arena->mem();
+    ring::DeviceConfig vc;
+    vc.size = n;
+    vc.read_only = dequeue;
+    L::place(vc, qp.ring, n);
+    ASSERT_EQ(dev_of<Dev>(v).init(vc, &v.mem), 0);
+    v.is_packed = L::packed;
+    v.hdr_len = kHdr;
+    v.mp = pool();
+    v.aq = &aq;
+    aq.ch = &ch;
+    aq.threshold = threshold;
+    ch.dev = 0;
+    ch.mask = 255;
+    ch.tag = tags;
+    ch.rings[0] = &v;
+    ch.nrings = 1;
+    nbufs = n;
+    bufs = qp.arena->alloc(size_t{n} * kBuf, 64);
+    ASSERT_NE(bufs, nullptr);
+    v.ready.store(1);
+  }
+  uint8_t* buf(uint32_t i) { return bufs + size_t{i} * kBuf; }
+  // Receive side: offer k empty buffers.
+  void offer(uint32_t k) {
+    for (uint32_t i = 0; i < k; ++i) {
+      const ring::Seg s{ring::Arena::iova(buf(i)), kBuf, true};
+      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
+    }
+    qp.drv.publish();
+  }
+  // Transmit side: k frames (header + payload in one buffer).
+  void transmit(uint32_t first_seq, uint32_t k, uint32_t len) {
+    for (uint32_t i = 0; i < k; ++i) {
+      uint8_t* b = buf(i);
+      std::memset(b, 0, kHdr);
+      for (uint32_t j = 0; j < len; ++j) b[kHdr + j] = pattern(first_seq + i, j);
+      const ring::Seg s{ring::Arena::iova(b), kHdr + len, false};
+      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
+    }
+    qp.drv.publish();
+  }
+  std::vector<ring::UsedBuf> used() {
+    std::vector<ring::UsedBuf> out(nbufs);
+    out.resize(qp.drv.poll_used(out.data(), static_cast<uint16_t>(nbufs)));
+    return out;
+  }
+  bool rx_ok(uint32_t slot, uint32_t seq, uint32_t len) {
+    const uint8_t* b = buf(slot);
+    if (b[10] != 1 || b[11] != 0) return false;  // num_buffers
+    for (uint32_t j = 0; j < len; ++j)
+      if (b[kHdr + j] != pattern(seq, j)) return false;
+    return true;
+  }
+  uint16_t enqueue(rte_mbuf** pkts, uint16_t n) {
+    return enqueue_burst<Dev, false, Fake>(v, pkts, n);
+  }
+  uint16_t dequeue(rte_mbuf** pkts, uint16_t n) { return dequeue_burst<Dev, Fake>(v, pkts, n); }
+};
+
+
+template <class Drv>
+class VhostDma : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(pool(), nullptr);
+    FakeDma::reset();
+    rig = std::make_unique<Rig<Drv>>();
+  }
+  void TearDown() override {
+    rig.reset();
+    EXPECT_EQ(rte_mempool_avail_count(pool()), pool()->size) << "mbufs leaked";
+  }
+  std::unique_ptr<Rig<Drv>> rig;
+};
+using Layouts = ::testing::Types<ring::SplitDriver, ring::PackedDriver>;
+TYPED_TEST_SUITE(VhostDma, Layouts);
+
+// A small frame copied by the CPU must not overtake a big one still on the
+// DMA engine; nothing is visible until its bytes have landed.
+TYPED_TEST(VhostDma, EnqueueUsedEntriesWaitForCopiesAndKeepOrder) {
+  auto& r = *this->rig;
+  r.init(16, false, 256);
+  r.offer(4);
+  rte_mbuf* pkts[3] = {frame(0, 1000), frame(1, 64), frame(2, 1500)};
+  ASSERT_EQ(r.enqueue(pkts, 3), 3);
+  EXPECT_EQ(FakeDma::ops.size(), 2u);  // frames 0 and 2; frame 1 went by CPU
+  EXPECT_EQ(r.aq.in_flight(), 3);
+  EXPECT_TRUE(r.used().empty()) << "published before its copies completed";
+  FakeDma::release = 1;  // frame 0 lands: frames 0 and 1 may go, 2 waits
+  r.enqueue(nullptr, 0);
+  auto u = r.used();
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(ring::test_untok(u[0].token), 0u);
+  EXPECT_EQ(u[0].len, kHdr + 1000);
+  EXPECT_EQ(ring::test_untok(u[1].token), 1u);
+  EXPECT_TRUE(r.rx_ok(0, 0, 1000));
+  EXPECT_TRUE(r.rx_ok(1, 1, 64));
+  FakeDma::release = 1;
+  r.enqueue(nullptr, 0);
+  u = r.used();
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_EQ(u[0].len, kHdr + 1500);
+  EXPECT_TRUE(r.rx_ok(2, 2, 1500));
+  EXPECT_EQ(r.v.st.packets, 3u);
+  EXPECT_EQ(r.v.cs.dma_copies, 2u);
+  EXPECT_EQ(r.v.cs.cpu_copies, 1u);
+  EXPECT_EQ(r.v.cs.inflight_hwm, 3u);
+  EXPECT_EQ(r.aq.in_flight(), 0);
+}
+
+TYPED_TEST(VhostDma, EnqueueCopyErrorDropsOnlyThatPacket) {
+  auto& r = *this->rig;
+  r.init(16, false, 0);
+  r.offer(3);
+  rte_mbuf* pkts[3] = {frame(0, 300), frame(1, 300), frame(2, 300)};
+  ASSERT_EQ(r.enqueue(pkts, 3), 3);
+  FakeDma::fail = {1};
+  FakeDma::release = 3;
+  r.enqueue(nullptr, 0);
+  const auto u = r.used();
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_EQ(u[0].len, kHdr + 300);
+  EXPECT_EQ(u[1].len, 0u);  // buffer returned empty: the frame is lost, the ring goes on
+  EXPECT_EQ(u[2].len, kHdr + 300);
+  EXPECT_TRUE(r.rx_ok(2, 2, 300));
+  EXPECT_EQ(r.v.cs.dma_errors, 1u);
+  EXPECT_EQ(r.v.st.dropped, 1u);
+  EXPECT_EQ(r.v.st.packets, 2u);
+}
+
+TYPED_TEST(VhostDma, FullDmaRingFallsBackToCpuForThatPacket) {
+  auto& r = *this->rig;
+  r.init(16, false, 0);
+  r.offer(4);
+  FakeDma::capacity = 2;
+  rte_mbuf* pkts[4] = {frame(0, 100), frame(1, 100), frame(2, 100), frame(3, 100)};
+  ASSERT_EQ(r.enqueue(pkts, 4), 4);
+  EXPECT_EQ(r.v.cs.dma_copies, 2u);
+  EXPECT_EQ(r.v.cs.dma_fallbacks, 2u);
+  EXPECT_EQ(r.v.cs.cpu_copies, 2u);
+  EXPECT_TRUE(r.used().empty());  // frames 2, 3 are done but wait behind 0, 1
+  FakeDma::release = 2;
+  r.enqueue(nullptr, 0);
+  const auto u = r.used();
+  ASSERT_EQ(u.size(), 4u);
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(ring::test_untok(u[i].token), i);
+    EXPECT_TRUE(r.rx_ok(i, i, 100));
+  }
+}
+
+// Dequeue: the application gets an mbuf only once its bytes have landed.
+TYPED_TEST(VhostDma, DequeueDeliversOnlyCompletedFramesInOrder) {
+  auto& r = *this->rig;
+  r.init(16, true, 0);
+  r.transmit(10, 3, 700);
+  rte_mbuf* got[8];
+  EXPECT_EQ(r.dequeue(got, 8), 0);
+  EXPECT_EQ(r.aq.in_flight(), 3);
+  EXPECT_TRUE(r.used().empty());
+  FakeDma::fail = {1};
+  FakeDma::release = 3;
+  const uint16_t n = r.dequeue(got, 8);
+  ASSERT_EQ(n, 2);
+  EXPECT_TRUE(frame_ok(got[0], 10, 700));
+  EXPECT_TRUE(frame_ok(got[1], 12, 700));
+  EXPECT_EQ(r.used().size(), 3u);  // every transmit buffer goes back, the failed one too
+  EXPECT_EQ(r.v.cs.dma_errors, 1u);
+  rte_pktmbuf_free(got[0]);
+  rte_pktmbuf_free(got[1]);
+}
+
+// Completed frames the application never took are freed when the ring is
+// reset; a channel that never completes is stopped within the bound and
+// nothing it held lands afterwards.
+TYPED_TEST(VhostDma, SettleStopsAStuckDeviceAndDiscardFreesFrames) {
+  auto& r = *this->rig;
+  r.init(16, true, 0);
+  r.transmit(0, 4, 500);
+  rte_mbuf* got[8];
+  EXPECT_EQ(r.dequeue(got, 8), 0);
+  FakeDma::release = 2;  // two land; two never will
+  r.v.ready.store(0);
+  const uint64_t t0 = rte_get_timer_cycles();
+  settle<typename Rig<TypeParam>::Dev, FakeDma, true>(r.v);
+  const double secs = double(rte_get_timer_cycles() - t0) / rte_get_timer_hz();
+  EXPECT_TRUE(FakeDma::stopped);
+  EXPECT_LT(secs, 3.0);
+  EXPECT_TRUE(r.ch.dead);
+  EXPECT_EQ(r.aq.in_flight(), 0);
+  EXPECT_EQ(r.v.cs.dma_errors, 2u);
+  EXPECT_EQ(r.used().size(), 4u);
+  discard(r.v);  // the two good frames were never delivered
+  EXPECT_EQ(r.v.st.dropped, 4u);
+  // A dead channel copies on the CPU from now on.
+  r.v.ready.store(1);
+  r.transmit(20, 1, 64);
+  ASSERT_EQ(r.dequeue(got, 8), 1);
+  EXPECT_TRUE(frame_ok(got[0], 20, 64));
+  rte_pktmbuf_free(got[0]);
+}
+
+// The real engine: DPDK's dma_skeleton, many frames of several sizes.
+TYPED_TEST(VhostDma, SkeletonCopiesEveryByte) {
+  auto& r = *this->rig;
+  const int dev = rte_dma_get_dev_id_by_name("dma_skeleton0");
+  ASSERT_GE(dev, 0);
+  rte_dma_info info{};
+  ASSERT_EQ(rte_dma_info_get(static_cast<int16_t>(dev), &info), 0);
+  if (info.nb_vchans == 0) {
+    rte_dma_conf conf{};
+    conf.nb_vchans = 1;
+    ASSERT_EQ(rte_dma_configure(static_cast<int16_t>(dev), &conf), 0);
+    rte_dma_vchan_conf vc{};
+    vc.direction = RTE_DMA_DIR_MEM_TO_MEM;
+    vc.nb_desc = 256;
+    ASSERT_EQ(rte_dma_vchan_setup(static_cast<int16_t>(dev), 0, &vc), 0);
+  }
+  ASSERT_EQ(rte_dma_start(static_cast<int16_t>(dev)), 0);
+  r.init(256, false, 128);
+  r.ch.dev = static_cast<int16_t>(dev);
+  using Dev = typename Rig<TypeParam>::Dev;
+  const uint32_t sizes[] = {60, 128, 1000, 1514, 2000};
+  for (int round = 0; round < 4; ++round) {
+    r.offer(200);
+    std::vector<rte_mbuf*> pkts;
+    for (uint32_t i = 0; i < 200; ++i) pkts.push_back(frame(round * 1000 + i, sizes[i % 5]));
+    uint32_t sent = 0;
+    std::vector<ring::UsedBuf> all;
+    for (int spin = 0; spin < 1000000 && all.size() < 200; ++spin) {
+      r.ch.lock.store(1);
+      sent += enqueue_burst<Dev, false, DmaCopy<>>(r.v, pkts.data() + sent, static_cast<uint16_t>(std::min<uint32_t>(32, 200 - sent)));
+      r.ch.unlock();
+      for (auto& u : r.used()) all.push_back(u);
+    }
+    ASSERT_EQ(all.size(), 200u);
+    for (uint32_t i = 0; i < 200; ++i) {
+      ASSERT_EQ(ring::test_untok(all[i].token), i);
+      ASSERT_EQ(all[i].len, kHdr + sizes[i % 5]);
+      ASSERT_TRUE(r.rx_ok(i, round * 1000 + i, sizes[i % 5])) << "frame " << i;
+    }
+  }
+  EXPECT_GT(r.v.cs.dma_copies, 0u);
+  EXPECT_GT(r.v.cs.cpu_copies, 0u);
+  EXPECT_EQ(r.v.cs.dma_errors, 0u);
+  rte_dma_stop(static_cast<int16_t>(dev));
+}
+
+}  // namespace
