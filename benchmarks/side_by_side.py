@@ -52,7 +52,7 @@ def loopback(args, extra):
 def cell_args(pair, ring, size, mode, args):
     fe, be, dma = PAIRS[pair]
     return ["--frontend", fe, "--backend", be, "--ring", ring, "--size", str(size), "--mode", mode,
-            "--dma", "on" if dma else "off", "--dma-threshold", str(args.dma_threshold)]
+            "--dma", "on" if dma else "off"] + (["--dma-threshold", str(args.dma_threshold)] if dma else [])
 
 
 def metric(mode, r):
@@ -278,7 +278,7 @@ def main():
     ap.add_argument("--rings", default="split,packed")
     ap.add_argument("--sizes", default="64,1518")
     ap.add_argument("--modes", default="tx,rx,fwd")
-    ap.add_argument("--dma-threshold", type=int, default=256)
+    ap.add_argument("--dma-threshold", type=int, default=0, help="for the -dma pairs (0: every copy to DMA)")
     ap.add_argument("--rounds", type=int, default=20000, help="lockstep rounds under callgrind")
     ap.add_argument("--no-instructions", action="store_true")
     ap.add_argument("--seed", type=int, default=1)

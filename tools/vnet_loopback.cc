@@ -34,7 +34,8 @@ enum class Role { Fwd, Gen, Sink };
 struct Options {
   bool fe_ours = true, be_ours = true, packed = true, mrg = true, in_order = false, dma = true;
   bool csv = false, quiet = false;
-  uint32_t size = 64, queues = 1, ring = 256, dma_threshold = 256, inflight = 128, burst = 32;
+  uint32_t size = 64, queues = 1, ring = 256, inflight = 128, burst = 32;
+  int64_t dma_threshold = -1;  // -1: the backend's default
   uint32_t lockstep = 0;  // > 0: no workers, this many rounds on one thread
   double duration = 10, warmup = 1;
   Mode mode = Mode::Fwd;
@@ -70,7 +71,8 @@ Needs no hugepages (--no-huge); Ctrl-C stops it early, with the summary.
   --dma on|off           our backend's copies through DPDK's dma_skeleton
                          dmadev (default on; ignored with --backend dpdk)
   --dma-threshold BYTES  copies of at least this size go to DMA, smaller ones
-                         stay on the CPU; 0 sends all to DMA (default 256)
+                         stay on the CPU; 0 sends all to DMA (default: the
+                         backend's, 1024)
   --mrg on|off           mergeable Rx buffers (default on)
   --in-order on|off      ask for VIRTIO_F_IN_ORDER (default off)
   --inflight N           frames seeded per queue in fwd mode (default 128)
@@ -159,7 +161,12 @@ int parse(int argc, char** argv, Options* o) {
         break;
       }
       case kDma: ok = on_off(v, &o->dma); break;
-      case kDmaThr: ok = parse_u32(v, 0, 65536, &o->dma_threshold); break;
+      case kDmaThr: {
+        uint32_t t = 0;
+        ok = parse_u32(v, 0, 65536, &t);
+        o->dma_threshold = t;
+        break;
+      }
       case kMrg: ok = on_off(v, &o->mrg); break;
       case kInOrder: ok = on_off(v, &o->in_order); break;
       case kInflight: ok = parse_u32(v, 1, 32768, &o->inflight); break;
@@ -445,7 +452,8 @@ int run(const Options& o, const char* argv0) {
     for (uint32_t q = 0; q < o.queues; ++q)
       map += (q ? ";" : "") + std::string("txq") + std::to_string(q) + "@dma_skeleton0-0;rxq" + std::to_string(q) +
              "@dma_skeleton0-0";
-    be_args += ",dmas=[" + map + "],dma_threshold=" + std::to_string(o.dma_threshold);
+    be_args += ",dmas=[" + map + "]";
+    if (o.dma_threshold >= 0) be_args += ",dma_threshold=" + std::to_string(o.dma_threshold);
   }
   const std::string fe_args = "path=" + sock + ",queues=" + qs + ",queue_size=" + std::to_string(o.ring) +
                               ",packed_vq=" + (o.packed ? "1" : "0") + ",mrg_rxbuf=" + (o.mrg ? "1" : "0") +
@@ -509,8 +517,9 @@ int run(const Options& o, const char* argv0) {
     std::printf("vnet-loopback: %s %s <-> %s %s, %s ring of %u, %u B frames, %u queue pair(s), mode %s%s\n",
                 o.fe_ours ? "ours" : "DPDK", fe_name, o.be_ours ? "ours" : "DPDK", be_name,
                 o.packed ? "packed" : "split", o.ring, o.size, o.queues, mode_name(o.mode),
-                o.dma ? (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str()
-                      : ", CPU copies");
+                !o.dma                   ? ", CPU copies"
+                : o.dma_threshold < 0 ? ", DMA copies via dma_skeleton0 (default threshold)"
+                                      : (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str());
   if (o.lockstep) {
     uint64_t sent = 0, received = 0;
     for (uint32_t i = 0; i < o.lockstep; ++i) lockstep_round(sides, &sent, &received);
