@@ -75,6 +75,61 @@ TEST(PciCaps, HostVirtioNet) {
   EXPECT_EQ(notify_offset(n, 0xffff, 2, &off), -ERANGE);
 }
 
+// QEMU's layout: everything in the 64-bit prefetchable BAR 4, 4 KiB apart;
+// the list runs from the MSI-X capability at 0x98 down to common at 0x40.
+void expect_qemu_modern_windows(const ConfigInfo& ci) {
+  ASSERT_TRUE(ci.modern());
+  EXPECT_EQ(ci.problems, 0u);
+  EXPECT_EQ(ci.ncaps, 5u);
+  for (int idx : {ci.common, ci.isr, ci.device_cfg, ci.notify}) EXPECT_EQ(ci.caps[idx].bar, 4);
+  EXPECT_EQ(ci.get(ci.common)->offset, 0x0000u);
+  EXPECT_EQ(ci.get(ci.common)->length, 0x1000u);
+  EXPECT_EQ(ci.get(ci.isr)->offset, 0x1000u);
+  EXPECT_EQ(ci.get(ci.device_cfg)->offset, 0x2000u);
+  EXPECT_EQ(ci.get(ci.notify)->offset, 0x3000u);
+  EXPECT_EQ(ci.get(ci.notify)->notify_off_multiplier, 4u);
+  EXPECT_EQ(ci.caps[0].type, cap_type::PCI_CFG);  // list order, not type order
+  EXPECT_TRUE(ci.bars[4].is64);
+  EXPECT_TRUE(ci.bars[4].prefetchable);
+  EXPECT_EQ(ci.bars[1].present, ci.msix);  // BAR 1 holds the MSI-X table
+}
+
+TEST(PciCaps, QemuModern) {
+  const ConfigInfo ci = parse(load("qemu-modern.hex"));
+  EXPECT_EQ(ci.device, 0x1041);
+  expect_qemu_modern_windows(ci);
+  EXPECT_TRUE(ci.msix);
+  EXPECT_EQ(ci.msix_table_size, 4u);
+  EXPECT_FALSE(ci.bars[0].present);  // no legacy I/O BAR
+}
+
+TEST(PciCaps, QemuModernWithoutVectors) {
+  const ConfigInfo ci = parse(load("qemu-modern-novectors.hex"));
+  EXPECT_FALSE(ci.msix);
+  expect_qemu_modern_windows(ci);
+}
+
+TEST(PciCaps, QemuTransitional) {
+  const ConfigInfo ci = parse(load("qemu-transitional.hex"));
+  EXPECT_EQ(ci.device, 0x1000);
+  EXPECT_TRUE(is_virtio_net(ci.vendor, ci.device));
+  EXPECT_TRUE(is_transitional(ci.device));
+  EXPECT_EQ(ci.subsys_device, 1);  // legacy device type: net
+  ASSERT_TRUE(ci.bars[0].present);
+  EXPECT_TRUE(ci.bars[0].io);
+  EXPECT_EQ(ci.bars[0].addr, 0xc020u);
+  expect_qemu_modern_windows(ci);  // driven through its modern interface
+}
+
+TEST(PciCaps, QemuLegacyOnly) {
+  const ConfigInfo ci = parse(load("qemu-legacy.hex"));
+  EXPECT_EQ(ci.device, 0x1000);
+  EXPECT_TRUE(ci.bars[0].io);
+  EXPECT_EQ(ci.ncaps, 0u);
+  EXPECT_FALSE(ci.modern());
+  EXPECT_TRUE(ci.msix);
+}
+
 TEST(PciCaps, HexDumpRejectsGarbage) {
   std::vector<uint8_t> b;
   EXPECT_EQ(parse_hex_dump("", &b), -EINVAL);
