@@ -1,5 +1,5 @@
 // The net_vnet bus_pci driver: virtio-net PCI functions (1af4:1041 modern,
-// 1af4:1000 transitional driven through its modern interface) bound to
+// 1af4:1000 transitional: its modern interface, else legacy I/O) bound to
 // uio_pci_generic, igb_uio or vfio-pci. Devargs are validated (a bad one
 // fails the probe with a log line naming it); the ethdev is the one
 // virtio_user uses, over a PciTransport.
@@ -84,8 +84,12 @@ int parse_devargs(const rte_pci_device* pdev, Parsed* p) {
 
 // The ring size: the devarg may ask for less than the device's maximum,
 // never more; without it the default is cut down to the maximum (and said).
-int pick_queue_size(const rte_pci_device* pdev, Parsed* p, uint32_t dev_max) {
+int pick_queue_size(const rte_pci_device* pdev, Parsed* p, uint32_t dev_max, bool fixed) {
   uint32_t& qs = p->port.queue_size;
+  if (fixed && p->queue_size_set && qs != dev_max) {
+    VNET_PCI_LOG(ERR, "%s: queue_size=%u: a legacy device's rings have a fixed size, %u", pdev->name, qs, dev_max);
+    return -EINVAL;
+  }
   if (p->queue_size_set && qs > dev_max) {
     VNET_PCI_LOG(ERR, "%s: queue_size=%u exceeds the device's maximum ring size %u", pdev->name, qs, dev_max);
     return -EINVAL;
@@ -115,7 +119,7 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
     delete t;
     return rc;
   }
-  if (int rc = pick_queue_size(pdev, &p, t->max_queue_size()); rc != 0) {
+  if (int rc = pick_queue_size(pdev, &p, t->max_queue_size(), t->legacy()); rc != 0) {
     delete t;
     return rc;
   }

@@ -31,7 +31,34 @@ PciTransport::~PciTransport() {
     rte_intr_disable(dev_->intr_handle);
     rte_intr_callback_unregister_sync(dev_->intr_handle, on_interrupt, this);
   }
-  if (common_) reset();
+  if (common_ || io_mapped_) reset();
+  if (io_mapped_) rte_pci_ioport_unmap(&io_);
+}
+
+// Legacy registers are little-endian on the wire only by accident of x86:
+// virtio 0.9.5 fields are guest-native (2.4.3 / 4.1.4.8 "Legacy Interfaces").
+uint8_t PciTransport::io8(uint32_t off) {
+  uint8_t v = 0;
+  rte_pci_ioport_read(&io_, &v, 1, off);
+  return v;
+}
+uint16_t PciTransport::io16(uint32_t off) {
+  uint16_t v = 0;
+  rte_pci_ioport_read(&io_, &v, 2, off);
+  return v;
+}
+uint32_t PciTransport::io32(uint32_t off) {
+  uint32_t v = 0;
+  rte_pci_ioport_read(&io_, &v, 4, off);
+  return v;
+}
+void PciTransport::io_wr8(uint32_t off, uint8_t v) { rte_pci_ioport_write(&io_, &v, 1, off); }
+void PciTransport::io_wr16(uint32_t off, uint16_t v) { rte_pci_ioport_write(&io_, &v, 2, off); }
+void PciTransport::io_wr32(uint32_t off, uint32_t v) { rte_pci_ioport_write(&io_, &v, 4, off); }
+
+void PciTransport::legacy_kick(const net::Notifier& n) {
+  const uint16_t v = n.value;
+  rte_pci_ioport_write(static_cast<rte_pci_ioport*>(n.ctx), &v, 2, legacy::QUEUE_NOTIFY);
 }
 
 uint32_t PciTransport::rd32(uint32_t off) { return rte_le_to_cpu_32(rte_read32(common_ + off)); }
@@ -43,9 +70,20 @@ void PciTransport::wr64(uint32_t lo, uint64_t v) {
   wr32(lo, static_cast<uint32_t>(v));
   wr32(lo + 4, static_cast<uint32_t>(v >> 32));
 }
-uint8_t PciTransport::status() { return rte_read8(common_ + common::STATUS); }
-void PciTransport::set_status(uint8_t s) { rte_write8(s, common_ + common::STATUS); }
-uint8_t PciTransport::read_isr() { return isr_ ? rte_read8(isr_) : 0; }
+uint8_t PciTransport::status() { return legacy_ ? io8(legacy::STATUS) : rte_read8(common_ + common::STATUS); }
+void PciTransport::set_status(uint8_t s) {
+  if (legacy_)
+    io_wr8(legacy::STATUS, s);
+  else
+    rte_write8(s, common_ + common::STATUS);
+}
+uint8_t PciTransport::read_isr() { return legacy_ ? io8(legacy::ISR) : isr_ ? rte_read8(isr_) : 0; }
+
+uint64_t PciTransport::transport_features() const {
+  // Addresses handed to the device are IOVAs (PA, or VA mapped by the
+  // IOMMU): exactly what ACCESS_PLATFORM asks of the driver (6.1).
+  return legacy_ ? 0 : bit(feat::ACCESS_PLATFORM);
+}
 
 int PciTransport::reset() {
   set_status(0);
@@ -89,15 +127,47 @@ int PciTransport::open(rte_pci_device* dev) {
   if (ci_.problems)
     VNET_PCI_LOG(WARNING, "%s: %u malformed virtio capabilities skipped; first at 0x%02x: %s", dev->name,
                  ci_.problems, ci_.first_problem_pos, ci_.first_problem);
-  if (!ci_.modern()) {
-    // A transitional device without the modern capabilities speaks only the
-    // legacy I/O-port interface (virtio 0.9.5), which needs the legacy ring
-    // layout and header; not driven here.
-    VNET_PCI_LOG(ERR, "%s: no modern virtio interface (common/notify/ISR capabilities missing%s); "
-                      "legacy-only devices are not supported", dev->name,
-                 is_transitional(ci_.device) ? ", device is legacy-only" : "");
-    return -ENOTSUP;
+  if (ci_.modern()) return open_modern();
+  if (is_transitional(ci_.device) && ci_.bars[0].io) return open_legacy();
+  VNET_PCI_LOG(ERR, "%s: no modern virtio interface (common/notify/ISR capabilities missing) and no legacy "
+                    "I/O BAR 0", dev->name);
+  return -ENOTSUP;
+}
+
+int PciTransport::open_legacy() {
+  if (rte_pci_ioport_map(dev_, 0, &io_) != 0) {
+    VNET_PCI_LOG(ERR, "%s: legacy device: cannot map I/O BAR 0 (bound to uio_pci_generic or vfio-pci?)",
+                 dev_->name);
+    return -EIO;
   }
+  io_mapped_ = true;
+  legacy_ = true;
+  if (const int rc = reset(); rc != 0) return rc;
+  set_status(st::ACKNOWLEDGE);
+  set_status(st::ACKNOWLEDGE | st::DRIVER);
+  dev_features_ = io32(legacy::HOST_FEATURES);
+  // The ring size is the device's, fixed (legacy drivers cannot choose).
+  uint32_t qsize = 0;
+  for (uint16_t q = 0; q < 2; ++q) {
+    io_wr16(legacy::QUEUE_SEL, q);
+    const uint16_t s = io16(legacy::QUEUE_NUM);
+    if (s == 0 || (qsize && s != qsize) || (s & (s - 1)) != 0) {
+      VNET_PCI_LOG(ERR, "%s: legacy device: virtqueue %u has size %u (absent, unequal or not a power of two)",
+                   dev_->name, q, s);
+      return -ENODEV;
+    }
+    qsize = s;
+  }
+  max_qsize_ = qsize;
+  num_queues_ = 2;
+  max_qp_ = 1;
+  VNET_PCI_LOG(INFO, "%s: virtio-pci legacy %04x:%04x (I/O BAR 0), features 0x%" PRIx64 ", ring size %u (fixed)",
+               dev_->name, ci_.vendor, ci_.device, dev_features_, max_qsize_);
+  return 0;
+}
+
+int PciTransport::open_modern() {
+  rte_pci_device* dev = dev_;
   const VirtioCap& nc = *ci_.get(ci_.notify);
   int rc = map_window(*ci_.get(ci_.common), common::MIN_LEN, &common_);
   if (rc == 0) rc = map_window(*ci_.get(ci_.isr), 1, &isr_);
@@ -152,6 +222,17 @@ int PciTransport::open(rte_pci_device* dev) {
 bool PciTransport::uses_va() const { return rte_eal_iova_mode() == RTE_IOVA_VA; }
 
 int PciTransport::negotiate(uint64_t features) {
+  if (legacy_) {
+    if (features >> 32) return -EINVAL;  // 32 feature bits, no VERSION_1
+    if (needs_renegotiation_ || status() & st::DRIVER_OK) {
+      if (const int rc = reset(); rc != 0) return rc;
+      set_status(st::ACKNOWLEDGE);
+      set_status(st::ACKNOWLEDGE | st::DRIVER);
+    }
+    io_wr32(legacy::GUEST_FEATURES, static_cast<uint32_t>(features));
+    needs_renegotiation_ = false;
+    return 0;
+  }
   if (!has(features, feat::VERSION_1)) {
     VNET_PCI_LOG(ERR, "%s: modern virtio-pci requires VIRTIO_F_VERSION_1", dev_->name);
     return -ENOTSUP;
@@ -194,6 +275,7 @@ int PciTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifi
     VNET_PCI_LOG(ERR, "%s: virtqueue %u beyond the device's %u", dev_->name, vq, num_queues_);
     return -EINVAL;
   }
+  if (legacy_) return setup_queue_legacy(vq, a, kick);
   wr16(common::Q_SELECT, vq);
   const uint16_t max = rd16(common::Q_SIZE);
   if (a.size == 0 || a.size > max) {
@@ -224,8 +306,37 @@ int PciTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifi
   return 0;
 }
 
+int PciTransport::setup_queue_legacy(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) {
+  io_wr16(legacy::QUEUE_SEL, vq);
+  const uint16_t n = io16(legacy::QUEUE_NUM);
+  if (a.size != n) {
+    VNET_PCI_LOG(ERR, "%s: legacy virtqueue %u has a fixed size of %u; %u asked (queue_size / nb_desc must be %u)",
+                 dev_->name, vq, n, a.size, n);
+    return -EINVAL;
+  }
+  // One page-aligned block: desc, avail, then used at the next 4096 boundary.
+  const auto l = virtio::SplitLayout::make(n, legacy::VRING_ALIGN);
+  if (a.desc % legacy::VRING_ALIGN != 0 || a.avail != a.desc + l.avail_off || a.used != a.desc + l.used_off ||
+      (a.desc >> legacy::PFN_SHIFT) > UINT32_MAX) {
+    VNET_PCI_LOG(ERR, "%s: legacy virtqueue %u: ring at 0x%" PRIx64 " is not one page-aligned legacy block below 16 TiB",
+                 dev_->name, vq, a.desc);
+    return -EINVAL;
+  }
+  io_wr32(legacy::QUEUE_PFN, static_cast<uint32_t>(a.desc >> legacy::PFN_SHIFT));
+  kick->fd = -1;
+  kick->mmio = nullptr;
+  kick->value = vq;
+  kick->write = legacy_kick;
+  kick->ctx = &io_;
+  return 0;
+}
+
 int PciTransport::start(uint16_t) {
   if (needs_renegotiation_) return -EINVAL;  // no queue was set up since the reset
+  if (legacy_) {
+    set_status(st::ACKNOWLEDGE | st::DRIVER | st::DRIVER_OK);
+    return status() & st::DRIVER_OK ? 0 : -EIO;
+  }
   if (config_vector_ != common::NO_VECTOR && set_config_vector(config_vector_) != 0)
     VNET_PCI_LOG(WARNING, "%s: config-change vector not accepted after reset; link changes need polling",
                  dev_->name);
@@ -246,8 +357,15 @@ int PciTransport::stop() {
 }
 
 bool PciTransport::read_device_cfg(void* dst, uint32_t off, uint32_t len) {
-  if (!device_ || off + len > device_len_) return false;
   auto* d = static_cast<uint8_t*>(dst);
+  if (legacy_) {
+    // No generation counter in legacy; MSI-X stays disabled (no vectors are
+    // set up), so the device config starts at 0x14.
+    if (off + len > sizeof(virtio::NetConfig)) return false;
+    for (uint32_t i = 0; i < len; ++i) d[i] = io8(legacy::CONFIG + off + i);
+    return true;
+  }
+  if (!device_ || off + len > device_len_) return false;
   // 4.1.4.3.1 / 2.5.1: retry until config_generation is stable around the read.
   for (int tries = 0; tries < 16; ++tries) {
     const uint8_t g0 = rte_read8(common_ + common::CFG_GENERATION);
@@ -259,7 +377,8 @@ bool PciTransport::read_device_cfg(void* dst, uint32_t off, uint32_t len) {
 
 bool PciTransport::read_config(virtio::NetConfig* cfg) {
   *cfg = virtio::NetConfig{};
-  const uint32_t n = std::min<uint32_t>(device_len_, sizeof *cfg);
+  // Legacy: mac, status, max_virtqueue_pairs only (the rest did not exist).
+  const uint32_t n = legacy_ ? 10u : std::min<uint32_t>(device_len_, sizeof *cfg);
   return n >= 6 && read_device_cfg(cfg, 0, n);
 }
 
@@ -271,6 +390,7 @@ bool PciTransport::link_up() {
 }
 
 int PciTransport::set_config_vector(uint16_t v) {
+  if (legacy_) return -ENOTSUP;  // legacy MSI-X moves the device config; not used
   wr16(common::MSIX, v);
   if (rd16(common::MSIX) != v) return -ENOSPC;  // 4.1.5.1.2: the device could not map it
   config_vector_ = v;
@@ -292,7 +412,7 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
   rte_intr_handle* h = dev_->intr_handle;
   const int type = h ? rte_intr_type_get(h) : RTE_INTR_HANDLE_UNKNOWN;
   const bool msix = type == RTE_INTR_HANDLE_VFIO_MSIX;
-  if (type != RTE_INTR_HANDLE_UIO_INTX && type != RTE_INTR_HANDLE_UIO && !msix) {
+  if ((type != RTE_INTR_HANDLE_UIO_INTX && type != RTE_INTR_HANDLE_UIO && !msix) || (legacy_ && msix)) {
     VNET_PCI_LOG(INFO, "%s: no usable interrupt (handle type %d): link status is polled", dev_->name, type);
     return -ENOTSUP;
   }

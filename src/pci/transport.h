@@ -1,7 +1,8 @@
 // PciTransport: the net::Transport of a virtio-net PCI function driven
 // through DPDK's bus_pci (uio_pci_generic, vfio-pci). Modern devices through
 // the virtio vendor capabilities (common/notify/ISR/device windows in
-// memory BARs mapped by bus_pci); the device is reset on stop and on
+// memory BARs mapped by bus_pci); transitional devices without them through
+// the legacy I/O BAR 0 (rte_pci_ioport). The device is reset on stop and on
 // destruction, so it never touches rings the driver has reclaimed.
 #pragma once
 
@@ -33,6 +34,8 @@ class PciTransport final : public net::Transport {
   int start(uint16_t nvqs) override;
   int stop() override;
   bool link_up() override;
+  bool legacy() const override { return legacy_; }
+  uint64_t transport_features() const override;
 
   // Read and clear the ISR (interrupt handler); bit 1 = configuration change.
   uint8_t read_isr();
@@ -51,6 +54,16 @@ class PciTransport final : public net::Transport {
   int reset();
   int negotiate(uint64_t features);  // ACK|DRIVER, features, FEATURES_OK
   int map_window(const VirtioCap& c, uint64_t need, uint8_t** out);
+  int open_modern();
+  int open_legacy();
+  int setup_queue_legacy(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick);
+  uint8_t io8(uint32_t off);
+  uint16_t io16(uint32_t off);
+  uint32_t io32(uint32_t off);
+  void io_wr8(uint32_t off, uint8_t v);
+  void io_wr16(uint32_t off, uint16_t v);
+  void io_wr32(uint32_t off, uint32_t v);
+  static void legacy_kick(const net::Notifier& n);
   uint32_t rd32(uint32_t off);
   uint16_t rd16(uint32_t off);
   void wr32(uint32_t off, uint32_t v);
@@ -76,6 +89,9 @@ class PciTransport final : public net::Transport {
   uint32_t max_qsize_ = 0;
   uint16_t config_vector_ = common::NO_VECTOR;  // restored after every reset
   rte_eth_dev* lsc_dev_ = nullptr;              // interrupt callback registered
+  bool legacy_ = false;
+  rte_pci_ioport io_{};  // legacy: BAR 0
+  bool io_mapped_ = false;
 };
 
 }  // namespace vnet::pci

@@ -9,7 +9,7 @@
 # the guest's tally is exact and the packet and byte counters of both sides
 # reconcile: guest tx == host rx, host tx == guest rx.
 #
-# usage: pci-pmd.sh vnet|dpdk split|packed <workdir>
+# usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir>
 #   env VNET_PLUGIN     build/<preset>/plugins/librte_net_vnet.so (backend vnet)
 #       VNET_PCI_GUEST  the vnet-vm-pci-guest binary
 #       VNET_PCI_TOOL   the vnet-pci binary
@@ -21,14 +21,17 @@ LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
 # shellcheck source=../host-lib.sh
 . "$LIB/host-lib.sh"
 
-USAGE="usage: pci-pmd.sh vnet|dpdk split|packed <workdir>"
+USAGE="usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir>"
 BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE}
 COUNT=${VNET_PCI_COUNT:-2000}
 LENS=64,1514
+# legacy: a transitional device without its modern interface (virtio 0.9.5
+# over the I/O BAR), which only has split rings.
 case $RING in
-    split) PACKED=() DEVARGS="" ;;
-    packed) PACKED=(--packed) DEVARGS=",packed_vq=1" ;;   # QEMU offers it, our PMD asks for it
-    *) vm_fail "ring $RING: split or packed" ;;
+    split) PACKED=() DEVARGS="" DEVOPTS=() NEG=split ;;
+    packed) PACKED=(--packed) DEVARGS=",packed_vq=1" DEVOPTS=() NEG=packed ;;   # QEMU offers it, our PMD asks for it
+    legacy) PACKED=() DEVARGS="" DEVOPTS=(--device-opts "disable-modern=on,disable-legacy=off") NEG=split ;;
+    *) vm_fail "ring $RING: split, packed or legacy" ;;
 esac
 [[ -x ${VNET_PCI_GUEST:-} ]] || vm_fail "VNET_PCI_GUEST=${VNET_PCI_GUEST:-} is not the guest program"
 [[ -x ${VNET_PCI_TOOL:-} ]] || vm_fail "VNET_PCI_TOOL=${VNET_PCI_TOOL:-} is not vnet-pci"
@@ -84,7 +87,7 @@ chmod 0755 "$WORK/guest.sh"
 
 s0=$(vm_port_stats host "$VPORT")
 rc=0
-"$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" --timeout 420 \
+"$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" "${DEVOPTS[@]}" --timeout 420 \
     --smp 1 --hugepages 256 ${VNET_VM_INITRD:+--initrd "$VNET_VM_INITRD"} \
     ${VNET_VM_KERNEL_DIR:+--kernel-dir "$VNET_VM_KERNEL_DIR"} -- "$WORK/guest.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
@@ -102,8 +105,11 @@ for kv in ${res#VNET-PCI-RESULT }; do G[${kv%%=*}]=${kv#*=}; done
 vm_log "guest ($RING, backend $BACKEND): tx ${G[tx_pkts]} pkts ${G[tx_bytes]} B, rx ${G[rx_pkts]} pkts ${G[rx_bytes]} B; frames sent ${G[sent]} received ${G[received]} bad ${G[bad]} dup ${G[dup]}"
 vm_log "host  ($DEVNAME port $VPORT): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
 [[ $rc -eq 0 ]] || vm_fail "guest exited $rc"
-grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($RING ring" "$WORK/console.log" ||
-    vm_fail "the PMD did not negotiate a $RING ring"
+grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
+    vm_fail "the PMD did not negotiate a $NEG ring"
+if [[ $RING == legacy ]]; then
+    grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
+fi
 [[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact"
 [[ ${G[tx_pkts]} -eq $hrx && ${G[tx_bytes]} -eq $hrb ]] || vm_fail "guest -> host: guest sent ${G[tx_pkts]}/${G[tx_bytes]} B, host got $hrx/$hrb B"
 [[ $htx -eq ${G[rx_pkts]} && $htb -eq ${G[rx_bytes]} ]] || vm_fail "host -> guest: host sent $htx/$htb B, guest got ${G[rx_pkts]}/${G[rx_bytes]} B"
