@@ -411,7 +411,7 @@ void PciTransport::on_interrupt(void* arg) {
 int PciTransport::enable_lsc(rte_eth_dev* eth) {
   rte_intr_handle* h = dev_->intr_handle;
   const int type = h ? rte_intr_type_get(h) : RTE_INTR_HANDLE_UNKNOWN;
-  const bool msix = type == RTE_INTR_HANDLE_VFIO_MSIX;
+  const bool msix = type == RTE_INTR_HANDLE_VFIO_MSIX && ci_.msix;
   if ((type != RTE_INTR_HANDLE_UIO_INTX && type != RTE_INTR_HANDLE_UIO && !msix) || (legacy_ && msix)) {
     VNET_PCI_LOG(INFO, "%s: no usable interrupt (handle type %d): link status is polled", dev_->name, type);
     return -ENOTSUP;

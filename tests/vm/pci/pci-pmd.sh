@@ -9,7 +9,11 @@
 # the guest's tally is exact and the packet and byte counters of both sides
 # reconcile: guest tx == host rx, host tx == guest rx.
 #
-# usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir>
+# usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir> [uio|vfio]
+#   uio (default): uio_pci_generic, --iova-mode=pa.
+#   vfio: q35 with an emulated intel-iommu, the device behind it
+#         (iommu_platform=on), vfio-pci and --iova-mode=va; the backend must
+#         translate through vhost-user IOTLB messages (DPDK's, iommu-support=1).
 #   env VNET_PLUGIN     build/<preset>/plugins/librte_net_vnet.so (backend vnet)
 #       VNET_PCI_GUEST  the vnet-vm-pci-guest binary
 #       VNET_PCI_TOOL   the vnet-pci binary
@@ -21,8 +25,8 @@ LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
 # shellcheck source=../host-lib.sh
 . "$LIB/host-lib.sh"
 
-USAGE="usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir>"
-BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE}
+USAGE="usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir> [uio|vfio]"
+BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE} KDRV=${4:-uio}
 COUNT=${VNET_PCI_COUNT:-2000}
 LENS=64,1514
 # legacy: a transitional device without its modern interface (virtio 0.9.5
@@ -40,9 +44,24 @@ vm_init
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 SOCK=$VM_RUN/vhost.sock
+VHOST_OPTS="" BOOT=() GUEST_DRV=uio_pci_generic IOVA=pa WARMUP=0
+case $KDRV in
+    uio) ;;
+    vfio)
+        [[ $RING != legacy ]] || vm_fail "legacy devices cannot sit behind the IOMMU"
+        # DPDK's vhost drops what it cannot yet translate while its IOTLB fills.
+        VHOST_OPTS=",iommu-support=1" GUEST_DRV=vfio-pci IOVA=va WARMUP=64
+        DEVOPTS=(--device-opts "iommu_platform=on,ats=on")
+        # The emulated IOMMU must precede the NIC; the kernel needs intel_iommu=on
+        # (a later -append replaces vm-boot.sh's own, so it repeats guestcmd=).
+        BOOT=(--machine q35 --qemu-arg -device --qemu-arg intel-iommu
+              --qemu-arg -append --qemu-arg "console=ttyS0 quiet panic=-1 intel_iommu=on guestcmd=$WORK/guest-cmd.sh guesthugepages=256")
+        ;;
+    *) vm_fail "kernel driver $KDRV: uio or vfio" ;;
+esac
 case $BACKEND in
     vnet) VDEV=(-d "$(vm_plugin)" --vdev "net_vnet_vhost0,iface=$SOCK"); DEVNAME=net_vnet_vhost0 ;;
-    dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK"); DEVNAME=net_vhost0 ;;
+    dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK$VHOST_OPTS"); DEVNAME=net_vhost0 ;;
     *) vm_fail "backend $BACKEND: vnet or dpdk" ;;
 esac
 
@@ -52,7 +71,7 @@ vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetpci$$" "${VD
 [[ -S $SOCK ]] || vm_fail "$DEVNAME did not listen on $SOCK"
 VPORT=$(vm_port_id host "$DEVNAME")
 vm_testpmd_cmd host "start"
-vm_log "host: $DEVNAME port $VPORT on $SOCK reflects frames; ring $RING"
+vm_log "host: $DEVNAME port $VPORT on $SOCK reflects frames; ring $RING; guest $GUEST_DRV, IOVA as ${IOVA^^}"
 
 # Runs inside the guest (it sees the host's tree read-only).
 cat >"$WORK/guest.sh" <<EOF
@@ -72,13 +91,13 @@ if [[ -n \$ifn && \$ifn != - ]]; then
     # would show up in the backend's counters.
     echo 1 >/proc/sys/net/ipv6/conf/\$ifn/disable_ipv6
     ip link set \$ifn up && ip addr add 10.98.0.2/24 dev \$ifn
-    \$tool bind \$bdf uio_pci_generic; rc=\$?
+    \$tool bind \$bdf $GUEST_DRV; rc=\$?
     [[ \$rc -eq 3 ]] || { echo "vnet-pci bind of a routed \$ifn exited \$rc, want 3 (refused)"; exit 11; }
     ip addr flush dev \$ifn; ip link set \$ifn down
 fi
-\$tool bind \$bdf uio_pci_generic || exit 12
-$VNET_PCI_GUEST -l 0 -n 1 --iova-mode=pa --file-prefix=guest -a \$bdf$DEVARGS \\
-    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120
+\$tool bind \$bdf $GUEST_DRV || exit 12
+$VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
+    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP
 rc=\$?
 \$tool bind \$bdf kernel >/dev/null || true
 exit \$rc
@@ -87,7 +106,7 @@ chmod 0755 "$WORK/guest.sh"
 
 s0=$(vm_port_stats host "$VPORT")
 rc=0
-"$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" "${DEVOPTS[@]}" --timeout 420 \
+"$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" "${DEVOPTS[@]}" "${BOOT[@]}" --timeout 420 \
     --smp 1 --hugepages 256 ${VNET_VM_INITRD:+--initrd "$VNET_VM_INITRD"} \
     ${VNET_VM_KERNEL_DIR:+--kernel-dir "$VNET_VM_KERNEL_DIR"} -- "$WORK/guest.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
@@ -107,6 +126,7 @@ vm_log "host  ($DEVNAME port $VPORT): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
 [[ $rc -eq 0 ]] || vm_fail "guest exited $rc"
 grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
     vm_fail "the PMD did not negotiate a $NEG ring"
+grep -q "Selected IOVA mode '${IOVA^^}'" "$WORK/console.log" || vm_fail "the guest EAL did not run with IOVA as ${IOVA^^}"
 if [[ $RING == legacy ]]; then
     grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
 fi
