@@ -134,17 +134,25 @@ std::vector<std::string> active_routes(const Roots& r, const std::string& ifname
 
 bool bindable_driver(const std::string& d) { return d == "vfio-pci" || d == "uio_pci_generic"; }
 
-int unbind_device(const Roots& r, const std::string& bdf, bool force, BindResult* out) {
-  *out = BindResult{};
+namespace {
+// The address names an existing function; its current driver in *drv.
+int find_device(const Roots& r, const std::string& bdf, std::string* drv, BindResult* out) {
   if (!valid_bdf(bdf)) {
     out->message = "'" + bdf + "' is not a PCI address (dddd:bb:dd.f)";
     return -EINVAL;
   }
-  std::string drv;
-  if (current_driver(r, bdf, &drv) != 0) {
+  if (current_driver(r, bdf, drv) != 0) {
     out->message = "no PCI device " + bdf;
     return -ENOENT;
   }
+  return 0;
+}
+}  // namespace
+
+int unbind_device(const Roots& r, const std::string& bdf, bool force, BindResult* out) {
+  *out = BindResult{};
+  std::string drv;
+  if (int rc = find_device(r, bdf, &drv, out); rc != 0) return rc;
   if (drv.empty()) {
     out->message = bdf + " is not bound to a driver";
     return 0;
@@ -165,15 +173,8 @@ int bind_device(const Roots& r, const std::string& bdf, const std::string& drive
     out->message = "driver '" + driver + "': vfio-pci, uio_pci_generic or kernel";
     return -EINVAL;
   }
-  if (!valid_bdf(bdf)) {
-    out->message = "'" + bdf + "' is not a PCI address (dddd:bb:dd.f)";
-    return -EINVAL;
-  }
   std::string drv;
-  if (current_driver(r, bdf, &drv) != 0) {
-    out->message = "no PCI device " + bdf;
-    return -ENOENT;
-  }
+  if (int rc = find_device(r, bdf, &drv, out); rc != 0) return rc;
   std::error_code ec;
   if (!to_kernel && !fs::is_directory(r.sys + "/bus/pci/drivers/" + driver, ec)) {
     out->message = driver + " is not loaded (modprobe " + driver + ")";
