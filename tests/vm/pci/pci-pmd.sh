@@ -7,7 +7,9 @@
 # route, then binds it to uio_pci_generic; vnet-vm-pci-guest sends
 # sequence-numbered frames and checks every one that comes back. Passes when
 # the guest's tally is exact and the packet and byte counters of both sides
-# reconcile: guest tx == host rx, host tx == guest rx.
+# reconcile: guest tx == host rx, host tx == guest rx. With uio_pci_generic
+# the host then takes the link down and up (QEMU monitor set_link) and the
+# guest must see both as link-state interrupts.
 #
 # usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir> [uio|vfio]
 #   uio (default): uio_pci_generic, --iova-mode=pa.
@@ -44,13 +46,15 @@ vm_init
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 SOCK=$VM_RUN/vhost.sock
-VHOST_OPTS="" BOOT=() GUEST_DRV=uio_pci_generic IOVA=pa WARMUP=0
+VHOST_OPTS="" BOOT=() GUEST_DRV=uio_pci_generic IOVA=pa WARMUP=0 LSC=1
+MON=$VM_RUN/mon.sock
 case $KDRV in
     uio) ;;
     vfio)
         [[ $RING != legacy ]] || vm_fail "legacy devices cannot sit behind the IOMMU"
         # DPDK's vhost drops what it cannot yet translate while its IOTLB fills.
-        VHOST_OPTS=",iommu-support=1" GUEST_DRV=vfio-pci IOVA=va WARMUP=1024
+        # No INTx/MSI-X LSC under vfio here (vectors=0): link status is polled.
+        VHOST_OPTS=",iommu-support=1" GUEST_DRV=vfio-pci IOVA=va WARMUP=1024 LSC=0
         DEVOPTS=(--device-opts "iommu_platform=on,ats=on")
         # The emulated IOMMU must precede the NIC; the kernel needs intel_iommu=on
         # (a later -append replaces vm-boot.sh's own, so it repeats guestcmd=).
@@ -97,7 +101,7 @@ if [[ -n \$ifn && \$ifn != - ]]; then
 fi
 \$tool bind \$bdf $GUEST_DRV || exit 12
 $VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
-    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP
+    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC
 rc=\$?
 \$tool bind \$bdf kernel >/dev/null || true
 exit \$rc
@@ -120,9 +124,38 @@ if [[ $WARMUP -gt 0 ]]; then
     ) &
     SNAP=$!
 fi
+# One line to QEMU's human monitor; prints its reply.
+monitor() {
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.3); s.recv(65536)
+s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace").strip())' "$MON" "$1"
+}
+wait_console() {  # REGEX SECONDS
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        grep -qE "$1" "$WORK/console.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if [[ $LSC -eq 1 ]]; then
+    BOOT+=(--qemu-arg -monitor --qemu-arg "unix:$MON,server=on,wait=off")
+    (
+        wait_console '^VNET-PCI-LSC-READY' 400 || exit 0
+        sleep 1
+        vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' | tr -d '\r' | tail -n1)"
+        wait_console '^VNET-PCI-LSC-DOWN-SEEN' 120 || exit 0
+        vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' | tr -d '\r' | tail -n1)"
+    ) &
+    LSCDRV=$!
+fi
 "$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" "${DEVOPTS[@]}" "${BOOT[@]}" --timeout 420 \
     --smp 1 --hugepages 256 ${VNET_VM_INITRD:+--initrd "$VNET_VM_INITRD"} \
     ${VNET_VM_KERNEL_DIR:+--kernel-dir "$VNET_VM_KERNEL_DIR"} -- "$WORK/guest.sh" || rc=$?
+if [[ $LSC -eq 1 ]]; then
+    kill "$LSCDRV" 2>/dev/null || true
+    wait "$LSCDRV" 2>/dev/null || true
+fi
 if [[ $WARMUP -gt 0 ]]; then
     kill "$SNAP" 2>/dev/null || true
     wait "$SNAP" 2>/dev/null || true
@@ -150,7 +183,11 @@ grep -q "Selected IOVA mode '${IOVA^^}'" "$WORK/console.log" || vm_fail "the gue
 if [[ $RING == legacy ]]; then
     grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
 fi
-[[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact"
+if [[ $LSC -eq 1 ]]; then
+    lsc=$(grep -E '^guest: link-state interrupts' "$WORK/console.log" | tr -d '\r' | tail -n1)
+    vm_log "${lsc:-guest: no link-state report}"
+fi
+[[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact, or link-state changes not seen"
 [[ ${G[tx_pkts]} -eq $hrx && ${G[tx_bytes]} -eq $hrb ]] || vm_fail "guest -> host: guest sent ${G[tx_pkts]}/${G[tx_bytes]} B, host got $hrx/$hrb B"
 [[ $htx -eq ${G[rx_pkts]} && $htb -eq ${G[rx_bytes]} ]] || vm_fail "host -> guest: host sent $htx/$htb B, guest got ${G[rx_pkts]}/${G[rx_bytes]} B"
 vm_log "PASS ($BACKEND, $RING)"

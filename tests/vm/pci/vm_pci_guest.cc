@@ -7,6 +7,9 @@
 //
 // usage: vnet-vm-pci-guest <EAL args> -- [--count N] [--lens 64,1514] [--window W] [--timeout S]
 //                                         [--warmup N]
+// --lsc: after the traffic, print VNET-PCI-LSC-READY and wait for the host
+// to take the link down and up again (QEMU's set_link): both changes must
+// arrive as RTE_ETH_EVENT_INTR_LSC (the device's config-change interrupt).
 // --warmup: N frames first whose losses are tolerated (a backend behind a
 // vIOMMU drops frames while its IOTLB fills). Then VNET-PCI-WARM-DONE is
 // printed and the program waits 5 s, so the host can snapshot its counters;
@@ -15,6 +18,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +36,24 @@ struct Opts {
   uint32_t window = 64;
   double timeout = 60;
   uint64_t warmup = 0;
+  bool lsc = false;
 };
+
+std::atomic<int> g_lsc_events{0}, g_lsc_down{0}, g_lsc_up{0};
+
+int on_lsc(uint16_t port, rte_eth_event_type, void*, void*) {
+  rte_eth_link l{};
+  rte_eth_link_get_nowait(port, &l);
+  ++g_lsc_events;
+  ++(l.link_status ? g_lsc_up : g_lsc_down);
+  return 0;
+}
+
+// Wait up to s seconds for counter to reach want.
+bool wait_for(const std::atomic<int>& counter, int want, int s) {
+  for (int i = 0; i < s * 100 && counter.load() < want; ++i) rte_delay_ms(10);
+  return counter.load() >= want;
+}
 
 bool parse(int argc, char** argv, Opts* o) {
   for (int i = 0; i < argc; ++i) {
@@ -43,6 +64,8 @@ bool parse(int argc, char** argv, Opts* o) {
       o->count = std::strtoull(v, nullptr, 0);
     } else if (a == "--window") {
       o->window = static_cast<uint32_t>(std::strtoul(v, nullptr, 0));
+    } else if (a == "--lsc") {
+      o->lsc = std::strtoul(v, nullptr, 0) != 0;
     } else if (a == "--warmup") {
       o->warmup = std::strtoull(v, nullptr, 0);
     } else if (a == "--timeout") {
@@ -89,6 +112,15 @@ int main(int argc, char** argv) {
   }
   rte_mempool* mp = rte_pktmbuf_pool_create("guest", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   rte_eth_conf conf{};
+  const bool lsc_intr = *info.dev_flags & RTE_ETH_DEV_INTR_LSC;
+  if (o.lsc) {
+    if (!lsc_intr) {
+      std::fprintf(stderr, "guest: --lsc 1 but the port has no link-state interrupt\n");
+      return 3;
+    }
+    conf.intr_conf.lsc = 1;
+    rte_eth_dev_callback_register(port, RTE_ETH_EVENT_INTR_LSC, on_lsc, nullptr);
+  }
   int rc = mp ? rte_eth_dev_configure(port, 1, 1, &conf) : -ENOMEM;
   if (rc == 0) rc = rte_eth_rx_queue_setup(port, 0, 0, SOCKET_ID_ANY, nullptr, mp);
   if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, 0, SOCKET_ID_ANY, nullptr);
@@ -153,6 +185,20 @@ int main(int argc, char** argv) {
   }
   rte_eth_stats st{};
   rte_eth_stats_get(port, &st);
+  if (o.lsc) {
+    const int base_down = g_lsc_down.load(), base_up = g_lsc_up.load();
+    std::printf("VNET-PCI-LSC-READY\n");
+    std::fflush(stdout);
+    const bool down = wait_for(g_lsc_down, base_down + 1, 90);
+    rte_eth_link_get_nowait(port, &link);
+    std::printf("VNET-PCI-LSC-DOWN-SEEN %d link %s\n", down ? 1 : 0, link.link_status ? "up" : "down");
+    std::fflush(stdout);
+    const bool up = down && wait_for(g_lsc_up, base_up + 1, 90);
+    rte_eth_link_get_nowait(port, &link);
+    std::printf("guest: link-state interrupts: %d events (down %d, up %d), link now %s\n", g_lsc_events.load(),
+                g_lsc_down.load(), g_lsc_up.load(), link.link_status ? "up" : "down");
+    ok = ok && down && up && link.link_status;
+  }
   st.opackets -= st0.opackets;
   st.obytes -= st0.obytes;
   st.ipackets -= st0.ipackets;
