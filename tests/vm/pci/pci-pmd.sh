@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/vm/pci/pci-pmd.sh — our net_vnet PCI PMD inside the QEMU guest on the
-# guest's virtio-net-pci, against a host vhost-user backend that reflects
-# every frame (dpdk-testpmd, io forwarding, loop topology): our own
-# net_vnet_vhost ("vnet") or DPDK's net_vhost ("dpdk"). In the guest,
+# guest's virtio-net-pci, against a host backend that reflects every frame:
+# over vhost-user, dpdk-testpmd (io forwarding, loop topology) with our own
+# net_vnet_vhost ("vnet") or DPDK's net_vhost ("dpdk"); or, with no
+# vhost-user at all, QEMU's own device model on a `-netdev socket` (UDP) to
+# udp-reflector.py, which checks and counts every frame ("qemu"). In the guest,
 # tools/vnet-pci first must refuse to unbind the NIC while it carries a
 # route, then binds it to uio_pci_generic; vnet-vm-pci-guest sends
 # sequence-numbered frames and checks every one that comes back. Passes when
@@ -11,7 +13,7 @@
 # the host then takes the link down and up (QEMU monitor set_link) and the
 # guest must see both as link-state interrupts.
 #
-# usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir> [uio|vfio]
+# usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]
 #   uio (default): uio_pci_generic, --iova-mode=pa.
 #   vfio: q35 with an emulated intel-iommu, the device behind it
 #         (iommu_platform=on), vfio-pci and --iova-mode=va; the backend must
@@ -27,7 +29,7 @@ LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
 # shellcheck source=../host-lib.sh
 . "$LIB/host-lib.sh"
 
-USAGE="usage: pci-pmd.sh vnet|dpdk split|packed|legacy <workdir> [uio|vfio]"
+USAGE="usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]"
 BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE} KDRV=${4:-uio}
 COUNT=${VNET_PCI_COUNT:-2000}
 LENS=64,1514
@@ -63,19 +65,59 @@ case $KDRV in
         ;;
     *) vm_fail "kernel driver $KDRV: uio or vfio" ;;
 esac
+NIC=(--vhost-user "$SOCK")
 case $BACKEND in
     vnet) VDEV=(-d "$(vm_plugin)" --vdev "net_vnet_vhost0,iface=$SOCK"); DEVNAME=net_vnet_vhost0 ;;
     dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK$VHOST_OPTS"); DEVNAME=net_vhost0 ;;
-    *) vm_fail "backend $BACKEND: vnet or dpdk" ;;
+    qemu)
+        [[ $KDRV == uio ]] || vm_fail "the qemu backend runs with uio only"
+        DEVNAME=udp-reflector VPORT=-
+        HPORT=$((20000 + RANDOM % 20000)) QPORT=$((HPORT + 1))
+        dev="virtio-net-pci,netdev=vn0,vectors=0,romfile=,mac=52:54:00:00:00:01"
+        case $RING in
+            legacy) dev+=",disable-modern=on,disable-legacy=off" ;;
+            packed) dev+=",disable-legacy=on,packed=on" ;;
+            *) dev+=",disable-legacy=on" ;;
+        esac
+        NIC=(--qemu-arg -netdev --qemu-arg "socket,id=vn0,udp=127.0.0.1:$HPORT,localaddr=127.0.0.1:$QPORT"
+             --qemu-arg -device --qemu-arg "$dev")
+        PACKED=() DEVOPTS=()
+        ;;
+    *) vm_fail "backend $BACKEND: vnet, dpdk or qemu" ;;
 esac
 
-vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetpci$$" "${VDEV[@]}" \
-    --log-level=pmd.net.vnet*:info \
-    -- --total-num-mbufs=16384 --forward-mode=io --port-topology=loop
-[[ -S $SOCK ]] || vm_fail "$DEVNAME did not listen on $SOCK"
-VPORT=$(vm_port_id host "$DEVNAME")
-vm_testpmd_cmd host "start"
-vm_log "host: $DEVNAME port $VPORT on $SOCK reflects frames; ring $RING; guest $GUEST_DRV, IOVA as ${IOVA^^}"
+if [[ $BACKEND == qemu ]]; then
+    python3 "$HERE/udp-reflector.py" --listen "127.0.0.1:$HPORT" --reply "127.0.0.1:$QPORT" \
+        --stats "$VM_RUN/reflector.stats" >"$VM_RUN/reflector.log" 2>&1 &
+    REFL=$!
+    vm_on_exit "kill -KILL $REFL"
+    for ((i = 0; i < 50; i++)); do [[ -s $VM_RUN/reflector.stats ]] && break; sleep 0.1; done
+    [[ -s $VM_RUN/reflector.stats ]] || vm_fail "udp-reflector did not start: $(cat "$VM_RUN/reflector.log")"
+else
+    vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetpci$$" "${VDEV[@]}" \
+        --log-level=pmd.net.vnet*:info \
+        -- --total-num-mbufs=16384 --forward-mode=io --port-topology=loop
+    [[ -S $SOCK ]] || vm_fail "$DEVNAME did not listen on $SOCK"
+    VPORT=$(vm_port_id host "$DEVNAME")
+    vm_testpmd_cmd host "start"
+fi
+# "rx_pkts rx_bytes tx_pkts tx_bytes" of the host side.
+host_stats() {
+    if [[ $BACKEND == qemu ]]; then
+        local before
+        before=$(stat -c %Y.%s "$VM_RUN/reflector.stats" 2>/dev/null || true)
+        kill -USR1 "$REFL"
+        for ((i = 0; i < 50; i++)); do
+            [[ $(stat -c %Y.%s "$VM_RUN/reflector.stats" 2>/dev/null) != "$before" ]] && break
+            sleep 0.1
+        done
+        sleep 0.2
+        cut -d' ' -f1-4 "$VM_RUN/reflector.stats"
+    else
+        vm_port_stats host "$VPORT"
+    fi
+}
+vm_log "host: $DEVNAME${VPORT:+ port $VPORT} reflects frames; ring $RING; guest $GUEST_DRV, IOVA as ${IOVA^^}"
 
 # Runs inside the guest (it sees the host's tree read-only).
 cat >"$WORK/guest.sh" <<EOF
@@ -108,7 +150,7 @@ exit \$rc
 EOF
 chmod 0755 "$WORK/guest.sh"
 
-s0=$(vm_port_stats host "$VPORT")
+s0=$(host_stats)
 rc=0
 rm -f "$WORK/host-after-warmup" "$WORK/console.log"
 if [[ $WARMUP -gt 0 ]]; then
@@ -120,7 +162,7 @@ if [[ $WARMUP -gt 0 ]]; then
             sleep 0.1
         done
         sleep 1
-        vm_port_stats host "$VPORT" >"$WORK/host-after-warmup"
+        host_stats >"$WORK/host-after-warmup"
     ) &
     SNAP=$!
 fi
@@ -149,7 +191,7 @@ if [[ $LSC -eq 1 ]]; then
     ) &
     LSCDRV=$!
 fi
-"$LIB/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" "${DEVOPTS[@]}" "${BOOT[@]}" --timeout 420 \
+"$LIB/vm-boot.sh" --workdir "$WORK" "${NIC[@]}" "${PACKED[@]}" "${DEVOPTS[@]}" "${BOOT[@]}" --timeout 420 \
     --smp 1 --hugepages 256 ${VNET_VM_INITRD:+--initrd "$VNET_VM_INITRD"} \
     ${VNET_VM_KERNEL_DIR:+--kernel-dir "$VNET_VM_KERNEL_DIR"} -- "$WORK/guest.sh" || rc=$?
 if [[ $LSC -eq 1 ]]; then
@@ -162,10 +204,15 @@ if [[ $WARMUP -gt 0 ]]; then
     [[ -s $WORK/host-after-warmup ]] || vm_fail "no host counters after the guest's warm-up"
     s0=$(cat "$WORK/host-after-warmup")
 fi
-s1=$(vm_port_stats host "$VPORT")
-vm_testpmd_quit host
-echo "---- host testpmd log (vnet / vhost / errors) ----"
-grep -Ei 'vnet|vhost|error|fail' "$VM_RUN/host.log" | tail -n 30 || true
+s1=$(host_stats)
+if [[ $BACKEND == qemu ]]; then
+    bad=$(cut -d' ' -f5 "$VM_RUN/reflector.stats")
+    [[ $bad -eq 0 ]] || vm_fail "udp-reflector saw $bad malformed frames"
+else
+    vm_testpmd_quit host
+    echo "---- host testpmd log (vnet / vhost / errors) ----"
+    grep -Ei 'vnet|vhost|error|fail' "$VM_RUN/host.log" | tail -n 30 || true
+fi
 
 read -r rp0 rb0 tp0 tb0 <<<"$s0"
 read -r rp1 rb1 tp1 tb1 <<<"$s1"
@@ -175,7 +222,7 @@ res=$(grep -E '^VNET-PCI-RESULT' "$WORK/console.log" | tail -n1 | tr -d '\r' || 
 declare -A G
 for kv in ${res#VNET-PCI-RESULT }; do G[${kv%%=*}]=${kv#*=}; done
 vm_log "guest ($RING, backend $BACKEND): tx ${G[tx_pkts]} pkts ${G[tx_bytes]} B, rx ${G[rx_pkts]} pkts ${G[rx_bytes]} B; frames sent ${G[sent]} received ${G[received]} bad ${G[bad]} dup ${G[dup]}"
-vm_log "host  ($DEVNAME port $VPORT): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
+vm_log "host  ($DEVNAME): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
 [[ $rc -eq 0 ]] || vm_fail "guest exited $rc"
 grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
     vm_fail "the PMD did not negotiate a $NEG ring"
