@@ -33,6 +33,9 @@ constexpr uint16_t kIndirectPerHead = kMaxTxSegs + 1;
 
 Port& port_of(rte_eth_dev* dev) { return *static_cast<Port*>(dev->data->dev_private); }
 
+// Split used-ring alignment the device expects.
+size_t used_align(const Port& p) { return p.t->legacy() ? 4096 : 4; }
+
 // ---- burst selection ------------------------------------------------------
 template <class R, bool Va>
 void pick(rte_eth_dev* dev, bool mrg) {
@@ -93,7 +96,8 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
   char name[RTE_MEMZONE_NAMESIZE];
-  const size_t ring_bytes = p.packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n).total;
+  const size_t ring_bytes =
+      p.packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n, used_align(p)).total;
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
   q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
@@ -123,6 +127,7 @@ int queue_start(Port& p, Queue* q) {
   c.event_idx = has(p.features, feat::EVENT_IDX);
   c.in_order = has(p.features, feat::IN_ORDER);
   c.ring = ring::RingMem{q->ring_mz->addr, dev_addr(p, q->ring_mz, 0)};
+  c.used_align = used_align(p);
   if (!q->is_rx) {
     if (c.indirect)
       c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
@@ -138,7 +143,7 @@ int queue_start(Port& p, Queue* q) {
     const auto l = virtio::PackedLayout::make(q->size);
     a = {q->size, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
   } else {
-    const auto l = virtio::SplitLayout::make(q->size);
+    const auto l = virtio::SplitLayout::make(q->size, used_align(p));
     a = {q->size, base + l.desc_off, base + l.avail_off, base + l.used_off};
   }
   return p.t->setup_queue(q->vq, a, &q->kick);
@@ -158,11 +163,11 @@ int dev_configure(rte_eth_dev* dev) {
     VNET_LOG(ERR, "port %u: rx mq_mode %d not supported", dev->data->port_id, conf.rxmode.mq_mode);
     return -ENOTSUP;
   }
-  uint64_t want = supported_features() & p.t->device_features();
+  uint64_t want = (supported_features() | p.t->transport_features()) & p.t->device_features();
   if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
   if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
   if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
-  if (!has(want, feat::VERSION_1)) {
+  if (!has(want, feat::VERSION_1) && !p.t->legacy()) {
     VNET_LOG(ERR, "port %u: device does not offer VIRTIO_F_VERSION_1", dev->data->port_id);
     return -ENOTSUP;
   }

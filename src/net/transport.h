@@ -16,12 +16,17 @@ struct Notifier {
   int fd = -1;                          // eventfd (virtio-user)
   volatile uint16_t* mmio = nullptr;    // notify register (PCI)
   uint16_t value = 0;                   // what to write to mmio (queue index)
+  // A register that is not plain memory (legacy I/O port): write(*this).
+  void (*write)(const Notifier&) = nullptr;
+  void* ctx = nullptr;
   void kick() const {
     if (fd >= 0) {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t r = ::write(fd, &one, sizeof one);  // EAGAIN: counter saturated, a kick is pending anyway
     } else if (mmio) {
       *mmio = value;
+    } else if (write) {
+      write(*this);
     }
   }
 };
@@ -53,6 +58,12 @@ class Transport {
   // Stop the device processing the rings (the driver then reclaims buffers).
   virtual int stop() = 0;
   virtual bool link_up() = 0;
+  // A legacy (virtio 0.9.5) device: 32 feature bits, no VERSION_1, split
+  // rings only, used ring aligned to 4096 (2.7 "Legacy Interfaces").
+  virtual bool legacy() const { return false; }
+  // Feature bits the transport itself handles (e.g. ACCESS_PLATFORM for a
+  // device behind an IOMMU); accepted whenever the device offers them.
+  virtual uint64_t transport_features() const { return 0; }
 };
 
 }  // namespace vnet::net

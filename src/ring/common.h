@@ -58,7 +58,8 @@ struct DriverConfig {
   bool indirect = false;
   bool event_idx = false;  // split: VIRTIO_F_EVENT_IDX; packed: descriptor-specific events
   bool in_order = false;
-  RingMem ring;  // SplitLayout/PackedLayout::make(size).total bytes, zeroed by init
+  RingMem ring;  // SplitLayout/PackedLayout::make(size, used_align).total bytes, zeroed by init
+  size_t used_align = 4;  // split: used ring alignment (4096 for legacy virtio 0.9.5 devices)
   IndirectPool indirect_pool;
 };
 

@@ -12,7 +12,8 @@ int SplitDriver::init(const DriverConfig& cfg) {
     return -EINVAL;
   if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2))
     return -EINVAL;
-  const auto lay = virtio::SplitLayout::make(n);
+  if (cfg.used_align == 0 || (cfg.used_align & (cfg.used_align - 1)) != 0) return -EINVAL;
+  const auto lay = virtio::SplitLayout::make(n, cfg.used_align);
   auto* base = static_cast<uint8_t*>(cfg.ring.va);
   std::memset(base, 0, lay.total);
   size_ = n;

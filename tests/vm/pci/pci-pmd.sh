@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# tests/vm/pci/pci-pmd.sh — our net_vnet PCI PMD inside the QEMU guest on the
+# guest's virtio-net-pci, against a host backend that reflects every frame:
+# over vhost-user, dpdk-testpmd (io forwarding, loop topology) with our own
+# net_vnet_vhost ("vnet") or DPDK's net_vhost ("dpdk"); or, with no
+# vhost-user at all, QEMU's own device model on a `-netdev socket` (UDP) to
+# udp-reflector.py, which checks and counts every frame ("qemu"). In the guest,
+# tools/vnet-pci first must refuse to unbind the NIC while it carries a
+# route, then binds it to uio_pci_generic; vnet-vm-pci-guest sends
+# sequence-numbered frames and checks every one that comes back. Passes when
+# the guest's tally is exact and the packet and byte counters of both sides
+# reconcile: guest tx == host rx, host tx == guest rx. With uio_pci_generic
+# the host then takes the link down and up (QEMU monitor set_link) and the
+# guest must see both as link-state interrupts.
+#
+# usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]
+#   uio (default): uio_pci_generic, --iova-mode=pa.
+#   vfio: q35 with an emulated intel-iommu, the device behind it
+#         (iommu_platform=on), vfio-pci and --iova-mode=va; a vhost-user
+#         backend must translate through IOTLB messages (DPDK's,
+#         iommu-support=1); QEMU's own model (qemu) translates itself and
+#         keeps MSI-X, so link changes arrive on MSI-X vector 0.
+#   env VNET_PLUGIN     build/<preset>/plugins/librte_net_vnet.so (backend vnet)
+#       VNET_PCI_GUEST  the vnet-vm-pci-guest binary
+#       VNET_PCI_TOOL   the vnet-pci binary
+#       VNET_VM_LIB     directory of host-lib.sh and vm-boot.sh (default: ..)
+#       VNET_PCI_COUNT  frames per length (default 2000)
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
+# shellcheck source=../host-lib.sh
+. "$LIB/host-lib.sh"
+
+USAGE="usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]"
+BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE} KDRV=${4:-uio}
+COUNT=${VNET_PCI_COUNT:-2000}
+LENS=64,1514
+# legacy: a transitional device without its modern interface (virtio 0.9.5
+# over the I/O BAR), which only has split rings.
+case $RING in
+    split) PACKED=() DEVARGS="" DEVOPTS=() NEG=split ;;
+    packed) PACKED=(--packed) DEVARGS=",packed_vq=1" DEVOPTS=() NEG=packed ;;   # QEMU offers it, our PMD asks for it
+    legacy) PACKED=() DEVARGS="" DEVOPTS=(--device-opts "disable-modern=on,disable-legacy=off") NEG=split ;;
+    *) vm_fail "ring $RING: split, packed or legacy" ;;
+esac
+[[ -x ${VNET_PCI_GUEST:-} ]] || vm_fail "VNET_PCI_GUEST=${VNET_PCI_GUEST:-} is not the guest program"
+[[ -x ${VNET_PCI_TOOL:-} ]] || vm_fail "VNET_PCI_TOOL=${VNET_PCI_TOOL:-} is not vnet-pci"
+
+vm_init
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd -P)
+SOCK=$VM_RUN/vhost.sock
+VHOST_OPTS="" BOOT=() GUEST_DRV=uio_pci_generic IOVA=pa WARMUP=0 LSC=1
+MON=$VM_RUN/mon.sock
+case $KDRV in
+    uio) ;;
+    vfio)
+        [[ $RING != legacy ]] || vm_fail "legacy devices cannot sit behind the IOMMU"
+        # DPDK's vhost drops what it cannot yet translate while its IOTLB fills.
+        # No INTx/MSI-X LSC under vfio here (vectors=0): link status is polled.
+        VHOST_OPTS=",iommu-support=1" GUEST_DRV=vfio-pci IOVA=va WARMUP=1024 LSC=0
+        DEVOPTS=(--device-opts "iommu_platform=on,ats=on")
+        # The emulated IOMMU must precede the NIC; the kernel needs intel_iommu=on
+        # (a later -append replaces vm-boot.sh's own, so it repeats guestcmd=).
+        BOOT=(--machine q35 --qemu-arg -device --qemu-arg intel-iommu
+              --qemu-arg -append --qemu-arg "console=ttyS0 quiet panic=-1 intel_iommu=on guestcmd=$WORK/guest-cmd.sh guesthugepages=256")
+        ;;
+    *) vm_fail "kernel driver $KDRV: uio or vfio" ;;
+esac
+NIC=(--vhost-user "$SOCK")
+case $BACKEND in
+    vnet) VDEV=(-d "$(vm_plugin)" --vdev "net_vnet_vhost0,iface=$SOCK"); DEVNAME=net_vnet_vhost0 ;;
+    dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK$VHOST_OPTS"); DEVNAME=net_vhost0 ;;
+    qemu)
+        DEVNAME=udp-reflector VPORT=
+        HPORT=$((20000 + RANDOM % 20000)) QPORT=$((HPORT + 1))
+        dev="virtio-net-pci,netdev=vn0,romfile=,mac=52:54:00:00:00:01"
+        if [[ $KDRV == vfio ]]; then
+            # QEMU's own device model translates through the IOMMU itself (no
+            # IOTLB warm-up), and keeps MSI-X: link changes on vector 0.
+            dev+=",iommu_platform=on,ats=on" WARMUP=0 LSC=1
+        else
+            dev+=",vectors=0"
+        fi
+        case $RING in
+            legacy) dev+=",disable-modern=on,disable-legacy=off" ;;
+            packed) dev+=",disable-legacy=on,packed=on" ;;
+            *) dev+=",disable-legacy=on" ;;
+        esac
+        NIC=(--qemu-arg -netdev --qemu-arg "socket,id=vn0,udp=127.0.0.1:$HPORT,localaddr=127.0.0.1:$QPORT"
+             --qemu-arg -device --qemu-arg "$dev")
+        PACKED=() DEVOPTS=()
+        ;;
+    *) vm_fail "backend $BACKEND: vnet, dpdk or qemu" ;;
+esac
+
+if [[ $BACKEND == qemu ]]; then
+    python3 "$HERE/udp-reflector.py" --listen "127.0.0.1:$HPORT" --reply "127.0.0.1:$QPORT" \
+        --stats "$VM_RUN/reflector.stats" >"$VM_RUN/reflector.log" 2>&1 &
+    REFL=$!
+    vm_on_exit "kill -KILL $REFL"
+    for ((i = 0; i < 50; i++)); do [[ -s $VM_RUN/reflector.stats ]] && break; sleep 0.1; done
+    [[ -s $VM_RUN/reflector.stats ]] || vm_fail "udp-reflector did not start: $(cat "$VM_RUN/reflector.log")"
+else
+    vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetpci$$" "${VDEV[@]}" \
+        --log-level=pmd.net.vnet*:info \
+        -- --total-num-mbufs=16384 --forward-mode=io --port-topology=loop
+    [[ -S $SOCK ]] || vm_fail "$DEVNAME did not listen on $SOCK"
+    VPORT=$(vm_port_id host "$DEVNAME")
+    vm_testpmd_cmd host "start"
+fi
+# "rx_pkts rx_bytes tx_pkts tx_bytes" of the host side.
+host_stats() {
+    if [[ $BACKEND == qemu ]]; then
+        local before
+        before=$(stat -c %Y.%s "$VM_RUN/reflector.stats" 2>/dev/null || true)
+        kill -USR1 "$REFL"
+        for ((i = 0; i < 50; i++)); do
+            [[ $(stat -c %Y.%s "$VM_RUN/reflector.stats" 2>/dev/null) != "$before" ]] && break
+            sleep 0.1
+        done
+        sleep 0.2
+        cut -d' ' -f1-4 "$VM_RUN/reflector.stats"
+    else
+        vm_port_stats host "$VPORT"
+    fi
+}
+vm_log "host: $DEVNAME${VPORT:+ port $VPORT} reflects frames; ring $RING; guest $GUEST_DRV, IOVA as ${IOVA^^}"
+
+# Runs inside the guest (it sees the host's tree read-only).
+cat >"$WORK/guest.sh" <<EOF
+#!/bin/bash
+# generated by pci-pmd.sh: bind the virtio-net function to uio_pci_generic
+# with vnet-pci (after checking it refuses while a route exists), then run
+# our PMD on it.
+set -u
+tool=$VNET_PCI_TOOL
+bdf=\$(\$tool list | awk '\$3 == "virtio-net" { print \$1; exit }')
+[[ -n \$bdf ]] || { echo "no virtio-net PCI function"; \$tool list --all; exit 10; }
+\$tool list
+\$tool show \$bdf
+ifn=\$(\$tool list | awk -v b=\$bdf '\$1 == b { sub("net=", "", \$6); print \$6 }')
+if [[ -n \$ifn && \$ifn != - ]]; then
+    # No IPv6 (router solicitations, MLD): the kernel must send nothing that
+    # would show up in the backend's counters.
+    echo 1 >/proc/sys/net/ipv6/conf/\$ifn/disable_ipv6
+    ip link set \$ifn up && ip addr add 10.98.0.2/24 dev \$ifn
+    \$tool bind \$bdf $GUEST_DRV; rc=\$?
+    [[ \$rc -eq 3 ]] || { echo "vnet-pci bind of a routed \$ifn exited \$rc, want 3 (refused)"; exit 11; }
+    ip addr flush dev \$ifn; ip link set \$ifn down
+fi
+\$tool bind \$bdf $GUEST_DRV || exit 12
+$VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
+    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC
+rc=\$?
+\$tool bind \$bdf kernel >/dev/null || true
+exit \$rc
+EOF
+chmod 0755 "$WORK/guest.sh"
+
+s0=$(host_stats)
+rc=0
+rm -f "$WORK/host-after-warmup" "$WORK/console.log"
+if [[ $WARMUP -gt 0 ]]; then
+    # The counted phases start 5 s after the guest's marker: take the host's
+    # starting counters in between (warm-up losses stay out of the books).
+    (
+        for ((i = 0; i < 4000; i++)); do
+            grep -q '^VNET-PCI-WARM-DONE' "$WORK/console.log" 2>/dev/null && break
+            sleep 0.1
+        done
+        sleep 1
+        host_stats >"$WORK/host-after-warmup"
+    ) &
+    SNAP=$!
+fi
+# One line to QEMU's human monitor; prints its reply.
+monitor() {
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.3); s.recv(65536)
+s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace").strip())' "$MON" "$1"
+}
+wait_console() {  # REGEX SECONDS
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        grep -qE "$1" "$WORK/console.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if [[ $LSC -eq 1 ]]; then
+    BOOT+=(--qemu-arg -monitor --qemu-arg "unix:$MON,server=on,wait=off")
+    (
+        wait_console '^VNET-PCI-LSC-READY' 400 || exit 0
+        sleep 1
+        vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' | tr -d '\r' | tail -n1)"
+        wait_console '^VNET-PCI-LSC-DOWN-SEEN' 120 || exit 0
+        vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' | tr -d '\r' | tail -n1)"
+    ) &
+    LSCDRV=$!
+fi
+"$LIB/vm-boot.sh" --workdir "$WORK" "${NIC[@]}" "${PACKED[@]}" "${DEVOPTS[@]}" "${BOOT[@]}" --timeout 420 \
+    --smp 1 --hugepages 256 ${VNET_VM_INITRD:+--initrd "$VNET_VM_INITRD"} \
+    ${VNET_VM_KERNEL_DIR:+--kernel-dir "$VNET_VM_KERNEL_DIR"} -- "$WORK/guest.sh" || rc=$?
+if [[ $LSC -eq 1 ]]; then
+    kill "$LSCDRV" 2>/dev/null || true
+    wait "$LSCDRV" 2>/dev/null || true
+fi
+if [[ $WARMUP -gt 0 ]]; then
+    kill "$SNAP" 2>/dev/null || true
+    wait "$SNAP" 2>/dev/null || true
+    [[ -s $WORK/host-after-warmup ]] || vm_fail "no host counters after the guest's warm-up"
+    s0=$(cat "$WORK/host-after-warmup")
+fi
+s1=$(host_stats)
+if [[ $BACKEND == qemu ]]; then
+    bad=$(cut -d' ' -f5 "$VM_RUN/reflector.stats")
+    [[ $bad -eq 0 ]] || vm_fail "udp-reflector saw $bad malformed frames"
+else
+    vm_testpmd_quit host
+    echo "---- host testpmd log (vnet / vhost / errors) ----"
+    grep -Ei 'vnet|vhost|error|fail' "$VM_RUN/host.log" | tail -n 30 || true
+fi
+
+read -r rp0 rb0 tp0 tb0 <<<"$s0"
+read -r rp1 rb1 tp1 tb1 <<<"$s1"
+hrx=$((rp1 - rp0)) hrb=$((rb1 - rb0)) htx=$((tp1 - tp0)) htb=$((tb1 - tb0))
+res=$(grep -E '^VNET-PCI-RESULT' "$WORK/console.log" | tail -n1 | tr -d '\r' || true)
+[[ -n $res ]] || vm_fail "the guest program printed no result (guest exit $rc)"
+declare -A G
+for kv in ${res#VNET-PCI-RESULT }; do G[${kv%%=*}]=${kv#*=}; done
+vm_log "guest ($RING, backend $BACKEND): tx ${G[tx_pkts]} pkts ${G[tx_bytes]} B, rx ${G[rx_pkts]} pkts ${G[rx_bytes]} B; frames sent ${G[sent]} received ${G[received]} bad ${G[bad]} dup ${G[dup]}"
+vm_log "host  ($DEVNAME): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
+[[ $rc -eq 0 ]] || vm_fail "guest exited $rc"
+grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
+    vm_fail "the PMD did not negotiate a $NEG ring"
+grep -q "Selected IOVA mode '${IOVA^^}'" "$WORK/console.log" || vm_fail "the guest EAL did not run with IOVA as ${IOVA^^}"
+if [[ $RING == legacy ]]; then
+    grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
+fi
+if [[ $LSC -eq 1 ]]; then
+    lsc=$(grep -E '^guest: link-state interrupts' "$WORK/console.log" | tr -d '\r' | tail -n1)
+    vm_log "${lsc:-guest: no link-state report}"
+fi
+[[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact, or link-state changes not seen"
+[[ ${G[tx_pkts]} -eq $hrx && ${G[tx_bytes]} -eq $hrb ]] || vm_fail "guest -> host: guest sent ${G[tx_pkts]}/${G[tx_bytes]} B, host got $hrx/$hrb B"
+[[ $htx -eq ${G[rx_pkts]} && $htb -eq ${G[rx_bytes]} ]] || vm_fail "host -> guest: host sent $htx/$htb B, guest got ${G[rx_pkts]}/${G[rx_bytes]} B"
+vm_log "PASS ($BACKEND, $RING)"
