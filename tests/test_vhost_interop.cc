@@ -184,14 +184,99 @@ int disconnect_in_flight(const std::string& dir, bool packed) {
   return failed;
 }
 
-int disconnect_forked(bool packed) {
+
+// Two queue pairs on one dmadev vchan, polled from two lcores at once (the
+// channel flag serialises them); then xstats (names, reset, gauges) and the
+// MTU range.
+struct LcoreJob {
+  uint16_t tx, rx;
+  rte_mempool* mp;
+  vnet::test::TrafficResult r;
+};
+
+int lcore_exchange(void* arg) {
+  auto* j = static_cast<LcoreJob*>(arg);
+  j->r = vnet::test::exchange(j->tx, j->rx, j->mp, 3000, 1518, 128, 30.0, 1);
+  return 0;
+}
+
+int two_lcores_and_xstats(const std::string& dir) {
+  using namespace vnet::test;
+  const std::string sock = dir + "/vhost.sock";
+  const std::string prefix = "--file-prefix=vnet-dma2l-" + std::to_string(::getpid());
+  const std::string vhost = "net_vnet_vhost0,iface=" + sock +
+                            ",queues=2,dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;"
+                            "rxq1@dma_skeleton0-0],dma_threshold=0";
+  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0,1", prefix,
+                                   "--vdev", "dma_skeleton0", "--vdev", vhost,
+                                   "--vdev", "net_virtio_user0,path=" + sock + ",queues=2"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  PAIR_CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init");
+  uint16_t pv, pu;
+  PAIR_CHECK(rte_eth_dev_get_port_by_name("net_vnet_vhost0", &pv) == 0, "backend not probed");
+  PAIR_CHECK(rte_eth_dev_get_port_by_name("net_virtio_user0", &pu) == 0, "frontend not probed");
+  rte_mempool* mp = rte_pktmbuf_pool_create("two", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  PAIR_CHECK(mp, "mempool");
+  PAIR_CHECK(setup_port(pv, mp, false, 2) == 0 && setup_port(pu, mp, false, 2) == 0, "port set-up");
+  rte_eth_link link{};
+  for (int i = 0; i < 500 && link.link_status != RTE_ETH_LINK_UP; ++i) {
+    rte_delay_ms(10);
+    rte_eth_link_get_nowait(pv, &link);
+  }
+  PAIR_CHECK(link.link_status == RTE_ETH_LINK_UP, "link never came up");
+  int failed = 0;
+  for (int to_backend = 1; to_backend >= 0; --to_backend) {
+    const uint16_t tx = to_backend ? pu : pv, rx = to_backend ? pv : pu;
+    LcoreJob job{tx, rx, mp, {}};
+    PAIR_CHECK(rte_eal_remote_launch(lcore_exchange, &job, 1) == 0, "launch on lcore 1");
+    const auto r0 = exchange(tx, rx, mp, 3000, 1518, 128, 30.0, 0);
+    rte_eal_wait_lcore(1);
+    std::fprintf(stderr, "two lcores %s: q0 %lu/%lu bad %lu, q1 %lu/%lu bad %lu\n",
+                 to_backend ? "frontend->vhost" : "vhost->frontend", r0.received, r0.sent, r0.bad, job.r.received,
+                 job.r.sent, job.r.bad);
+    failed += !r0.ok(3000) + !job.r.ok(3000);
+  }
+  // xstats: every queue copied by DMA; reset zeroes counters, not gauges.
+  for (const char* q : {"rx_q0_", "rx_q1_", "tx_q0_", "tx_q1_"}) {
+    const uint64_t dma = xstat_sum(pv, q, "_dma_copies"), pk = xstat_sum(pv, q, "_packets");
+    std::fprintf(stderr, "%s: packets %lu dma copies %lu\n", q, pk, dma);
+    failed += pk != 3000 || dma < pk;
+  }
+  PAIR_CHECK(xstat_sum(pv, "", "ring_bad_address") == 0, "ring errors seen");
+  PAIR_CHECK(xstat_sum(pv, "vhost_", "messages") > 0, "no vhost-user message counted");
+  const uint64_t hwm = xstat_sum(pv, "tx_q0_", "inflight_hwm");
+  PAIR_CHECK(rte_eth_xstats_reset(pv) == 0, "xstats_reset");
+  PAIR_CHECK(xstat_sum(pv, "", "_packets") == 0 && xstat_sum(pv, "", "_dma_copies") == 0 &&
+                 xstat_sum(pv, "", "_good_bytes") == 0,
+             "reset left counters");
+  PAIR_CHECK(hwm > 0 && xstat_sum(pv, "tx_q0_", "inflight_hwm") == hwm, "high-water mark %lu lost on reset", hwm);
+  // MTU: inside what dev_infos advertises, or -EINVAL.
+  PAIR_CHECK(rte_eth_dev_set_mtu(pv, 9000) == 0, "MTU 9000 refused");
+  PAIR_CHECK(rte_eth_dev_set_mtu(pv, 67) == -EINVAL, "MTU 67 accepted");
+  PAIR_CHECK(rte_eth_dev_set_mtu(pv, 65535) == -EINVAL, "MTU 65535 accepted");
+  rte_eth_dev_stop(pu);
+  rte_eth_dev_close(pu);
+  rte_eth_dev_stop(pv);
+  rte_eth_dev_close(pv);
+  const unsigned avail = rte_mempool_avail_count(mp);
+  failed += avail != mp->size;
+  rte_mempool_free(mp);
+  const std::string runtime = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  remove_dir(runtime);
+  return failed;
+}
+
+template <class F>
+int forked(F&& f) {
   const std::string dir = vnet::test::private_dir();
   if (dir.empty()) return -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
     std::signal(SIGPIPE, SIG_IGN);
     ::alarm(90);
-    ::_exit(disconnect_in_flight(dir, packed));
+    ::_exit(f(dir));
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -200,8 +285,14 @@ int disconnect_forked(bool packed) {
   return WEXITSTATUS(status);
 }
 
-TEST(VhostInteropDmaDisconnect, SplitWithCopiesInFlight) { EXPECT_EQ(disconnect_forked(false), 0); }
-TEST(VhostInteropDmaDisconnect, PackedWithCopiesInFlight) { EXPECT_EQ(disconnect_forked(true), 0); }
+TEST(VhostInteropDmaShared, TwoLcoresOneVchanXstatsAndMtu) { EXPECT_EQ(forked(two_lcores_and_xstats), 0); }
+
+TEST(VhostInteropDmaDisconnect, SplitWithCopiesInFlight) {
+  EXPECT_EQ(forked([](const std::string& d) { return disconnect_in_flight(d, false); }), 0);
+}
+TEST(VhostInteropDmaDisconnect, PackedWithCopiesInFlight) {
+  EXPECT_EQ(forked([](const std::string& d) { return disconnect_in_flight(d, true); }), 0);
+}
 
 INSTANTIATE_TEST_SUITE_P(Threshold, VhostInteropDma, ::testing::Values(0u, 256u),
                          [](const auto& i) { return "T" + std::to_string(i.param); });

@@ -332,6 +332,7 @@ int xstats_get(rte_eth_dev* dev, rte_eth_xstat* xs, unsigned size) {
 
 int xstats_reset(rte_eth_dev* dev) {
   Port* p = port_of(dev);
+  stats_reset(dev);  // the basic stats ethdev puts in front of ours reset too
   // As stats_reset: the data path owns the counters, reset records a baseline.
   p->xbase.assign(xstats_count(p), 0);
   xstats_collect(p, p->xbase.data());
