@@ -255,10 +255,37 @@ int two_lcores_and_xstats(const std::string& dir) {
   PAIR_CHECK(rte_eth_dev_set_mtu(pv, 9000) == 0, "MTU 9000 refused");
   PAIR_CHECK(rte_eth_dev_set_mtu(pv, 67) == -EINVAL, "MTU 67 accepted");
   PAIR_CHECK(rte_eth_dev_set_mtu(pv, 65535) == -EINVAL, "MTU 65535 accepted");
+  // Probe errors: a missing dmadev, one this port already uses (busy), a
+  // queue the port does not have, a malformed entry. No socket stays behind.
+  const char* bad[] = {"dmas=[txq0@nosuch0-0]", "dmas=[txq0@dma_skeleton0-0]", "dmas=[txq1@dma_skeleton0-0]",
+                       "dmas=[txq0-dma_skeleton0@0]", "dmas=[txq0@dma_skeleton0-0],dma_threshold=-1"};
+  for (unsigned i = 0; i < std::size(bad); ++i) {
+    std::string name = "net_vnet_vhost", sk = dir, a = "iface=";
+    name += std::to_string(i + 1);
+    sk += "/bad" + std::to_string(i) + ".sock";
+    a += sk;
+    a += ",";
+    a += bad[i];
+    const int rc = rte_eal_hotplug_add("vdev", name.c_str(), a.c_str());
+    std::fprintf(stderr, "probe with %s: %d\n", bad[i], rc);
+    failed += rc >= 0;
+    failed += ::access(sk.c_str(), F_OK) == 0;
+  }
   rte_eth_dev_stop(pu);
   rte_eth_dev_close(pu);
   rte_eth_dev_stop(pv);
   rte_eth_dev_close(pv);
+  // The closed port released the dmadev: a new port may take it.
+  {
+    std::string a = "iface=";
+    a += dir;
+    a += "/again.sock,dmas=[txq0@dma_skeleton0-0]";
+    const int rc = rte_eal_hotplug_add("vdev", "net_vnet_vhost9", a.c_str());
+    std::fprintf(stderr, "probe after the first port closed: %d\n", rc);
+    failed += rc != 0;
+    uint16_t p9;
+    if (rc == 0 && rte_eth_dev_get_port_by_name("net_vnet_vhost9", &p9) == 0) rte_eth_dev_close(p9);
+  }
   const unsigned avail = rte_mempool_avail_count(mp);
   failed += avail != mp->size;
   rte_mempool_free(mp);
