@@ -4,6 +4,7 @@
 // workers only poll and count (one writer per counter, read relaxed by the
 // main thread); every mbuf is back in its pool when the ports are closed.
 #include <rte_bus_vdev.h>
+#include <dlfcn.h>
 #include <getopt.h>
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
@@ -33,7 +34,9 @@ enum class Role { Fwd, Gen, Sink };
 struct Options {
   bool fe_ours = true, be_ours = true, packed = true, mrg = true, in_order = false, dma = true;
   bool csv = false, quiet = false;
-  uint32_t size = 64, queues = 1, ring = 256, dma_threshold = 256, inflight = 128, burst = 32;
+  uint32_t size = 64, queues = 1, ring = 256, inflight = 128, burst = 32;
+  int64_t dma_threshold = -1;  // -1: the backend's default
+  uint32_t lockstep = 0;  // > 0: no workers, this many rounds on one thread
   double duration = 10, warmup = 1;
   Mode mode = Mode::Fwd;
   int cpu_fe = 0, cpu_be = 1;
@@ -68,12 +71,18 @@ Needs no hugepages (--no-huge); Ctrl-C stops it early, with the summary.
   --dma on|off           our backend's copies through DPDK's dma_skeleton
                          dmadev (default on; ignored with --backend dpdk)
   --dma-threshold BYTES  copies of at least this size go to DMA, smaller ones
-                         stay on the CPU; 0 sends all to DMA (default 256)
+                         stay on the CPU; 0 sends all to DMA (default: the
+                         backend's, 1024)
   --mrg on|off           mergeable Rx buffers (default on)
   --in-order on|off      ask for VIRTIO_F_IN_ORDER (default off)
   --inflight N           frames seeded per queue in fwd mode (default 128)
   --cores A,B            CPUs for the virtio side and the vhost side
                          (default 0,1)
+  --lockstep ROUNDS      no workers and no clock: one thread runs ROUNDS of
+                         (virtio Tx burst, backend Rx + Tx burst, virtio Rx
+                         burst) and prints the frames moved; for counting
+                         instructions per frame under valgrind, where the
+                         count does not drift with machine load
   --csv                  at the end, one CSV line (header on stderr) instead
                          of the table
   --quiet                no live lines
@@ -104,7 +113,7 @@ bool parse_u32(const char* v, uint32_t lo, uint32_t hi, uint32_t* out) {
 int parse(int argc, char** argv, Options* o) {
   enum {
     kFrontend = 1, kBackend, kRing, kSize, kQueues, kRingSize, kMode, kDuration, kWarmup, kDma, kDmaThr, kMrg,
-    kInOrder, kInflight, kCores, kCsv, kQuiet, kHelp
+    kInOrder, kInflight, kCores, kCsv, kQuiet, kHelp, kLockstep
   };
   static const option longopts[] = {
       {"frontend", required_argument, nullptr, kFrontend}, {"backend", required_argument, nullptr, kBackend},
@@ -116,6 +125,7 @@ int parse(int argc, char** argv, Options* o) {
       {"in-order", required_argument, nullptr, kInOrder},  {"inflight", required_argument, nullptr, kInflight},
       {"cores", required_argument, nullptr, kCores},       {"csv", no_argument, nullptr, kCsv},
       {"quiet", no_argument, nullptr, kQuiet},             {"help", no_argument, nullptr, kHelp},
+      {"lockstep", required_argument, nullptr, kLockstep},
       {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
@@ -151,11 +161,17 @@ int parse(int argc, char** argv, Options* o) {
         break;
       }
       case kDma: ok = on_off(v, &o->dma); break;
-      case kDmaThr: ok = parse_u32(v, 0, 65536, &o->dma_threshold); break;
+      case kDmaThr: {
+        uint32_t t = 0;
+        ok = parse_u32(v, 0, 65536, &t);
+        o->dma_threshold = t;
+        break;
+      }
       case kMrg: ok = on_off(v, &o->mrg); break;
       case kInOrder: ok = on_off(v, &o->in_order); break;
       case kInflight: ok = parse_u32(v, 1, 32768, &o->inflight); break;
       case kCores: ok = std::sscanf(v, "%d,%d", &o->cpu_fe, &o->cpu_be) == 2 && o->cpu_fe >= 0 && o->cpu_be >= 0; break;
+      case kLockstep: ok = parse_u32(v, 1, 100000000, &o->lockstep); break;
       case kCsv: o->csv = true; break;
       case kQuiet: o->quiet = true; break;
       case 'h':
@@ -375,6 +391,28 @@ Rates rates(const Snapshot& a, const Snapshot& b) {
   return r;
 }
 
+// One lockstep round: the virtio side transmits a burst, the backend
+// forwards what it received back, the virtio side receives. Out of line and
+// not inlined so that valgrind can collect inside it alone
+// (--toggle-collect=*lockstep_round*).
+[[gnu::noinline]] void lockstep_round(Side* sides, uint64_t* sent, uint64_t* received) {
+  rte_mbuf* pkts[64];
+  Side& v = sides[0];
+  Side& h = sides[1];
+  for (uint16_t q = 0; q < v.queues; ++q) {
+    const uint16_t n = build_frames(v.mp, pkts, static_cast<uint16_t>(v.burst), v.size);
+    const uint16_t k = rte_eth_tx_burst(v.port, q, pkts, n);
+    if (k < n) rte_pktmbuf_free_bulk(pkts + k, n - k);
+    *sent += k;
+    const uint16_t r = rte_eth_rx_burst(h.port, q, pkts, static_cast<uint16_t>(h.burst));
+    const uint16_t f = rte_eth_tx_burst(h.port, q, pkts, r);
+    if (f < r) rte_pktmbuf_free_bulk(pkts + f, r - f);
+    const uint16_t m = rte_eth_rx_burst(v.port, q, pkts, static_cast<uint16_t>(v.burst));
+    rte_pktmbuf_free_bulk(pkts, m);
+    *received += m;
+  }
+}
+
 const char* mode_name(Mode m) { return m == Mode::Fwd ? "fwd" : m == Mode::Tx ? "tx" : "rx"; }
 
 std::string private_dir() {
@@ -414,7 +452,8 @@ int run(const Options& o, const char* argv0) {
     for (uint32_t q = 0; q < o.queues; ++q)
       map += (q ? ";" : "") + std::string("txq") + std::to_string(q) + "@dma_skeleton0-0;rxq" + std::to_string(q) +
              "@dma_skeleton0-0";
-    be_args += ",dmas=[" + map + "],dma_threshold=" + std::to_string(o.dma_threshold);
+    be_args += ",dmas=[" + map + "]";
+    if (o.dma_threshold >= 0) be_args += ",dma_threshold=" + std::to_string(o.dma_threshold);
   }
   const std::string fe_args = "path=" + sock + ",queues=" + qs + ",queue_size=" + std::to_string(o.ring) +
                               ",packed_vq=" + (o.packed ? "1" : "0") + ",mrg_rxbuf=" + (o.mrg ? "1" : "0") +
@@ -478,8 +517,28 @@ int run(const Options& o, const char* argv0) {
     std::printf("vnet-loopback: %s %s <-> %s %s, %s ring of %u, %u B frames, %u queue pair(s), mode %s%s\n",
                 o.fe_ours ? "ours" : "DPDK", fe_name, o.be_ours ? "ours" : "DPDK", be_name,
                 o.packed ? "packed" : "split", o.ring, o.size, o.queues, mode_name(o.mode),
-                o.dma ? (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str()
-                      : ", CPU copies");
+                !o.dma                   ? ", CPU copies"
+                : o.dma_threshold < 0 ? ", DMA copies via dma_skeleton0 (default threshold)"
+                                      : (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str());
+  if (o.lockstep) {
+    uint64_t sent = 0, received = 0;
+    for (uint32_t i = 0; i < o.lockstep; ++i) lockstep_round(sides, &sent, &received);
+    std::printf("lockstep: %u rounds, virtio sent %lu frames, received %lu\n", o.lockstep, sent, received);
+    // Where each burst function lives, so that an instruction profile of a
+    // stripped library can be attributed: object and offset from its base.
+    const struct { const char* what; uint16_t port; bool rx; } fns[] = {
+        {"virtio_tx", fe, false}, {"virtio_rx", fe, true}, {"vhost_tx", be, false}, {"vhost_rx", be, true}};
+    for (const auto& f : fns) {
+      const struct rte_eth_fp_ops& ops = ::rte_eth_fp_ops[f.port];
+      void* fn = f.rx ? reinterpret_cast<void*>(ops.rx_pkt_burst) : reinterpret_cast<void*>(ops.tx_pkt_burst);
+      Dl_info info{};
+      if (::dladdr(fn, &info) && info.dli_fname)
+        std::printf("burst %s %s 0x%lx\n", f.what, info.dli_fname,
+                    static_cast<unsigned long>(reinterpret_cast<uintptr_t>(fn) - reinterpret_cast<uintptr_t>(info.dli_fbase)));
+    }
+    rc = sent && received ? 0 : 1;
+    goto out;
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   rte_eal_remote_launch(worker_for(sides[0].role), &sides[0], 1);

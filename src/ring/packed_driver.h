@@ -20,6 +20,9 @@ class PackedDriver {
   int init(const DriverConfig& cfg);
 
   inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  // add() of a one-descriptor buffer (the common case: every Rx buffer, most
+  // Tx frames): no chain walk, no indirect decision.
+  inline int add_one(const Seg& s, void* token);
   void publish() {}  // each add() already published its head flags
   inline bool kick_prepare();
   inline uint16_t poll_used(UsedBuf* out, uint16_t max);
@@ -89,7 +92,38 @@ static_assert(DriverQueue<PackedDriver>);
 
 // ---------------------------------------------------------------- inline --
 
+inline int PackedDriver::add_one(const Seg& s, void* token) {
+  if (broken_) return -EIO;
+  if (num_free_ == 0) return -ENOSPC;  // (outstanding_ < size_ follows: each buffer holds a slot)
+  const uint16_t id = free_id_;
+  Buf& b = bufs_[id];
+  free_id_ = b.next_free;
+  const uint16_t head = next_avail_;
+  virtio::PackedDesc& d = desc_[head];
+  d.addr.set(s.addr);
+  d.len.set(s.len);
+  d.id.set(id);
+  const uint16_t fl = (s.write ? virtio::DESC_F_WRITE : 0) | avail_flags(avail_wrap_);
+  if (++next_avail_ == size_) {
+    next_avail_ = 0;
+    avail_wrap_ = !avail_wrap_;
+  }
+  b = Buf{token, s.write ? s.len : 0, 1, 0, true};
+  --num_free_;
+  ++outstanding_;
+  ++added_since_kick_;
+  if (in_order_) {
+    order_[order_tail_] = id;
+    order_tail_ = next_mod(order_tail_);
+  }
+  // release: addr, len and id are visible before the flags make the
+  // descriptor available (2.8.21).
+  std::atomic_ref<uint16_t>(d.flags.raw).store(virtio::to_le(fl), std::memory_order_release);
+  return 0;
+}
+
 inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (n == 1) return add_one(segs[0], token);
   if (broken_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;

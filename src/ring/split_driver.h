@@ -22,6 +22,9 @@ class SplitDriver {
   // indirect pool configured and n > 1, one indirect descriptor is used
   // unless use_indirect is false. 0, -ENOSPC (ring full) or -EINVAL.
   inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  // add() of a one-descriptor buffer (the common case: every Rx buffer, most
+  // Tx frames): no chain walk, no indirect decision.
+  inline int add_one(const Seg& s, void* token);
   // Make everything added so far visible to the device.
   inline void publish();
   // After publish(): does the device want a notification? (2.7.10 / 2.7.8)
@@ -115,7 +118,23 @@ inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uin
   d.next.set(next);
 }
 
+inline int SplitDriver::add_one(const Seg& s, void* token) {
+  if (broken_) return -EIO;
+  if (num_free_ == 0) return -ENOSPC;
+  const uint16_t head = free_head_;
+  free_head_ = shadow_[head].next;
+  write_desc(head, s.addr, s.len, s.write ? virtio::DESC_F_WRITE : 0, free_head_);
+  --num_free_;
+  heads_[head] = Head{token, s.write ? s.len : 0, 1, head, true};
+  const uint16_t slot = avail_idx_ & mask_;
+  avail_shadow_[slot] = head;
+  avail_ring_[slot].set(head);
+  ++avail_idx_;
+  return 0;
+}
+
 inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+  if (n == 1) return add_one(segs[0], token);
   if (broken_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
