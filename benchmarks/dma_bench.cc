@@ -7,7 +7,8 @@
 // the backend's cycles per packet counted only in its bursts that moved
 // packets (busy polls). Each (layout, engine) runs in a forked child.
 //
-//   vnet-dma-bench [seconds-per-point=0.5] [thresholds=0,256,1024]
+//   vnet-dma-bench [seconds-per-point=1] [thresholds=0,256,1024]
+// Each point is the best of five slices of its time (a shared machine).
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
 #include <rte_eal.h>
@@ -62,7 +63,7 @@ rte_mbuf* make(rte_mempool* mp, uint32_t len) {
 
 // One direction, one size: run for `secs`, return the rate and the
 // backend's busy cycles per packet.
-Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
+Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
   const uint16_t tx = enqueue ? pv : pu, rx = enqueue ? pu : pv;
   rte_mbuf* pkts[kBurst];
   uint64_t moved = 0, busy = 0;
@@ -150,6 +151,17 @@ int raw_child(double secs) {
   return 0;
 }
 
+// The machine is shared: take the best of five slices (highest rate, with
+// the cycles of that slice) rather than an average of interference.
+Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
+  Point best{0, 0};
+  for (int i = 0; i < 5; ++i) {
+    const Point p = run_once(pv, pu, mp, len, enqueue, secs / 5);
+    if (p.mpps > best.mpps) best = p;
+  }
+  return best;
+}
+
 int setup(uint16_t port, rte_mempool* mp) {
   rte_eth_conf conf{};
   conf.rxmode.mtu = 9000;
@@ -210,7 +222,7 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const double secs = argc > 1 ? std::atof(argv[1]) : 0.5;
+  const double secs = argc > 1 ? std::atof(argv[1]) : 1.0;
   std::vector<long> engines = {-1};
   const char* th = argc > 2 ? argv[2] : "0,256,1024";
   for (const char* p = th; *p;) {
