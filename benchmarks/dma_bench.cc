@@ -16,7 +16,7 @@
 #include <rte_mbuf.h>
 #include <sys/stat.h>
 
-#include "rte_pmd_vnet_vhost.h"
+#include "vnet/rte_pmd_vnet_vhost.h"
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -6,7 +6,7 @@
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 
-#include "rte_pmd_vnet_vhost.h"
+#include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost_pair.h"
 
 namespace {

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "rte_pmd_vnet_vhost.h"
+#include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
 #include "vhost/log.h"
 #include "vhost/vhost_user_server.h"
