@@ -7,7 +7,7 @@
 // the backend's cycles per packet counted only in its bursts that moved
 // packets (busy polls). Each (layout, engine) runs in a forked child.
 //
-//   vnet-dma-bench [seconds-per-point=1] [thresholds=0,256,1024]
+//   vnet-dma-bench [seconds-per-point=1] [thresholds=0,256,1024] [sizes=64,...,9000]
 // Each point is the best of five slices of its time (a shared machine).
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
@@ -29,7 +29,7 @@
 
 namespace {
 
-constexpr uint32_t kSizes[] = {64, 256, 512, 1024, 1518, 9000};
+std::vector<uint32_t> g_sizes = {64, 256, 512, 1024, 1518, 9000};
 constexpr uint16_t kBurst = 32;
 
 struct Point {
@@ -201,8 +201,20 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
     rte_eth_link_get_nowait(pv, &link);
   }
   if (link.link_status != RTE_ETH_LINK_UP) return 1;
-  const std::string engine = threshold < 0 ? "cpu" : "dma>=" + std::to_string(threshold);
-  for (uint32_t len : kSizes) {
+  // Control run: CPU copies with dma_skeleton's copy thread running idle
+  // (what its mere presence costs on this machine).
+  const bool idle_skel = threshold < 0 && std::getenv("VNET_BENCH_IDLE_SKELETON");
+  if (idle_skel) {
+    const int16_t dev = static_cast<int16_t>(rte_dma_get_dev_id_by_name("dma_skeleton0"));
+    rte_dma_conf conf{};
+    conf.nb_vchans = 1;
+    rte_dma_vchan_conf vc{};
+    vc.direction = RTE_DMA_DIR_MEM_TO_MEM;
+    vc.nb_desc = 1024;
+    if (dev < 0 || rte_dma_configure(dev, &conf) || rte_dma_vchan_setup(dev, 0, &vc) || rte_dma_start(dev)) return 1;
+  }
+  const std::string engine = threshold < 0 ? (idle_skel ? "cpu+idle" : "cpu") : "dma>=" + std::to_string(threshold);
+  for (uint32_t len : g_sizes) {
     const Point e = run(pv, pu, mp, len, true, secs);
     const Point d = run(pv, pu, mp, len, false, secs);
     std::printf("| %-6s | %5u | %-9s | %6.2f | %7.0f | %6.2f | %7.0f |\n", packed ? "packed" : "split", len,
@@ -224,6 +236,14 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
 int main(int argc, char** argv) {
   const double secs = argc > 1 ? std::atof(argv[1]) : 1.0;
   std::vector<long> engines = {-1};
+  if (argc > 3) {  // frame sizes, comma-separated
+    g_sizes.clear();
+    for (const char* p = argv[3]; *p;) {
+      char* e = nullptr;
+      g_sizes.push_back(static_cast<uint32_t>(std::strtoul(p, &e, 10)));
+      p = *e ? e + 1 : e;
+    }
+  }
   const char* th = argc > 2 ? argv[2] : "0,256,1024";
   for (const char* p = th; *p;) {
     char* e = nullptr;
