@@ -7,7 +7,8 @@
 // the backend's cycles per packet counted only in its bursts that moved
 // packets (busy polls). Each (layout, engine) runs in a forked child.
 //
-//   vnet-dma-bench [seconds-per-point=0.5] [thresholds=0,256,1024]
+//   vnet-dma-bench [seconds-per-point=1] [thresholds=0,256,1024] [sizes=64,...,9000]
+// Each point is the best of five slices of its time (a shared machine).
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
 #include <rte_eal.h>
@@ -15,7 +16,7 @@
 #include <rte_mbuf.h>
 #include <sys/stat.h>
 
-#include "rte_pmd_vnet_vhost.h"
+#include "vnet/rte_pmd_vnet_vhost.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@
 
 namespace {
 
-constexpr uint32_t kSizes[] = {64, 256, 512, 1024, 1518, 9000};
+std::vector<uint32_t> g_sizes = {64, 256, 512, 1024, 1518, 9000};
 constexpr uint16_t kBurst = 32;
 
 struct Point {
@@ -62,7 +63,7 @@ rte_mbuf* make(rte_mempool* mp, uint32_t len) {
 
 // One direction, one size: run for `secs`, return the rate and the
 // backend's busy cycles per packet.
-Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
+Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
   const uint16_t tx = enqueue ? pv : pu, rx = enqueue ? pu : pv;
   rte_mbuf* pkts[kBurst];
   uint64_t moved = 0, busy = 0;
@@ -150,6 +151,17 @@ int raw_child(double secs) {
   return 0;
 }
 
+// The machine is shared: take the best of five slices (highest rate, with
+// the cycles of that slice) rather than an average of interference.
+Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
+  Point best{0, 0};
+  for (int i = 0; i < 5; ++i) {
+    const Point p = run_once(pv, pu, mp, len, enqueue, secs / 5);
+    if (p.mpps > best.mpps) best = p;
+  }
+  return best;
+}
+
 int setup(uint16_t port, rte_mempool* mp) {
   rte_eth_conf conf{};
   conf.rxmode.mtu = 9000;
@@ -189,8 +201,20 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
     rte_eth_link_get_nowait(pv, &link);
   }
   if (link.link_status != RTE_ETH_LINK_UP) return 1;
-  const std::string engine = threshold < 0 ? "cpu" : "dma>=" + std::to_string(threshold);
-  for (uint32_t len : kSizes) {
+  // Control run: CPU copies with dma_skeleton's copy thread running idle
+  // (what its mere presence costs on this machine).
+  const bool idle_skel = threshold < 0 && std::getenv("VNET_BENCH_IDLE_SKELETON");
+  if (idle_skel) {
+    const int16_t dev = static_cast<int16_t>(rte_dma_get_dev_id_by_name("dma_skeleton0"));
+    rte_dma_conf conf{};
+    conf.nb_vchans = 1;
+    rte_dma_vchan_conf vc{};
+    vc.direction = RTE_DMA_DIR_MEM_TO_MEM;
+    vc.nb_desc = 1024;
+    if (dev < 0 || rte_dma_configure(dev, &conf) || rte_dma_vchan_setup(dev, 0, &vc) || rte_dma_start(dev)) return 1;
+  }
+  const std::string engine = threshold < 0 ? (idle_skel ? "cpu+idle" : "cpu") : "dma>=" + std::to_string(threshold);
+  for (uint32_t len : g_sizes) {
     const Point e = run(pv, pu, mp, len, true, secs);
     const Point d = run(pv, pu, mp, len, false, secs);
     std::printf("| %-6s | %5u | %-9s | %6.2f | %7.0f | %6.2f | %7.0f |\n", packed ? "packed" : "split", len,
@@ -210,8 +234,16 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const double secs = argc > 1 ? std::atof(argv[1]) : 0.5;
+  const double secs = argc > 1 ? std::atof(argv[1]) : 1.0;
   std::vector<long> engines = {-1};
+  if (argc > 3) {  // frame sizes, comma-separated
+    g_sizes.clear();
+    for (const char* p = argv[3]; *p;) {
+      char* e = nullptr;
+      g_sizes.push_back(static_cast<uint32_t>(std::strtoul(p, &e, 10)));
+      p = *e ? e + 1 : e;
+    }
+  }
   const char* th = argc > 2 ? argv[2] : "0,256,1024";
   for (const char* p = th; *p;) {
     char* e = nullptr;

@@ -219,6 +219,23 @@ struct Rig {
   uint16_t enqueue(rte_mbuf** pkts, uint16_t n) {
     return enqueue_burst<Dev, false, Fake>(v, pkts, n);
   }
+  uint16_t enqueue_mrg(rte_mbuf** pkts, uint16_t n) {
+    return enqueue_burst<Dev, true, Fake>(v, pkts, n);
+  }
+  // A mergeable frame spread over buffers first..first+k-1 (header in the first).
+  bool rx_mrg_ok(uint32_t first, uint16_t k, uint32_t seq, uint32_t len) {
+    const uint8_t* b = buf(first);
+    if (b[10] != k || b[11] != 0) return false;
+    uint32_t at = kHdr, slot = first;
+    for (uint32_t j = 0; j < len; ++j, ++at) {
+      if (at == kBuf) {
+        at = 0;
+        b = buf(++slot);
+      }
+      if (b[at] != pattern(seq, j)) return false;
+    }
+    return true;
+  }
   uint16_t dequeue(rte_mbuf** pkts, uint16_t n) { return dequeue_burst<Dev, Fake>(v, pkts, n); }
 };
 
@@ -312,6 +329,40 @@ TYPED_TEST(VhostDma, FullDmaRingFallsBackToCpuForThatPacket) {
     EXPECT_EQ(ring::test_untok(u[i].token), i);
     EXPECT_TRUE(r.rx_ok(i, i, 100));
   }
+}
+
+// Mergeable: the ring runs dry in the middle of a frame after some of its
+// copies were submitted. The buffers go back to the ring, those copies are
+// kept in flight (a record without used entries), the next copy into them
+// is fenced behind them, and the frame arrives whole when room appears.
+TYPED_TEST(VhostDma, MergeableShortRingKeepsSubmittedCopiesFenced) {
+  auto& r = *this->rig;
+  r.init(16, false, 0);
+  r.offer(2);
+  rte_mbuf* m = frame(7, 5000);  // 12 + 5000 B: three 2 KiB buffers
+  EXPECT_EQ(r.enqueue_mrg(&m, 1), 0);  // not consumed: the application keeps it
+  EXPECT_GT(FakeDma::ops.size(), 0u);
+  EXPECT_EQ(r.aq.in_flight(), 1);
+  EXPECT_TRUE(r.ch.fence_next);
+  for (uint32_t i = 2; i < 4; ++i) {  // two more buffers behind the two given back
+    const ring::Seg sg{ring::Arena::iova(r.buf(i)), kBuf, true};
+    ASSERT_EQ(r.qp.drv.add(&sg, 1, ring::test_tok(i)), 0);
+  }
+  r.qp.drv.publish();
+  EXPECT_EQ(r.enqueue_mrg(&m, 1), 1);
+  EXPECT_EQ(FakeDma::fenced, 1u);
+  EXPECT_TRUE(r.used().empty());
+  FakeDma::fail = {0};  // a copy of the given-back attempt fails: no frame of ours is lost by it
+  FakeDma::release = 100;
+  r.enqueue_mrg(nullptr, 0);
+  const auto u = r.used();
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_EQ(u[0].len + u[1].len + u[2].len, kHdr + 5000);
+  EXPECT_TRUE(r.rx_mrg_ok(0, 3, 7, 5000));
+  EXPECT_EQ(r.aq.in_flight(), 0);
+  EXPECT_EQ(r.v.cs.dma_errors, 0u);
+  EXPECT_EQ(r.v.st.dropped, 0u);
+  EXPECT_EQ(r.v.st.packets, 1u);
 }
 
 // Dequeue: the application gets an mbuf only once its bytes have landed.

@@ -399,5 +399,38 @@ TEST(VhostServer, WithoutProtocolFeaturesKickEnables) {
   EXPECT_FALSE(r.has_reply());  // no REPLY_ACK negotiated: nothing is sent back
 }
 
+// Ring-protocol error counts (xstats) survive a re-arm and a disconnect:
+// the device ring is re-initialised each time, its counts are folded first.
+TEST(VhostServer, RingErrorCountsSurviveReArm) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  r.ring(0);
+  ASSERT_TRUE(r.vr[0].armed);
+  // The frontend publishes a head out of range: the ring counts it.
+  uint8_t* base = r.vr[0].mem.translate(kGpa, 1);
+  ASSERT_NE(base, nullptr);
+  auto* avail = reinterpret_cast<uint16_t*>(base + (Rig::addr(0).avail - kUva));
+  avail[2] = 999;  // ring[0]
+  avail[1] = 1;    // idx
+  ring::Chain c;
+  EXPECT_EQ(r.vr[0].split.pop(c), ring::Pop::Broken);
+  auto total = [&] {
+    const auto& live = r.vr[0].is_packed ? r.vr[0].packed.errors() : r.vr[0].split.errors();
+    return r.vr[0].ring_err_past[ring::DevErr::HeadOutOfRange] + live[ring::DevErr::HeadOutOfRange];
+  };
+  EXPECT_EQ(total(), 1u);
+  const int fd = ::memfd_create("vnet-vhost-srvtest", MFD_CLOEXEC);
+  ASSERT_EQ(::ftruncate(fd, kMemSize), 0);
+  vu::MemTable t{};
+  t.nregions = 1;
+  t.regions[0] = {kGpa, kMemSize, kUva, 0};
+  ASSERT_EQ(r.msg(vu::SET_MEM_TABLE, &t, 8 + 32, &fd, 1), 0);
+  ::close(fd);
+  ASSERT_TRUE(r.vr[0].armed);
+  EXPECT_EQ(total(), 1u);
+  r.srv.disconnect();
+  EXPECT_EQ(total(), 1u);
+}
+
 }  // namespace
 }  // namespace vnet::vhost

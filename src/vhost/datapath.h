@@ -95,7 +95,7 @@ void publish_done(Vring& v, Dev& dev) {
       // guest memory before the used entry that hands them over.
       dev.push_used(c, bad ? 0 : r.len);
     }
-    if (p.err) {
+    if (p.err && p.nused) {  // a record without used entries held copies of a frame given back
       ++v.cs.dma_errors;
       ++v.st.dropped;
     }

@@ -20,11 +20,12 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
 
-#include "rte_pmd_vnet_vhost.h"
+#include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
 #include "vhost/log.h"
 #include "vhost/vhost_user_server.h"
@@ -44,6 +45,11 @@ constexpr const char* const kValidArgs[] = {kArgIface, kArgQueues, kArgClient, k
 // submitting and completing a DMA op (benchmarks/dma_bench.cc, README).
 constexpr uint32_t kDefaultDmaThreshold = 1024;
 constexpr uint16_t kDmaRingSize = 1024;  // descriptors per vchan (clamped to the device's range)
+
+// dmadevs a closed port of ours configured and stopped: configured, yet free
+// for the next port (anything else already configured is someone's).
+std::mutex g_dma_mu;
+std::vector<int16_t> g_dma_released;
 
 // One `dmas=` entry: queue (direction, index) -> dmadev vchan.
 struct DmaSpec {
@@ -178,7 +184,11 @@ void destroy(Port* p) {
     p->server->stop();  // every ring quiesced: no copy in flight any more
     delete p->server;
   }
-  for (int16_t d : p->dma_devs) rte_dma_stop(d);
+  for (int16_t d : p->dma_devs) {
+    rte_dma_stop(d);
+    std::lock_guard<std::mutex> g(g_dma_mu);
+    g_dma_released.push_back(d);
+  }
   for (unsigned i = 0; i < p->nchans; ++i) delete[] p->chans[i].tag;
   if (p->vrings)
     for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) delete p->vrings[i].aq;
@@ -332,6 +342,7 @@ int xstats_get(rte_eth_dev* dev, rte_eth_xstat* xs, unsigned size) {
 
 int xstats_reset(rte_eth_dev* dev) {
   Port* p = port_of(dev);
+  stats_reset(dev);  // the basic stats ethdev puts in front of ours reset too
   // As stats_reset: the data path owns the counters, reset records a baseline.
   p->xbase.assign(xstats_count(p), 0);
   xstats_collect(p, p->xbase.data());
@@ -500,9 +511,14 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
       return -ENOTSUP;
     }
     if (info.nb_vchans != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
-                info.dev_name);
-      return -EBUSY;
+      std::lock_guard<std::mutex> g(g_dma_mu);
+      const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
+      if (it == g_dma_released.end()) {
+        VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
+                  info.dev_name);
+        return -EBUSY;
+      }
+      g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
     }
     uint16_t nvc = 0;
     for (const DmaSpec& d : specs)

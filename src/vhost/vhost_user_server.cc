@@ -534,7 +534,9 @@ int Server::arm(unsigned idx, bool keep_pos) {
     used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
   }
   v.mem = mem_.guest_table();
-  fold_ring_errors(v);
+  fold_ring_errors(v);  // then start both rings from zero: a failed init must not count them twice
+  v.split = {};
+  v.packed = {};
   ring::DeviceConfig c;
   c.size = n;
   c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
