@@ -201,6 +201,7 @@ TEST(VhostServer, PackedRingsAndMemoryReplaceKeepPosition) {
   ASSERT_TRUE(r.vr[0].armed);
   EXPECT_TRUE(r.vr[0].is_packed);
   EXPECT_EQ(r.vr[0].packed.last_avail(), 0x8000);  // index 0, wrap counter 1
+  EXPECT_EQ(r.vr[0].packed.used_idx(), 0x8000);    // no used half sent: same as avail
   // A new memory table (same layout): the ring is re-armed where it was.
   const int fd = ::memfd_create("vnet-vhost-srvtest", MFD_CLOEXEC);
   ASSERT_EQ(::ftruncate(fd, kMemSize), 0);
@@ -253,6 +254,28 @@ struct BadCase {
   const char* what;
   std::function<int(Rig&)> send;
 };
+
+// QEMU sends a packed ring's base as avail (bits 0-15) | used (bits 16-31),
+// each an index with its wrap counter in bit 15; GET_VRING_BASE answers alike.
+TEST(VhostServer, PackedBaseCarriesTheUsedHalf) {
+  Rig r;
+  r.handshake(kFeat | bit(virtio::feat::RING_PACKED), kProto);
+  ASSERT_EQ(r.state(vu::SET_VRING_NUM, 0, 256), 0);
+  ASSERT_EQ(r.state(vu::SET_VRING_BASE, 0, 0x80008000), 0);  // QEMU's fresh ring
+  ASSERT_EQ(r.state(vu::SET_VRING_BASE, 0, 0x00058007), 0);  // avail 7/wrap 1, used 5/wrap 0
+  const auto a = Rig::addr(0);
+  ASSERT_EQ(r.msg(vu::SET_VRING_ADDR, &a, sizeof a), 0);
+  ASSERT_EQ(r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD), 0);
+  ASSERT_TRUE(r.vr[0].armed);
+  EXPECT_EQ(r.vr[0].packed.last_avail(), 0x8007);
+  EXPECT_EQ(r.vr[0].packed.used_idx(), 0x0005);
+  ASSERT_EQ(r.state(vu::GET_VRING_BASE, 0, 0), 0);
+  EXPECT_EQ(r.reply().p.state.num, 0x00058007u);
+  // A used index beyond the ring is as invalid as an avail one.
+  ASSERT_EQ(r.state(vu::SET_VRING_NUM, 0, 256), 0);
+  EXPECT_LT(r.state(vu::SET_VRING_BASE, 0, 0x01008000), 0);
+  EXPECT_EQ(r.srv.stats().errors, 1u);
+}
 
 TEST(VhostServer, MalformedMessagesCloseTheConnection) {
   const std::vector<BadCase> cases = {

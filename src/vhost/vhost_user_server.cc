@@ -375,8 +375,10 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       return Outcome::Ok;
     }
     case vu::SET_VRING_BASE: {
+      // Packed: bits 0-14 next avail index, bit 15 its wrap counter; QEMU adds
+      // the used index and wrap counter in bits 16-31 (DPDK sends 16 bits).
       const uint32_t b = m.p.state.num;
-      if (packed ? (b & ~uint32_t{0xffff}) != 0 || (v.num && (b & 0x7fff) >= v.num) : b > 0xffff)
+      if (packed ? (v.num && ((b & 0x7fff) >= v.num || ((b >> 16) & 0x7fff) >= v.num)) : b > 0xffff)
         return bad(m, "vring %u: base 0x%x invalid", idx, b);
       disarm(idx);
       v.base = b;
@@ -385,7 +387,8 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
     case vu::GET_VRING_BASE: {
       quiesce(v);
       uint32_t pos = v.base;
-      if (v.armed) pos = v.is_packed ? v.packed.last_avail() : v.split.last_avail();
+      if (v.armed)
+        pos = v.is_packed ? v.packed.last_avail() | uint32_t{v.packed.used_idx()} << 16 : v.split.last_avail();
       reset_vring(idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
       v.base = pos;
       vu::Msg r{};
@@ -506,7 +509,9 @@ int Server::arm(unsigned idx, bool keep_pos) {
     avail_pos = packed ? v.packed.last_avail() : v.split.last_avail();
     used_pos = packed ? v.packed.used_idx() : v.split.used_idx();
   } else if (packed) {
-    avail_pos = used_pos = v.base;
+    avail_pos = v.base & 0xffff;
+    // No used half (a DPDK frontend, or none in flight): used = avail.
+    used_pos = (v.base >> 16) ? v.base >> 16 : avail_pos;
   } else {
     avail_pos = v.base;
     // The used index the driver last saw is in the ring itself.
