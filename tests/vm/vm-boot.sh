@@ -21,8 +21,10 @@
 #   --hugepages N      2 MiB hugepages reserved in the guest (default 256),
 #                      mounted at /dev/hugepages
 #   --timeout SEC      QEMU is killed after SEC seconds (default 300)
-#   --initrd FILE      default: built by make-initramfs.sh into the kernel dir
-#   --kernel-dir DIR   default: <repo>/build/deps/vm (tools/setup.sh)
+#   --initrd FILE      default: $VNET_VM_INITRD (set by ctest), else built by
+#                      make-initramfs.sh into the kernel dir
+#   --kernel-dir DIR   default: $VNET_VM_KERNEL_DIR, else <repo>/build/deps/vm
+#                      (tools/setup.sh)
 # Inside the guest: modules virtio_net, uio_pci_generic, vfio-pci loaded; the
 # command runs as root in a chroot of the host tree with fresh /proc /sys /dev,
 # a writable tmpfs /run (TMPDIR=/run/tmp); stdout/stderr go to the console.
@@ -34,7 +36,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 WORKDIR="" PACKED=0 DEVOPTS="" MACHINE=pc SMP=2 MEM=2048 HP=256 TIMEOUT=300
-INITRD="" KDIR="$ROOT/build/deps/vm"
+INITRD=${VNET_VM_INITRD:-} KDIR=${VNET_VM_KERNEL_DIR:-$ROOT/build/deps/vm}
 SOCKS=() EXTRA=()
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
