@@ -1,4 +1,5 @@
-# tests/vm/host-lib.sh — host side of the vm tests, sourced by the case scripts:
+# tests/vm/host-lib.sh — sourced by the vm case scripts (on the host, and in
+# the guest, which sees the same file through the shared tree):
 # a private run directory, cleanup that always runs, and dpdk-testpmd driven
 # through a FIFO (start, send commands, read port counters, quit).
 #
@@ -10,7 +11,8 @@
 #   vm_free_tap                  prints an unused "<tapname> <n>"; use 10.99.<n>.0/24
 #   vm_testpmd NAME EAL.. -- APP..  start dpdk-testpmd EAL.. -- APP.. -i in the background,
 #                                stdin from a FIFO, output in $VM_RUN/NAME.log;
-#                                waits for its first prompt (fails after 60 s)
+#                                waits for its first prompt (fails after
+#                                $VM_TESTPMD_UP_SECS, default 60 s)
 #   vm_testpmd_cmd NAME LINE     send one command line
 #   vm_testpmd_wait NAME REGEX N wait until REGEX matched N lines of the log
 #   vm_port_id NAME DEVNAME      port id of a device (from `show port summary all`)
@@ -87,7 +89,7 @@ vm_testpmd() {
     VM_PID[$name]=$!
     vm_on_exit "kill -KILL -- -${VM_PID[$name]}; kill -KILL ${VM_PID[$name]}"
     vm_log "testpmd $name (pid ${VM_PID[$name]}): dpdk-testpmd $* -i"
-    if ! vm_testpmd_wait "$name" '^testpmd> ' 1 60; then
+    if ! vm_testpmd_wait "$name" '^testpmd> ' 1 "${VM_TESTPMD_UP_SECS:-60}"; then
         cat "$log"
         vm_fail "testpmd $name did not come up"
     fi

@@ -29,7 +29,7 @@ vm_on_exit "ip link del $TAP"
 
 vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetvm$$" \
     -d "$PLUGIN" --vdev "net_vnet_vhost0,iface=$SOCK" --vdev "net_tap0,iface=$TAP" \
-    --log-level=pmd.net.vnet*:info \
+    --log-level='pmd.net.vnet*:info' \
     -- --total-num-mbufs=16384 --forward-mode=io
 [[ -S $SOCK ]] || vm_fail "net_vnet_vhost0 did not listen on $SOCK"
 VPORT=$(vm_port_id host net_vnet_vhost0)
