@@ -35,7 +35,8 @@ vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetvm$$" \
 VPORT=$(vm_port_id host net_vnet_vhost0)
 vm_testpmd_cmd host "start"
 
-sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" || true   # no host IPv6 chatter in the counts
+# No host IPv6 chatter in the counts (/proc/sys: procps may be missing).
+echo 1 >"/proc/sys/net/ipv6/conf/$TAP/disable_ipv6" 2>/dev/null || true
 ip addr add "$HOST_IP/24" dev "$TAP"
 ip link set "$TAP" up
 vm_log "host: $TAP $HOST_IP/24, backend port $VPORT on $SOCK, ring $RING"
@@ -51,7 +52,7 @@ for n in /sys/class/net/*; do
 done
 [[ -n \$dev ]] || { echo "no virtio_net interface"; exit 3; }
 # No IPv6 chatter: only ARP and the pings cross, so the counts reconcile.
-sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "net.ipv6.conf.\$dev.disable_ipv6=1"
+for c in all default "\$dev"; do echo 1 >"/proc/sys/net/ipv6/conf/\$c/disable_ipv6"; done
 ip link set "\$dev" up
 ip addr add $GUEST_IP/24 dev "\$dev"
 echo "guest: \$dev \$(cat /sys/class/net/\$dev/address) $GUEST_IP/24"
