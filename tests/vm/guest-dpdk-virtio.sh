@@ -62,6 +62,7 @@ rc=0
 "$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" --timeout 400 \
     --smp 2 --hugepages 256 -- "$WORK/guest-dpdk.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
+read -r rxerr txerr < <(vm_port_errors host "$VPORT")
 vm_testpmd_quit host
 echo "---- host testpmd log (net_vnet / errors) ----"
 grep -Ei 'vnet|error|fail' "$VM_RUN/host.log" | tail -n 40 || true
@@ -84,4 +85,6 @@ vm_log "guest net_virtio ($RING): rx ${grp:-?} pkts ${grb:-?} B, tx ${gtp:-?} pk
 # The host drained the guest's Tx ring after the guest stopped: all of it arrived.
 [[ $hrx -eq $gtp && $((rb1 - rb0)) -eq $gtb ]] ||
     vm_fail "guest sent $gtp pkts $gtb B, host received $hrx pkts $((rb1 - rb0)) B"
+# Nothing the guest's driver put in the rings was malformed, nothing dropped.
+[[ $rxerr == 0 && $txerr == 0 ]] || vm_fail "backend counted errors: rx $rxerr, tx $txerr"
 vm_log "PASS ($RING)"

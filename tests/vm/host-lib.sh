@@ -18,6 +18,8 @@
 #   vm_port_id NAME DEVNAME      port id of a device (from `show port summary all`)
 #   vm_port_stats NAME PORT      prints "rx_pkts rx_bytes tx_pkts tx_bytes" (fresh
 #                                `show port stats PORT`)
+#   vm_port_errors NAME PORT     prints "rx_errors tx_errors" of the block the
+#                                last vm_port_stats for PORT printed
 #   vm_testpmd_quit NAME         stop, quit; killed if still alive after 20 s
 # Everything started here is stopped and removed by the EXIT trap, also on
 # failure or timeout. Invariant: no process, tap or socket outlives the script.
@@ -132,6 +134,14 @@ vm_port_stats() {
         blk && /RX-packets:/ { rp = $2; rb = $6 }
         blk && /TX-packets:/ { tp = $2; tb = $6; blk = 0 }
         END { print rp, rb, tp, tb }' "$log"
+}
+
+vm_port_errors() {
+    awk -v p="$2" '
+        $0 ~ "NIC statistics for port " p " " { blk = 1; next }
+        blk && /RX-errors:/ { re = $2 }
+        blk && /TX-packets:/ { te = $4; blk = 0 }
+        END { print re, te }' "$VM_RUN/$1.log"
 }
 
 vm_testpmd_quit() {

@@ -72,6 +72,7 @@ rc=0
 "$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" --timeout 150 \
     --smp 1 --hugepages 0 ${INITRD:+--initrd "$INITRD"} -- "$WORK/guest-ping.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
+read -r rxerr txerr < <(vm_port_errors host "$VPORT")
 vm_testpmd_quit host
 echo "---- host testpmd log (net_vnet / errors) ----"
 grep -Ei 'vnet|error|fail' "$VM_RUN/host.log" | tail -n 40 || true
@@ -98,4 +99,6 @@ vm_log "guest $RING virtio_net: rx ${grp:-?} pkts ${grb:-?} B, tx ${gtp:-?} pkts
     vm_fail "guest sent ${gtp:-?} pkts ${gtb:-?} B, backend received $rx pkts $((rb1 - rb0)) B"
 [[ ${grp:-x} == "$tx" && ${grb:-x} == "$((tb1 - tb0))" ]] ||
     vm_fail "backend sent $tx pkts $((tb1 - tb0)) B, guest received ${grp:-?} pkts ${grb:-?} B"
+# Nothing the guest's driver put in the rings was malformed, nothing dropped.
+[[ $rxerr == 0 && $txerr == 0 ]] || vm_fail "backend counted errors: rx $rxerr, tx $txerr"
 vm_log "PASS ($RING)"
