@@ -10,6 +10,7 @@
 #
 # usage: guest-dpdk-virtio.sh split|packed <workdir>
 #   env VNET_PLUGIN: build/<preset>/plugins/librte_net_vnet.so (required)
+#   env VM_DEVICE_OPTS: more virtio-net-pci options (e.g. mrg_rxbuf=off)
 #   env VM_GUEST_SECS: seconds of forwarding in the guest (default 10)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,7 +60,7 @@ chmod 0755 "$WORK/guest-dpdk.sh"
 
 s0=$(vm_port_stats host "$VPORT")
 rc=0
-"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" --timeout 400 \
+"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" ${VM_DEVICE_OPTS:+--device-opts "$VM_DEVICE_OPTS"} --timeout 400 \
     --smp 2 --hugepages 256 -- "$WORK/guest-dpdk.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
 read -r rxerr txerr < <(vm_port_errors host "$VPORT")

@@ -7,6 +7,7 @@
 #
 # usage: linux-virtio-net.sh split|packed <workdir> [initrd]
 #   env VNET_PLUGIN: build/<preset>/plugins/librte_net_vnet.so (required)
+#   env VM_DEVICE_OPTS: more virtio-net-pci options (e.g. mrg_rxbuf=off)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=host-lib.sh
@@ -69,7 +70,7 @@ chmod 0755 "$WORK/guest-ping.sh"
 
 s0=$(vm_port_stats host "$VPORT")
 rc=0
-"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" --timeout 150 \
+"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" ${VM_DEVICE_OPTS:+--device-opts "$VM_DEVICE_OPTS"} --timeout 150 \
     --smp 1 --hugepages 0 ${INITRD:+--initrd "$INITRD"} -- "$WORK/guest-ping.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
 read -r rxerr txerr < <(vm_port_errors host "$VPORT")
