@@ -17,6 +17,7 @@
 #   --qemu-arg ARG     one more raw QEMU argument, placed before the NICs
 #                      (repeatable; e.g. -netdev socket,... -device ...)
 #   --machine TYPE     QEMU machine (default pc; q35 for an intel-iommu)
+#   --append STR       more kernel command line (e.g. intel_iommu=on)
 #   --smp N            guest vCPUs (default 2)   --mem MB  guest RAM (default 2048)
 #   --hugepages N      2 MiB hugepages reserved in the guest (default 256),
 #                      mounted at /dev/hugepages
@@ -35,7 +36,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-WORKDIR="" PACKED=0 DEVOPTS="" MACHINE=pc SMP=2 MEM=2048 HP=256 TIMEOUT=300
+WORKDIR="" PACKED=0 DEVOPTS="" APPEND="" MACHINE=pc SMP=2 MEM=2048 HP=256 TIMEOUT=300
 INITRD=${VNET_VM_INITRD:-} KDIR=${VNET_VM_KERNEL_DIR:-$ROOT/build/deps/vm}
 SOCKS=() EXTRA=()
 
@@ -50,6 +51,7 @@ while [[ $# -gt 0 ]]; do
         --device-opts) DEVOPTS=$2; shift 2 ;;
         --qemu-arg) EXTRA+=("$2"); shift 2 ;;
         --machine) MACHINE=$2; shift 2 ;;
+        --append) APPEND=$2; shift 2 ;;
         --smp) SMP=$2; shift 2 ;;
         --mem) MEM=$2; shift 2 ;;
         --hugepages) HP=$2; shift 2 ;;
@@ -92,7 +94,7 @@ rm -f "$LOG"
 args=(-accel tcg -cpu max -machine "$MACHINE" -m "$MEM" -smp "$SMP"
       -nodefaults -display none -no-reboot -serial "file:$LOG"
       -kernel "$KDIR/vmlinuz" -initrd "$INITRD"
-      -append "console=ttyS0 quiet panic=-1 guestcmd=$GUEST_SCRIPT guesthugepages=$HP"
+      -append "console=ttyS0 quiet panic=-1 guestcmd=$GUEST_SCRIPT guesthugepages=$HP${APPEND:+ $APPEND}"
       -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
       # vhost-user needs the guest RAM in a shareable fd.
       -object "memory-backend-memfd,id=mem,size=${MEM}M,share=on" -numa node,memdev=mem)
