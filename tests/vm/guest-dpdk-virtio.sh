@@ -8,10 +8,15 @@
 # Passes when frames went both ways and the host received exactly what the
 # guest sent (the host keeps draining after the guest stops).
 #
-# usage: guest-dpdk-virtio.sh split|packed <workdir>
+# usage: guest-dpdk-virtio.sh split|packed <workdir> [uio_pci_generic|vfio-pci]
 #   env VNET_PLUGIN: build/<preset>/plugins/librte_net_vnet.so (required)
 #   env VM_DEVICE_OPTS: more virtio-net-pci options (e.g. mrg_rxbuf=off)
 #   env VM_GUEST_SECS: seconds of forwarding in the guest (default 10)
+#   3rd argument (or env VM_GUEST_DRIVER): uio_pci_generic (default) or
+#       vfio-pci (then the guest is a q35 with an intel-iommu, interrupt
+#       remapping on, booted with intel_iommu=on)
+#   env VM_GUEST_IOVA: pa (default) or va. NB: va cannot work over vhost-user
+#       without iommu_platform=on, which needs IOTLB messages in the backend.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=host-lib.sh
@@ -20,6 +25,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RING=${1:?usage: guest-dpdk-virtio.sh split|packed <workdir>}
 WORK=${2:?usage: guest-dpdk-virtio.sh split|packed <workdir>}
 SECS=${VM_GUEST_SECS:-10}
+GDRV=${3:-${VM_GUEST_DRIVER:-uio_pci_generic}} IOVA=${VM_GUEST_IOVA:-pa}
+MACH=()
+if [[ $GDRV == vfio-pci ]]; then
+    MACH=(--machine q35 --qemu-arg -device --qemu-arg intel-iommu,intremap=on --append intel_iommu=on)
+fi
 BURSTS=4 BURST=32
 case $RING in split) PACKED=() ;; packed) PACKED=(--packed) ;; *) vm_fail "ring $RING: split or packed" ;; esac
 
@@ -44,8 +54,8 @@ set -euo pipefail
 . $HERE/host-lib.sh
 VM_TESTPMD_UP_SECS=180
 vm_init
-bdf=\$($HERE/guest-bind.sh uio_pci_generic 1af4:1041)
-vm_testpmd guest -l 0,1 -a "\$bdf" --iova-mode=pa --file-prefix=vnetguest \\
+bdf=\$($HERE/guest-bind.sh $GDRV 1af4:1041)
+vm_testpmd guest -l 0,1 -a "\$bdf" --iova-mode=$IOVA --file-prefix=vnetguest \\
     -- --total-num-mbufs=8192 --forward-mode=io --port-topology=loop --burst=$BURST
 vm_testpmd_cmd guest "start tx_first $BURSTS"
 sleep $SECS
@@ -60,7 +70,7 @@ chmod 0755 "$WORK/guest-dpdk.sh"
 
 s0=$(vm_port_stats host "$VPORT")
 rc=0
-"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" ${VM_DEVICE_OPTS:+--device-opts "$VM_DEVICE_OPTS"} --timeout 400 \
+"$HERE/vm-boot.sh" --workdir "$WORK" --vhost-user "$SOCK" "${PACKED[@]}" ${VM_DEVICE_OPTS:+--device-opts "$VM_DEVICE_OPTS"} "${MACH[@]}" --timeout 400 \
     --smp 2 --hugepages 256 -- "$WORK/guest-dpdk.sh" || rc=$?
 s1=$(vm_port_stats host "$VPORT")
 read -r rxerr txerr < <(vm_port_errors host "$VPORT")

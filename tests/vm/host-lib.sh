@@ -34,7 +34,14 @@ vm_fail() { printf '[vm] FAIL: %s\n' "$*" >&2; exit 1; }
 vm_on_exit() { VM_EXIT_CMDS+=("$*"); }
 
 vm_cleanup() {
-    local i
+    local rc=$? i f
+    if [[ $rc -ne 0 && -n $VM_RUN ]]; then   # a failure: show what testpmd said
+        for f in "$VM_RUN"/*.log; do
+            [[ -f $f ]] || continue
+            echo "---- last lines of $(basename "$f" .log) testpmd (exit $rc) ----"
+            tail -n 60 "$f"
+        done
+    fi
     for ((i = ${#VM_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
         eval "${VM_EXIT_CMDS[$i]}" >/dev/null 2>&1 || true
     done
@@ -101,13 +108,14 @@ vm_testpmd_cmd() { printf '%s\n' "$2" >&"${VM_FD[$1]}"; }
 
 # vm_testpmd_wait NAME REGEX COUNT [SECONDS=30]: fails if the process died.
 vm_testpmd_wait() {
-    local name=$1 re=$2 count=$3 secs=${4:-30} i
-    for ((i = 0; i < secs * 10; i++)); do
+    local name=$1 re=$2 count=$3 secs=${4:-30} end
+    end=$((SECONDS + secs))   # wall time: under TCG each round is slow
+    while true; do
         if [[ $(grep -cE -- "$re" "$VM_RUN/$name.log" 2>/dev/null || true) -ge $count ]]; then return 0; fi
         kill -0 "${VM_PID[$name]}" 2>/dev/null || return 1
+        [[ $SECONDS -lt $end ]] || return 1
         sleep 0.1
     done
-    return 1
 }
 
 vm_port_id() {
@@ -145,13 +153,11 @@ vm_port_errors() {
 }
 
 vm_testpmd_quit() {
-    local name=$1 pid=${VM_PID[$1]} i
+    local name=$1 pid=${VM_PID[$1]}
     vm_testpmd_cmd "$name" "stop" || true
     vm_testpmd_cmd "$name" "quit" || true
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    local end=$((SECONDS + 20))
+    while kill -0 "$pid" 2>/dev/null && [[ $SECONDS -lt $end ]]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
         vm_log "testpmd $name did not quit in 20 s: killing it"
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
