@@ -32,6 +32,18 @@
 # Exit status: the command's; 124 when QEMU was killed by the timeout; 125
 # when the guest ended without reporting (boot failure, panic); 2 on bad usage.
 # The console is in <workdir>/console.log and is printed (prefixed "guest| ").
+#
+# Example (a PMD test): the host side starts a backend on $SOCK (host-lib.sh:
+# vm_testpmd), writes <workdir>/g.sh, then runs
+#   vm-boot.sh --workdir <workdir> --vhost-user $SOCK [--packed] -- <workdir>/g.sh
+# where g.sh (bash, runs in the guest) sources tests/vm/host-lib.sh, calls
+# vm_init, binds the NIC with `bdf=$(tests/vm/guest-bind.sh uio_pci_generic)`,
+# copies the plugin with vm_plugin (EAL's -d check passes under the guest's
+# /run wherever the clone lives) and runs dpdk-testpmd -a $bdf --iova-mode=pa
+# with vm_testpmd; guest-dpdk-virtio.sh is a complete example. For vfio-pci:
+# --machine q35 --qemu-arg -device --qemu-arg intel-iommu,intremap=on
+# --append intel_iommu=on (IOVA as VA over vhost-user would also need
+# iommu_platform=on on the device and IOTLB support in the backend).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
