@@ -38,7 +38,8 @@
 #   vm-boot.sh --workdir <workdir> --vhost-user $SOCK [--packed] -- <workdir>/g.sh
 # where g.sh (bash, runs in the guest) sources tests/vm/host-lib.sh, calls
 # vm_init, binds the NIC with `bdf=$(tests/vm/guest-bind.sh uio_pci_generic)`,
-# copies the plugin with vm_plugin (EAL's -d check passes under the guest's
+# copies the plugin with vm_plugin (set VNET_PLUGIN in g.sh: the guest command
+# starts with a clean environment; EAL's -d check passes under the guest's
 # /run wherever the clone lives) and runs dpdk-testpmd -a $bdf --iova-mode=pa
 # with vm_testpmd; guest-dpdk-virtio.sh is a complete example. For vfio-pci:
 # --machine q35 --qemu-arg -device --qemu-arg intel-iommu,intremap=on
