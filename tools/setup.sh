@@ -6,7 +6,11 @@
 #     which Debian's libdpdk-dev does not ship (DPDK is built there without
 #     enable_driver_sdk). They are taken from Debian's own source package of
 #     the exact installed DPDK version and extracted into
-#     build/deps/dpdk-sdk/include (never committed: build/ is git-ignored).
+#     build/deps/dpdk-sdk/include (never committed: build/ is git-ignored);
+#  3. provides the guest kernel for the `vm` test label: Debian's
+#     linux-image-<version>-amd64 (the version linux-image-amd64 depends on),
+#     fetched with apt-get download and unpacked into build/deps/vm/ with its
+#     modules.dep (depmod -b).
 #
 # Idempotent: every step checks first and skips what is already done, so a
 # second run takes a few seconds. Needs root (or sudo) only when something is
@@ -25,7 +29,12 @@ PACKAGES=(
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     cmake ninja-build g++ clang libclang-rt-14-dev
     dpkg-dev xz-utils python3
+    # The vm label: QEMU under TCG, the initramfs (busybox, insmod, cpio), and
+    # what the guest runs from the host's tree shared over 9p (ping, ip).
+    qemu-system-x86 busybox-static kmod cpio gzip iputils-ping iproute2
 )
+VM_DIR="$DEPS_DIR/vm"
+VM_STAMP="$VM_DIR/stamp"
 
 # The driver-SDK headers vnet includes, and where they live in the DPDK tree.
 declare -A SDK_HEADERS=(
@@ -86,7 +95,7 @@ install_packages() {
     fi
     log "packages: installing ${missing[*]}"
     apt_update
-    as_root apt-get install -y -q -o=Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+    as_root apt-get install -y -q -o=Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
     for p in "${missing[@]}"; do
         is_installed "$p" || die "package $p did not install"
     done
@@ -312,6 +321,56 @@ sdk_headers() {
     log "dpdk sdk: ${#SDK_HEADERS[@]} headers${extras:+ + ${#extras[@]} extra} in build/deps/dpdk-sdk/include, test compile ok"
 }
 
+# --------------------------------------------------------------------------
+# 3. Guest kernel for the vm label
+# --------------------------------------------------------------------------
+# build/deps/vm/ holds: vmlinuz (a symlink to boot/vmlinuz-<ver>),
+# lib/modules/<ver>/ with modules.dep, kver (the version), stamp.
+vm_kernel() {
+    local pkg ver
+    # The version Debian's meta package points at, e.g. linux-image-6.1.0-56-amd64.
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -nE 's/^ *Depends: (linux-image-[0-9][^ ]*-amd64)$/\1/p' | head -n1)
+    if [[ -z $pkg ]]; then
+        apt_update
+        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+            sed -nE 's/^ *Depends: (linux-image-[0-9][^ ]*-amd64)$/\1/p' | head -n1)
+    fi
+    [[ -n $pkg ]] || die "apt-cache depends linux-image-amd64 names no linux-image-<version>-amd64"
+    ver=${pkg#linux-image-}
+    if [[ -f $VM_STAMP && $(head -n1 "$VM_STAMP") == "$pkg" && -f $VM_DIR/vmlinuz &&
+          -f $VM_DIR/lib/modules/$ver/modules.dep ]]; then
+        log "vm kernel: $pkg present in build/deps/vm"
+        return
+    fi
+    log "vm kernel: fetching $pkg"
+    rm -rf "$VM_DIR"
+    mkdir -p "$VM_DIR/dl"
+    local out rc=0
+    out=$(cd "$VM_DIR/dl" && apt-get download -q "$pkg" 2>&1) || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        apt_update
+        rc=0
+        out=$(cd "$VM_DIR/dl" && apt-get download -q "$pkg" 2>&1) || rc=$?
+    fi
+    if [[ $rc -ne 0 ]]; then
+        printf '%s\n' "$out" >&2
+        die "apt-get download $pkg failed"
+    fi
+    local deb
+    deb=$(compgen -G "$VM_DIR/dl/${pkg}_*.deb" | head -n1 || true)
+    [[ -n $deb ]] || die "apt-get download $pkg produced no .deb"
+    dpkg -x "$deb" "$VM_DIR"
+    [[ -f $VM_DIR/boot/vmlinuz-$ver ]] || die "$pkg has no boot/vmlinuz-$ver"
+    [[ -d $VM_DIR/lib/modules/$ver ]] || die "$pkg has no lib/modules/$ver"
+    depmod -b "$VM_DIR" "$ver" || die "depmod -b $VM_DIR $ver failed"
+    ln -sf "boot/vmlinuz-$ver" "$VM_DIR/vmlinuz"
+    printf '%s\n' "$ver" >"$VM_DIR/kver"
+    rm -rf "$VM_DIR/dl"
+    printf '%s\n# tools/setup.sh: guest kernel for the vm label\n' "$pkg" >"$VM_STAMP"
+    log "vm kernel: $pkg in build/deps/vm ($(du -sh "$VM_DIR" | cut -f1))"
+}
+
 verify() {
     local -a dirs
     mapfile -t dirs < <(dpdk_include_dirs)
@@ -333,6 +392,7 @@ main() {
     install_packages
     sdk_headers
     verify
+    vm_kernel
     log "ready ($((SECONDS - t0)) s)"
 }
 
