@@ -85,10 +85,11 @@ inline uint64_t check_frame(const rte_mbuf* m, uint32_t want_len) {
   return h == sum ? seq : UINT64_MAX;
 }
 
-// Send `count` frames of `len` bytes on tx_port (queue 0) and receive them on
-// rx_port, at most `window` in flight so a forwarding peer never has to drop.
+// Send `count` frames of `len` bytes on tx_port (queue `queue`) and receive
+// them on rx_port (same queue), at most `window` in flight so a forwarding
+// peer never has to drop.
 inline TrafficResult exchange(uint16_t tx_port, uint16_t rx_port, rte_mempool* mp, uint64_t count, uint32_t len,
-                              uint32_t window, double timeout_s) {
+                              uint32_t window, double timeout_s, uint16_t queue = 0) {
   TrafficResult r;
   std::vector<bool> seen(count, false);
   const uint64_t deadline = rte_get_timer_cycles() + static_cast<uint64_t>(timeout_s * rte_get_timer_hz());
@@ -101,12 +102,12 @@ inline TrafficResult exchange(uint16_t tx_port, uint16_t rx_port, rte_mempool* m
         pkts[n] = make_frame(mp, r.sent + n, len);
         if (!pkts[n]) break;
       }
-      const uint16_t k = rte_eth_tx_burst(tx_port, 0, pkts, n);
+      const uint16_t k = rte_eth_tx_burst(tx_port, queue, pkts, n);
       for (uint16_t i = k; i < n; ++i) rte_pktmbuf_free(pkts[i]);
       r.sent += k;
       if (k < n || n < want) break;
     }
-    const uint16_t n = rte_eth_rx_burst(rx_port, 0, pkts, 32);
+    const uint16_t n = rte_eth_rx_burst(rx_port, queue, pkts, 32);
     for (uint16_t i = 0; i < n; ++i) {
       const uint64_t seq = check_frame(pkts[i], len);
       if (seq == UINT64_MAX || seq >= count) {

@@ -15,12 +15,31 @@
 
 #include "net/log.h"
 #include "virtio/features.h"
+#include "virtio/net_ctrl.h"
 
 namespace vnet::virtio_user {
 
 namespace vu = vnet::vhost_user;
 using virtio::bit;
 using virtio::has;
+namespace vc = virtio::ctrl;
+
+namespace {
+// What the in-process control queue serves; a backend's own offer of these
+// bits means nothing over vhost-user (it never sees the control queue).
+constexpr uint64_t kCtrlFeatures = bit(virtio::feat::NET_CTRL_VQ) | bit(virtio::feat::NET_CTRL_RX) |
+                                   bit(virtio::feat::NET_CTRL_VLAN) | bit(virtio::feat::NET_CTRL_MAC_ADDR);
+constexpr uint64_t kFrontendOnly = kCtrlFeatures | bit(virtio::feat::NET_CTRL_RX_EXTRA) |
+                                   bit(virtio::feat::NET_GUEST_ANNOUNCE);
+}  // namespace
+
+uint64_t VhostUserTransport::device_features() const {
+  uint64_t f = dev_features_ & ~kFrontendOnly;
+  if (opt_.cq) f |= kCtrlFeatures;
+  // Multi-queue needs the backend's MQ (feature and protocol) and a control queue to set the pairs.
+  if (!opt_.cq || max_qp_ < 2) f &= ~bit(virtio::feat::NET_MQ);
+  return f;
+}
 
 VhostUserTransport::~VhostUserTransport() { close_eventfds(); }
 
@@ -83,15 +102,23 @@ int VhostUserTransport::handshake() {
 
 int VhostUserTransport::set_features(uint64_t features) {
   features_ = features;
+  ctrl_vq_ = kNoCtrl;
+  if (has(features, virtio::feat::NET_CTRL_VQ))
+    ctrl_vq_ = static_cast<uint16_t>(has(features, virtio::feat::NET_MQ) ? 2 * max_qp_ : 2);
   // The vhost-user protocol bit is ours to keep set: it makes rings start
   // disabled until SET_VRING_ENABLE, which is what we want.
-  const uint64_t wire = features | (proto_bit_ ? bit(virtio::feat::PROTOCOL_FEATURES) : 0);
+  const uint64_t wire = (features & ~kFrontendOnly) | (proto_bit_ ? bit(virtio::feat::PROTOCOL_FEATURES) : 0);
   return fe_.set_features(wire);
 }
 
 int VhostUserTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) {
   if (vq >= kMaxVqs) return -EINVAL;
   addrs_[vq] = a;
+  if (vq == ctrl_vq_) {  // served in process: control_kicked() is the notification
+    kick->fd = -1;
+    kick->mmio = nullptr;
+    return 0;
+  }
   if (kickfd_[vq] < 0) kickfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (callfd_[vq] < 0) callfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (kickfd_[vq] < 0 || callfd_[vq] < 0) return -errno;
@@ -166,7 +193,11 @@ int VhostUserTransport::start(uint16_t nvqs) {
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_KICK, q, kickfd_[q]);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_CALL, q, callfd_[q]);
   }
-  for (uint16_t q = 0; rc == 0 && proto_bit_ && q < nvqs; ++q) rc = fe_.set_vring_enable(q, true);
+  // 5.1.6.5.5: with MQ only the first queue pair runs until VQ_PAIRS_SET.
+  const bool mq = has(features_, virtio::feat::NET_MQ);
+  active_qp_ = mq ? 1 : static_cast<uint16_t>(nvqs / 2);
+  for (uint16_t q = 0; rc == 0 && proto_bit_ && q < nvqs; ++q) rc = fe_.set_vring_enable(q, !mq || q < 2);
+  if (rc == 0 && ctrl_vq_ != kNoCtrl) rc = ctrl_device_start();
   if (rc == 0 && fe_.has_proto(vu::pf::STATUS))
     rc = fe_.set_status(virtio::status::ACKNOWLEDGE | virtio::status::DRIVER | virtio::status::FEATURES_OK |
                         virtio::status::DRIVER_OK);
@@ -181,6 +212,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
 int VhostUserTransport::stop() {
   if (!running_) return 0;
   running_ = false;
+  ctrl_running_ = false;
   int first = 0;
   for (uint16_t q = 0; q < nvqs_ && fe_.connected(); ++q) {
     uint32_t base = 0;
@@ -188,6 +220,134 @@ int VhostUserTransport::stop() {
     if (int rc = fe_.get_vring_base(q, &base); rc != 0 && first == 0) first = rc;
   }
   return first;
+}
+
+}  // namespace vnet::virtio_user
+
+namespace vnet::virtio_user {
+
+namespace {
+int identity_region(const rte_memseg_list* msl, const rte_memseg* ms, void* arg) {
+  if (msl->external) return 0;
+  auto* t = static_cast<ring::RegionTable*>(arg);
+  const auto va = reinterpret_cast<uint64_t>(ms->addr);
+  // Adjacent segments merge into one region (add() rejects overlaps, not neighbours).
+  if (t->count() > 0) {
+    const ring::Region& last = (*t)[t->count() - 1];
+    if (last.guest + last.size == va) {
+      const ring::Region grown{last.guest, last.size + ms->len, last.local};
+      t->remove(last.guest, last.size);
+      return t->add(grown) == 0 ? 0 : -1;
+    }
+  }
+  return t->add(ring::Region{va, ms->len, static_cast<uint8_t*>(ms->addr)}) == 0 ? 0 : -1;
+}
+}  // namespace
+
+// The control queue's device side: the driver's ring is in our own memory,
+// so the "guest" addresses are our addresses; every descriptor is still
+// checked against the memory table like any peer's.
+int VhostUserTransport::ctrl_device_start() {
+  ctrl_mem_.clear();
+  rte_mcfg_mem_read_lock();
+  const int wrc = rte_memseg_walk_thread_unsafe(identity_region, &ctrl_mem_);
+  rte_mcfg_mem_read_unlock();
+  if (wrc < 0) {
+    VNET_USER_LOG(ERR, "%s: EAL memory has more than %zu pieces: the control queue cannot map it", opt_.path.c_str(),
+                  ring::RegionTable::kMax);
+    return -E2BIG;
+  }
+  const net::QueueAddrs& a = addrs_[ctrl_vq_];
+  ring::DeviceConfig c;
+  c.size = a.size;
+  c.event_idx = has(features_, virtio::feat::EVENT_IDX);
+  c.in_order = has(features_, virtio::feat::IN_ORDER);
+  c.desc = reinterpret_cast<void*>(a.desc);
+  c.avail = reinterpret_cast<void*>(a.avail);
+  c.used = reinterpret_cast<void*>(a.used);
+  const int rc = has(features_, virtio::feat::RING_PACKED) ? ctrl_packed_.init(c, &ctrl_mem_)
+                                                            : ctrl_split_.init(c, &ctrl_mem_);
+  ctrl_running_ = rc == 0;
+  return rc;
+}
+
+// One command (header + payload, already gathered): the ack to write back.
+uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
+  if (len < sizeof(vc::Hdr)) return vc::ERR;
+  const uint8_t cls = cmd[0], op = cmd[1];
+  const uint8_t* d = cmd + 2;
+  const uint32_t n = len - 2;
+  auto le16_at = [](const uint8_t* b) { return static_cast<uint16_t>(b[0] | (b[1] << 8)); };
+  auto le32_at = [](const uint8_t* b) { return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24; };
+  switch (cls) {
+    case vc::CLASS_MQ: {
+      if (op != vc::MQ_VQ_PAIRS_SET || n != 2 || !has(features_, virtio::feat::NET_MQ)) return vc::ERR;
+      const uint16_t pairs = le16_at(d);
+      if (pairs < vc::MQ_VQ_PAIRS_MIN || pairs > nvqs_ / 2) {
+        VNET_USER_LOG(ERR, "%s: %u queue pairs asked, %u set up", opt_.path.c_str(), pairs, nvqs_ / 2);
+        return vc::ERR;
+      }
+      for (uint16_t q = 0; proto_bit_ && q < nvqs_; ++q)
+        if (fe_.set_vring_enable(q, q < 2 * pairs) != 0) {
+          VNET_USER_LOG(ERR, "%s: backend refused to %s ring %u", opt_.path.c_str(), q < 2 * pairs ? "enable" : "disable", q);
+          return vc::ERR;
+        }
+      active_qp_ = pairs;
+      VNET_USER_LOG(INFO, "%s: %u queue pairs active", opt_.path.c_str(), pairs);
+      return vc::OK;
+    }
+    // vhost-user has no receive filter: the backend hands over every frame
+    // (as QEMU's and DPDK's frontends also find). Well-formed filter
+    // commands are acknowledged; malformed ones are refused.
+    case vc::CLASS_RX:
+      return (op == vc::RX_PROMISC || op == vc::RX_ALLMULTI) && n == 1 ? vc::OK : vc::ERR;
+    case vc::CLASS_MAC:
+      if (op == vc::MAC_ADDR_SET) return n == 6 ? vc::OK : vc::ERR;
+      if (op == vc::MAC_TABLE_SET) {
+        if (n < 4) return vc::ERR;
+        const uint64_t nu = le32_at(d);
+        if (n < 8 + 6 * nu) return vc::ERR;
+        const uint64_t nm = le32_at(d + 4 + 6 * nu);
+        return n == 8 + 6 * (nu + nm) ? vc::OK : vc::ERR;
+      }
+      return vc::ERR;
+    case vc::CLASS_VLAN:
+      return (op == vc::VLAN_ADD || op == vc::VLAN_DEL) && n == 2 && le16_at(d) < 4096 ? vc::OK : vc::ERR;
+    default:
+      return vc::ERR;
+  }
+}
+
+void VhostUserTransport::control_kicked() {
+  if (!ctrl_running_) return;
+  const bool packed = has(features_, virtio::feat::RING_PACKED);
+  ring::Chain c;
+  uint8_t cmd[2048];
+  for (;;) {
+    const ring::Pop r = packed ? ctrl_packed_.pop(c) : ctrl_split_.pop(c);
+    if (r == ring::Pop::Empty) break;
+    if (r == ring::Pop::Broken) {
+      VNET_USER_LOG(ERR, "%s: the driver's control queue is malformed; control commands stop", opt_.path.c_str());
+      ctrl_running_ = false;
+      return;
+    }
+    uint32_t len = 0, wrote = 0;
+    bool fits = true;
+    for (uint16_t i = 0; r == ring::Pop::Ok && i < c.nout; ++i) {
+      if (len + c.segs[i].len > sizeof cmd) {
+        fits = false;
+        break;
+      }
+      std::memcpy(cmd + len, c.segs[i].ptr, c.segs[i].len);
+      len += c.segs[i].len;
+    }
+    if (r == ring::Pop::Ok && c.nseg > c.nout && c.segs[c.nout].len >= 1) {
+      *c.segs[c.nout].ptr = fits ? ctrl_exec(cmd, len) : vc::ERR;
+      wrote = 1;
+    }
+    packed ? ctrl_packed_.push_used(c, wrote) : ctrl_split_.push_used(c, wrote);
+  }
+  packed ? ctrl_packed_.flush() : ctrl_split_.flush();
 }
 
 }  // namespace vnet::virtio_user

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "net/transport.h"
+#include "ring/memory.h"
+#include "ring/packed_device.h"
+#include "ring/split_device.h"
 #include "virtio_user/frontend.h"
 
 namespace vnet::virtio_user {
@@ -15,6 +18,7 @@ struct UserOptions {
   std::string path;
   bool server = false;
   uint16_t queues = 1;
+  bool cq = false;  // offer the control virtqueue (served here: backends never see it)
   int connect_timeout_ms = 3000;
 };
 
@@ -25,7 +29,7 @@ class VhostUserTransport final : public net::Transport {
   int open(const UserOptions& o);
 
   const char* name() const override { return "vhost-user"; }
-  uint64_t device_features() const override { return dev_features_; }
+  uint64_t device_features() const override;
   int set_features(uint64_t features) override;
   bool read_config(virtio::NetConfig*) override { return false; }
   uint16_t max_queue_pairs() const override { return max_qp_; }
@@ -35,11 +39,14 @@ class VhostUserTransport final : public net::Transport {
   int start(uint16_t nvqs) override;
   int stop() override;
   bool link_up() override { return fe_.connected(); }
+  void control_kicked() override;
 
  private:
   int handshake();
   int send_mem_table();
   void close_eventfds();
+  int ctrl_device_start();
+  uint8_t ctrl_exec(const uint8_t* cmd, uint32_t len);
 
   static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
   UserOptions opt_;
@@ -54,6 +61,14 @@ class VhostUserTransport final : public net::Transport {
   int kickfd_[kMaxVqs];
   int callfd_[kMaxVqs];
   bool fds_init_ = false;
+  // The control virtqueue, device side, served in this process.
+  static constexpr uint16_t kNoCtrl = UINT16_MAX;
+  uint16_t ctrl_vq_ = kNoCtrl;
+  bool ctrl_running_ = false;
+  ring::RegionTable ctrl_mem_;  // our own memory, identity-mapped
+  ring::SplitDevice<ring::RegionTable> ctrl_split_;
+  ring::PackedDevice<ring::RegionTable> ctrl_packed_;
+  uint16_t active_qp_ = 1;
 };
 
 }  // namespace vnet::virtio_user

@@ -10,6 +10,7 @@
 #include <cinttypes>
 #include <new>
 
+#include "net/ctrl.h"
 #include "net/rxtx.h"
 #include "net/log.h"
 #include "virtio/features.h"
@@ -24,7 +25,22 @@ namespace feat = virtio::feat;
 uint64_t supported_features() {
   return bit(feat::VERSION_1) | bit(feat::RING_PACKED) | bit(feat::IN_ORDER) | bit(feat::INDIRECT_DESC) |
          bit(feat::EVENT_IDX) | bit(feat::NET_MRG_RXBUF) | bit(feat::NET_MAC) | bit(feat::NET_STATUS) |
-         bit(feat::NET_MTU);
+         bit(feat::NET_MTU) | bit(feat::NET_CTRL_VQ) | bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) |
+         bit(feat::NET_CTRL_MAC_ADDR) | bit(feat::NET_MQ);
+}
+
+uint64_t wanted_features(const Port& p) {
+  uint64_t want = supported_features() & p.t->device_features();
+  if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
+  if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
+  if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
+  if (p.opt.queues < 2) want &= ~bit(feat::NET_MQ);
+  // Every control feature rides on the control virtqueue (5.1.3.1).
+  constexpr uint64_t ctrl_deps = bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) | bit(feat::NET_CTRL_MAC_ADDR) |
+                                 bit(feat::NET_MQ);
+  if (!p.opt.cq) want &= ~bit(feat::NET_CTRL_VQ);
+  if (!has(want, feat::NET_CTRL_VQ)) want &= ~ctrl_deps;
+  return want;
 }
 
 namespace {
@@ -93,9 +109,8 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
   char name[RTE_MEMZONE_NAMESIZE];
-  const size_t ring_bytes = p.packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n).total;
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
-  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
+  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n), static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
     // Indirect tables (one per buffer id) followed by the Tx header slots.
     const size_t aux = size_t{n} * kIndirectPerHead * 16 + size_t{n} * kTxHdrStride;
@@ -132,15 +147,7 @@ int queue_start(Port& p, Queue* q) {
   }
   const int rc = p.packed ? q->packed.init(c) : q->split.init(c);
   if (rc != 0) return rc;
-  QueueAddrs a{q->size, 0, 0, 0};
-  const uint64_t base = dev_addr(p, q->ring_mz, 0);
-  if (p.packed) {
-    const auto l = virtio::PackedLayout::make(q->size);
-    a = {q->size, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
-  } else {
-    const auto l = virtio::SplitLayout::make(q->size);
-    a = {q->size, base + l.desc_off, base + l.avail_off, base + l.used_off};
-  }
+  const QueueAddrs a = ring_addrs(p.packed, q->size, dev_addr(p, q->ring_mz, 0));
   return p.t->setup_queue(q->vq, a, &q->kick);
 }
 
@@ -149,19 +156,18 @@ int dev_configure(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const auto& conf = dev->data->dev_conf;
   const uint16_t nrx = dev->data->nb_rx_queues, ntx = dev->data->nb_tx_queues;
-  if (nrx != ntx || nrx == 0 || nrx > p.t->max_queue_pairs() || nrx > p.opt.queues) {
-    VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here",
-             dev->data->port_id, nrx, ntx, std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues));
+  const uint16_t maxqp = has(wanted_features(p), feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
+  if (nrx != ntx || nrx == 0 || nrx > maxqp) {
+    VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here%s",
+             dev->data->port_id, nrx, ntx, maxqp,
+             maxqp == 1 ? " (more need devarg queues=N and a device with VIRTIO_NET_F_MQ)" : "");
     return -EINVAL;
   }
   if (conf.rxmode.mq_mode != RTE_ETH_MQ_RX_NONE) {
     VNET_LOG(ERR, "port %u: rx mq_mode %d not supported", dev->data->port_id, conf.rxmode.mq_mode);
     return -ENOTSUP;
   }
-  uint64_t want = supported_features() & p.t->device_features();
-  if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
-  if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
-  if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
+  const uint64_t want = wanted_features(p);
   if (!has(want, feat::VERSION_1)) {
     VNET_LOG(ERR, "port %u: device does not offer VIRTIO_F_VERSION_1", dev->data->port_id);
     return -ENOTSUP;
@@ -177,16 +183,26 @@ int dev_configure(rte_eth_dev* dev) {
   p.mrg = has(want, feat::NET_MRG_RXBUF);
   p.hdr_size = static_cast<uint16_t>(virtio::net_hdr_size(want));
   p.nqp = nrx;
+  if (has(want, feat::NET_CTRL_VQ)) {
+    if (const int rc = ctrl_alloc(dev); rc != 0) return rc;
+  } else {
+    ctrl_free(p);
+  }
   VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
            p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "",
            has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
            has(want, feat::EVENT_IDX) ? ", event idx" : "");
+  if (has(want, feat::NET_CTRL_VQ))
+    VNET_LOG(INFO, "port %u: control virtqueue:%s%s%s%s", dev->data->port_id,
+             has(want, feat::NET_MQ) ? " multi-queue" : "", has(want, feat::NET_CTRL_RX) ? " rx-mode/mac-table" : "",
+             has(want, feat::NET_CTRL_VLAN) ? " vlan-filter" : "", has(want, feat::NET_CTRL_MAC_ADDR) ? " mac-set" : "");
   return 0;
 }
 
 int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   Port& p = port_of(dev);
-  const uint16_t qp = std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues);
+  const uint64_t offer = wanted_features(p);
+  const uint16_t qp = has(offer, feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
   info->max_rx_queues = qp;
   info->max_tx_queues = qp;
   info->min_rx_bufsize = 64;
@@ -194,7 +210,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->max_rx_pktlen = mrg ? 9728 : RTE_MBUF_DEFAULT_DATAROOM;
   info->max_mtu = static_cast<uint16_t>(info->max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
   info->min_mtu = RTE_ETHER_MIN_MTU;
-  info->max_mac_addrs = 1;
+  info->max_mac_addrs = has(offer, feat::NET_CTRL_RX) ? kMaxMacAddrs : 1;
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
   info->rx_desc_lim = {.nb_max = static_cast<uint16_t>(std::min<uint32_t>(max, 32768)), .nb_min = 1, .nb_align = 1,
                        .nb_seg_max = 0, .nb_mtu_seg_max = 0};
@@ -203,7 +219,8 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->default_txportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
   info->default_rxportconf.nb_queues = 1;
   info->default_txportconf.nb_queues = 1;
-  info->rx_offload_capa = mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0;
+  info->rx_offload_capa = (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) |
+                          (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0);
   info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
   info->speed_capa = RTE_ETH_LINK_SPEED_AUTONEG;
   return 0;
@@ -256,6 +273,8 @@ int link_update(rte_eth_dev* dev, int) {
   return rte_eth_linkstatus_set(dev, &l);
 }
 
+int dev_stop(rte_eth_dev* dev);
+
 int dev_start(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const uint16_t n = p.nqp;
@@ -273,6 +292,10 @@ int dev_start(rte_eth_dev* dev) {
       }
     }
   }
+  if (const int rc = ctrl_start(dev); rc != 0) {
+    VNET_LOG(ERR, "port %u: control virtqueue set-up failed: %s", dev->data->port_id, strerror(-rc));
+    return rc;
+  }
   if (const int rc = p.t->start(static_cast<uint16_t>(2 * n)); rc != 0) {
     VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
     return rc;
@@ -289,6 +312,12 @@ int dev_start(rte_eth_dev* dev) {
   }
   pick_bursts(dev);
   p.started = true;
+  if (const int rc = ctrl_after_start(dev); rc != 0) {
+    VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue",
+             dev->data->port_id);
+    dev_stop(dev);
+    return rc;
+  }
   link_update(dev, 0);
   return 0;
 }
@@ -297,6 +326,7 @@ int dev_stop(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   if (!p.started) return 0;
   p.started = false;
+  ctrl_stop(p);
   const int rc = p.t->stop();
   if (rc != 0) VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
   for (uint16_t i = 0; i < p.nqp; ++i) {
@@ -315,6 +345,7 @@ int dev_close(rte_eth_dev* dev) {
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) rx_queue_release(dev, i);
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) tx_queue_release(dev, i);
   Port& p = port_of(dev);
+  ctrl_free(p);
   delete p.t;
   p.t = nullptr;
   return 0;
@@ -357,14 +388,6 @@ int stats_reset(rte_eth_dev* dev) {
   return 0;
 }
 
-int promiscuous_toggle(rte_eth_dev* dev) {
-  // Without the control virtqueue (VIRTIO_NET_F_CTRL_RX) the device filters
-  // as it likes; there is nothing the driver can switch.
-  VNET_LOG(INFO, "port %u: rx mode control needs the control virtqueue (cq=1): not supported",
-           dev->data->port_id);
-  return -ENOTSUP;
-}
-
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   Port& p = port_of(dev);
   rte_eth_dev_info info{};
@@ -391,10 +414,7 @@ const eth_dev_ops kOps = [] {
   o.link_update = link_update;
   o.stats_get = stats_get;
   o.stats_reset = stats_reset;
-  o.promiscuous_enable = promiscuous_toggle;
-  o.promiscuous_disable = promiscuous_toggle;
-  o.allmulticast_enable = promiscuous_toggle;
-  o.allmulticast_disable = promiscuous_toggle;
+  ctrl_ops(o);
   o.mtu_set = mtu_set;
   return o;
 }();
@@ -408,7 +428,7 @@ int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
   virtio::NetConfig cfg{};
   const bool have_cfg = has(t->device_features(), feat::NET_MAC) && t->read_config(&cfg);
   // ethdev frees mac_addrs itself when the port is released.
-  auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc("vnet_mac", sizeof(rte_ether_addr), 0));
+  auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc("vnet_mac", kMaxMacAddrs * sizeof(rte_ether_addr), 0));
   if (!mac) return -ENOMEM;
   if (o.mac_set)
     *mac = o.mac;

@@ -25,6 +25,8 @@ struct PortOptions {
   uint32_t speed = RTE_ETH_SPEED_NUM_10G;
 };
 
+struct CtrlQueue;
+
 struct Port {
   Transport* t = nullptr;
   PortOptions opt;
@@ -35,10 +37,17 @@ struct Port {
   bool mrg = false;
   bool started = false;
   uint16_t mtu = RTE_ETHER_MTU;
+  CtrlQueue* cvq = nullptr;      // when CTRL_VQ is negotiated
+  rte_ether_addr mc[64] = {};    // multicast list (set_mc_addr_list), kMaxMcAddrs
+  uint32_t nb_mc = 0;
 };
 
 // The features this driver can drive, before the user's devargs trim them.
 uint64_t supported_features();
+
+// What configure will ask the device for: supported, offered, and allowed
+// by the devargs.
+uint64_t wanted_features(const Port& p);
 
 // Takes ownership of t (deleted by detach). dev->data->dev_private must be
 // a zeroed sizeof(Port) area. Returns 0 or -errno.

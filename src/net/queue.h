@@ -12,6 +12,7 @@
 #include "net/transport.h"
 #include "ring/packed_driver.h"
 #include "ring/split_driver.h"
+#include "virtio/ring_layout.h"
 
 namespace vnet::net {
 
@@ -61,6 +62,20 @@ template <>
 inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() { return split; }
 template <>
 inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() { return packed; }
+
+// Bytes one ring of n entries takes, and where its parts sit from `base`
+// (an address the device understands).
+inline size_t ring_bytes(bool packed, uint32_t n) {
+  return packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n).total;
+}
+inline QueueAddrs ring_addrs(bool packed, uint32_t n, uint64_t base) {
+  if (packed) {
+    const auto l = virtio::PackedLayout::make(n);
+    return {n, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
+  }
+  const auto l = virtio::SplitLayout::make(n);
+  return {n, base + l.desc_off, base + l.avail_off, base + l.used_off};
+}
 
 inline void count_size(QueueStats& st, uint32_t len) {
   static constexpr uint32_t lim[7] = {63, 64, 127, 255, 511, 1023, 1518};

@@ -53,6 +53,10 @@ class Transport {
   // Stop the device processing the rings (the driver then reclaims buffers).
   virtual int stop() = 0;
   virtual bool link_up() = 0;
+  // The control virtqueue was kicked. A PCI device runs that queue itself
+  // (nothing to do); a vhost-user backend never sees it, so virtio-user
+  // serves the commands in process here, before the driver polls for them.
+  virtual void control_kicked() {}
 };
 
 }  // namespace vnet::net
