@@ -26,7 +26,8 @@ uint64_t supported_features() {
   return bit(feat::VERSION_1) | bit(feat::RING_PACKED) | bit(feat::IN_ORDER) | bit(feat::INDIRECT_DESC) |
          bit(feat::EVENT_IDX) | bit(feat::NET_MRG_RXBUF) | bit(feat::NET_MAC) | bit(feat::NET_STATUS) |
          bit(feat::NET_MTU) | bit(feat::NET_CTRL_VQ) | bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) |
-         bit(feat::NET_CTRL_MAC_ADDR) | bit(feat::NET_MQ);
+         bit(feat::NET_CTRL_MAC_ADDR) | bit(feat::NET_MQ) | bit(feat::NET_CSUM) | bit(feat::NET_HOST_TSO4) |
+         bit(feat::NET_HOST_TSO6) | bit(feat::NET_GUEST_CSUM) | bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6);
 }
 
 uint64_t wanted_features(const Port& p) {
@@ -40,6 +41,11 @@ uint64_t wanted_features(const Port& p) {
                                  bit(feat::NET_MQ);
   if (!p.opt.cq) want &= ~bit(feat::NET_CTRL_VQ);
   if (!has(want, feat::NET_CTRL_VQ)) want &= ~ctrl_deps;
+  // 5.1.3.1: TSO needs the matching checksum feature. Large receive also
+  // needs mergeable buffers here (a 64 KiB frame does not fit one mbuf).
+  if (!has(want, feat::NET_CSUM)) want &= ~(bit(feat::NET_HOST_TSO4) | bit(feat::NET_HOST_TSO6));
+  if (!has(want, feat::NET_GUEST_CSUM) || !has(want, feat::NET_MRG_RXBUF))
+    want &= ~(bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6));
   return want;
 }
 
@@ -50,18 +56,43 @@ constexpr uint16_t kIndirectPerHead = kMaxTxSegs + 1;
 Port& port_of(rte_eth_dev* dev) { return *static_cast<Port*>(dev->data->dev_private); }
 
 // ---- burst selection ------------------------------------------------------
+constexpr uint64_t kTxOffloads = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+                                 RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+
 template <class R, bool Va>
-void pick(rte_eth_dev* dev, bool mrg) {
+void pick(rte_eth_dev* dev, bool mrg, bool tx_off) {
   dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;
-  dev->tx_pkt_burst = tx_burst<R, Va>;
+  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;
+  dev->tx_pkt_prepare = tx_off ? tx_prepare : nullptr;
 }
 void pick_bursts(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const bool va = p.t->uses_va();
+  const bool off = dev->data->dev_conf.txmode.offloads & kTxOffloads;
   if (p.packed)
-    va ? pick<ring::PackedDriver, true>(dev, p.mrg) : pick<ring::PackedDriver, false>(dev, p.mrg);
+    va ? pick<ring::PackedDriver, true>(dev, p.mrg, off) : pick<ring::PackedDriver, false>(dev, p.mrg, off);
   else
-    va ? pick<ring::SplitDriver, true>(dev, p.mrg) : pick<ring::SplitDriver, false>(dev, p.mrg);
+    va ? pick<ring::SplitDriver, true>(dev, p.mrg, off) : pick<ring::SplitDriver, false>(dev, p.mrg, off);
+}
+
+// Negotiated offloads into the queues (Rx: header parsing, VLAN strip).
+void queue_offloads(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const bool strip = dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+  const uint8_t rx_gso = (has(p.features, feat::NET_GUEST_TSO4) ? kGsoTcp4 : 0) |
+                         (has(p.features, feat::NET_GUEST_TSO6) ? kGsoTcp6 : 0);
+  const uint8_t tx_gso = (has(p.features, feat::NET_HOST_TSO4) ? kGsoTcp4 : 0) |
+                         (has(p.features, feat::NET_HOST_TSO6) ? kGsoTcp6 : 0);
+  const bool rx_hdr = has(p.features, feat::NET_GUEST_CSUM) || rx_gso;
+  for (uint16_t i = 0; i < p.nqp; ++i) {
+    auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
+    auto* tq = static_cast<Queue*>(dev->data->tx_queues[i]);
+    rq->rx_csum = has(p.features, feat::NET_GUEST_CSUM);
+    rq->rx_gso = rx_gso;
+    rq->rx_off = static_cast<uint8_t>((rx_hdr ? kRxOffHdr : 0) | (strip ? kRxOffStrip : 0));
+    tq->tx_csum = has(p.features, feat::NET_CSUM);
+    tq->tx_gso = tx_gso;
+  }
 }
 
 // ---- queues ----------------------------------------------------------------
@@ -167,7 +198,17 @@ int dev_configure(rte_eth_dev* dev) {
     VNET_LOG(ERR, "port %u: rx mq_mode %d not supported", dev->data->port_id, conf.rxmode.mq_mode);
     return -ENOTSUP;
   }
-  const uint64_t want = wanted_features(p);
+  uint64_t want = wanted_features(p);
+  // Offload features only as far as the application turned the offload on:
+  // a device must not hand partial checksums to an application that does
+  // not look at the flags.
+  const uint64_t rxo = conf.rxmode.offloads, txo = conf.txmode.offloads;
+  if (!(txo & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO)))
+    want &= ~bit(feat::NET_CSUM);
+  if (!(txo & RTE_ETH_TX_OFFLOAD_TCP_TSO)) want &= ~(bit(feat::NET_HOST_TSO4) | bit(feat::NET_HOST_TSO6));
+  if (!(rxo & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO)))
+    want &= ~bit(feat::NET_GUEST_CSUM);
+  if (!(rxo & RTE_ETH_RX_OFFLOAD_TCP_LRO)) want &= ~(bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6));
   if (!has(want, feat::VERSION_1)) {
     VNET_LOG(ERR, "port %u: device does not offer VIRTIO_F_VERSION_1", dev->data->port_id);
     return -ENOTSUP;
@@ -219,9 +260,14 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->default_txportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
   info->default_rxportconf.nb_queues = 1;
   info->default_txportconf.nb_queues = 1;
-  info->rx_offload_capa = (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) |
-                          (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0);
-  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  info->rx_offload_capa = (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
+                          (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0) |
+                          (has(offer, feat::NET_GUEST_CSUM) ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0) |
+                          (has(offer, feat::NET_GUEST_TSO4) || has(offer, feat::NET_GUEST_TSO6) ? RTE_ETH_RX_OFFLOAD_TCP_LRO : 0);
+  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_VLAN_INSERT |
+                          (has(offer, feat::NET_CSUM) ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0) |
+                          (has(offer, feat::NET_HOST_TSO4) || has(offer, feat::NET_HOST_TSO6) ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0);
+  if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) info->max_lro_pkt_size = 65535 + RTE_ETHER_HDR_LEN;
   info->speed_capa = RTE_ETH_LINK_SPEED_AUTONEG;
   return 0;
 }
@@ -310,6 +356,7 @@ int dev_start(rte_eth_dev* dev) {
     dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
     dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
   }
+  queue_offloads(dev);
   pick_bursts(dev);
   p.started = true;
   if (const int rc = ctrl_after_start(dev); rc != 0) {
@@ -400,6 +447,28 @@ int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   return 0;
 }
 
+int vlan_offload_set(rte_eth_dev* dev, int mask) {
+  Port& p = port_of(dev);
+  const uint64_t rxo = dev->data->dev_conf.rxmode.offloads;
+  if (mask & RTE_ETH_VLAN_STRIP_MASK) {  // software strip: the Rx burst reads rx_off once per burst
+    for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i)
+      if (auto* q = static_cast<Queue*>(dev->data->rx_queues[i]))
+        q->rx_off = static_cast<uint8_t>((q->rx_off & ~kRxOffStrip) |
+                                         ((rxo & RTE_ETH_RX_OFFLOAD_VLAN_STRIP) ? kRxOffStrip : 0));
+  }
+  if ((mask & RTE_ETH_VLAN_FILTER_MASK) && (rxo & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) &&
+      !has(p.hdr_size ? p.features : wanted_features(p), feat::NET_CTRL_VLAN)) {
+    VNET_LOG(INFO, "port %u: VLAN filter needs VIRTIO_NET_F_CTRL_VLAN (devarg cq=1): not supported", dev->data->port_id);
+    return -ENOTSUP;
+  }
+  if (mask & (RTE_ETH_VLAN_EXTEND_MASK | RTE_ETH_QINQ_STRIP_MASK) &&
+      (rxo & (RTE_ETH_RX_OFFLOAD_VLAN_EXTEND | RTE_ETH_RX_OFFLOAD_QINQ_STRIP))) {
+    VNET_LOG(INFO, "port %u: QinQ is not supported", dev->data->port_id);
+    return -ENOTSUP;
+  }
+  return 0;
+}
+
 const eth_dev_ops kOps = [] {
   eth_dev_ops o{};
   o.dev_configure = dev_configure;
@@ -416,6 +485,7 @@ const eth_dev_ops kOps = [] {
   o.stats_reset = stats_reset;
   ctrl_ops(o);
   o.mtu_set = mtu_set;
+  o.vlan_offload_set = vlan_offload_set;
   return o;
 }();
 

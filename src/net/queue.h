@@ -32,6 +32,13 @@ inline constexpr uint16_t kTxHdrStride = 32;  // header slot per buffer id (Tx w
 inline constexpr uint16_t kMaxTxSegs = 64;    // mbuf segments per packet we chain
 inline constexpr uint16_t kBurst = 64;        // internal batch size
 
+// Rx work beyond the plain copy-out, read once per burst (q.rx_off).
+inline constexpr uint8_t kRxOffHdr = 1;    // the device may fill the header (GUEST_CSUM/GUEST_TSO negotiated)
+inline constexpr uint8_t kRxOffStrip = 2;  // VLAN strip in software
+// Allowed GSO kinds (q.rx_gso, q.tx_gso).
+inline constexpr uint8_t kGsoTcp4 = 1;
+inline constexpr uint8_t kGsoTcp6 = 2;
+
 struct Queue {
   ring::SplitDriver split;
   ring::PackedDriver packed;
@@ -53,6 +60,12 @@ struct Queue {
   rte_mbuf* part_tail = nullptr;
   uint16_t part_left = 0;
   uint64_t* rx_nombuf = nullptr;  // the port's rx_mbuf_alloc_failed
+  // Offloads as negotiated (set at dev_start; rx_off also by vlan_offload_set).
+  uint8_t rx_off = 0;
+  uint8_t rx_gso = 0;      // GSO kinds the device may hand us (GUEST_TSO4/6)
+  bool rx_csum = false;    // NEEDS_CSUM allowed from the device (GUEST_CSUM)
+  uint8_t tx_gso = 0;      // HOST_TSO4/6
+  bool tx_csum = false;    // CSUM
   QueueStats st;
 
   template <class R>

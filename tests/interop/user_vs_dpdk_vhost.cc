@@ -20,9 +20,127 @@
 #include <thread>
 #include <vector>
 
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
 #include "traffic.h"
 
 namespace {
+
+// ---- offloads: TCP/IPv4 frames whose checksum the peer finishes ----------
+constexpr uint16_t kVlan = 100;
+
+std::vector<uint8_t> tcp_frame(uint64_t seq, uint32_t len) {
+  std::vector<uint8_t> b(len);
+  auto* eh = reinterpret_cast<rte_ether_hdr*>(b.data());
+  std::memset(eh->dst_addr.addr_bytes, 0xff, 6);
+  for (int i = 0; i < 6; ++i) eh->src_addr.addr_bytes[i] = static_cast<uint8_t>(2 + i);
+  eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eh + 1);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(len - sizeof *eh));
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_TCP;
+  ip->src_addr = rte_cpu_to_be_32(0x0a000001);
+  ip->dst_addr = rte_cpu_to_be_32(0x0a000002);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* th = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+  th->src_port = rte_cpu_to_be_16(1000);
+  th->dst_port = rte_cpu_to_be_16(2000);
+  th->sent_seq = rte_cpu_to_be_32(static_cast<uint32_t>(seq));
+  th->data_off = 5 << 4;
+  th->tcp_flags = RTE_TCP_ACK_FLAG;
+  th->rx_win = rte_cpu_to_be_16(65535);
+  for (size_t i = sizeof *eh + sizeof *ip + sizeof *th; i < len; ++i) b[i] = static_cast<uint8_t>(seq * 7 + i);
+  return b;
+}
+
+rte_mbuf* to_mbufs(rte_mempool* mp, const std::vector<uint8_t>& b) {
+  rte_mbuf* head = rte_pktmbuf_alloc(mp);
+  rte_mbuf* tail = head;
+  for (size_t off = 0; head && off < b.size();) {
+    const size_t n = std::min<size_t>(rte_pktmbuf_tailroom(tail), b.size() - off);
+    std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(n)), &b[off], n);
+    off += n;
+    if (off < b.size()) {
+      rte_mbuf* s = rte_pktmbuf_alloc(mp);
+      if (!s || rte_pktmbuf_chain(head, s) != 0) {
+        rte_pktmbuf_free(head);
+        return nullptr;
+      }
+      tail = s;
+    }
+  }
+  return head;
+}
+
+// Send TCP frames asking for checksum (and TSO for the large ones) and a
+// VLAN tag; receive them with the tag stripped. compliant peer (DPDK's
+// default): it finishes the checksum, which must then verify. legacy peer
+// (legacy-ol-flags=1): it hands the offload back, which must arrive as
+// RX_L4_CKSUM_NONE (+ RX_LRO with our segment size) and the bytes unchanged.
+int offload_run(uint16_t port, rte_mempool* mp, bool legacy, uint32_t count) {
+  int bad = 0;
+  const uint32_t sizes[] = {200, 1500, 9000};
+  for (uint32_t len : sizes) {
+    for (uint32_t seq = 0; seq < count; ++seq) {
+      const auto want = tcp_frame(seq, len);
+      rte_mbuf* m = to_mbufs(mp, want);
+      if (!m) return 1;
+      m->l2_len = sizeof(rte_ether_hdr);
+      m->l3_len = sizeof(rte_ipv4_hdr);
+      m->l4_len = sizeof(rte_tcp_hdr);
+      m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_VLAN;
+      m->vlan_tci = kVlan;
+      const bool tso = len > 1514;
+      if (tso) {
+        m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+        m->tso_segsz = 1448;
+      }
+      if (rte_eth_tx_prepare(port, 0, &m, 1) != 1 || rte_eth_tx_burst(port, 0, &m, 1) != 1) {
+        std::printf("FAIL: offload frame %u/%u not accepted\n", len, seq);
+        rte_pktmbuf_free(m);
+        return 1;
+      }
+      rte_mbuf* r = nullptr;
+      for (int i = 0; i < 200000 && rte_eth_rx_burst(port, 0, &r, 1) == 0; ++i) rte_delay_us_sleep(5);
+      if (!r) {
+        std::printf("FAIL: offload frame %u/%u did not come back\n", len, seq);
+        return 1;
+      }
+      std::vector<uint8_t> got(r->pkt_len);
+      const auto* g = static_cast<const uint8_t*>(rte_pktmbuf_read(r, 0, r->pkt_len, got.data()));
+      const uint64_t fl = r->ol_flags;
+      const bool stripped = (fl & RTE_MBUF_F_RX_VLAN_STRIPPED) && r->vlan_tci == kVlan;
+      const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(g + sizeof(rte_ether_hdr));
+      const size_t cks = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + offsetof(rte_tcp_hdr, cksum);
+      bool ok = stripped && r->pkt_len == len;
+      if (ok && legacy) {
+        ok = (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE &&
+             (!tso || ((fl & RTE_MBUF_F_RX_LRO) && r->tso_segsz == 1448));
+        // the checksum field holds our pseudo-header sum; every other byte is as built
+        ok = ok && std::memcmp(g, want.data(), cks) == 0 && std::memcmp(g + cks + 2, &want[cks + 2], len - cks - 2) == 0;
+      } else if (ok) {
+        // The peer summed from our partial sum: the pseudo-header (without the
+        // length for TSO, as DPDK's convention and Linux's have it) plus the segment.
+        std::vector<uint8_t> e(want);
+        const uint16_t phdr = rte_ipv4_phdr_cksum(ip, tso ? RTE_MBUF_F_TX_TCP_SEG : 0);
+        std::memcpy(&e[cks], &phdr, 2);
+        const size_t l4 = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);
+        uint16_t sum = static_cast<uint16_t>(~rte_raw_cksum(&e[l4], len - l4));
+        ok = std::memcmp(&g[cks], &sum, 2) == 0 && std::memcmp(g, want.data(), cks) == 0 &&
+             std::memcmp(g + cks + 2, &want[cks + 2], len - cks - 2) == 0;
+      }
+      if (!ok && bad++ < 3)
+        std::printf("FAIL: offload frame len %u seq %u: got len %u flags 0x%llx vlan %u segsz %u\n", len, seq,
+                    r->pkt_len, static_cast<unsigned long long>(fl), r->vlan_tci, r->tso_segsz);
+      rte_pktmbuf_free(r);
+    }
+    std::printf("%s offload (%s peer) size=%u: %u frames\n", bad ? "FAIL" : "ok", legacy ? "legacy" : "compliant", len,
+                count);
+  }
+  return bad ? 1 : 0;
+}
 
 std::string arg(int argc, char** argv, const std::string& key, const std::string& def) {
   for (int i = 2; i < argc; ++i) {
@@ -57,8 +175,12 @@ int main(int argc, char** argv) {
   const std::string testpmd = argv[1];
   const std::string packed = arg(argc, argv, "packed", "0"), mrg = arg(argc, argv, "mrg", "1");
   const uint64_t count = std::stoull(arg(argc, argv, "count", "3000"));
-  const uint16_t nq = static_cast<uint16_t>(std::stoul(arg(argc, argv, "queues", "1")));
+  uint16_t nq = static_cast<uint16_t>(std::stoul(arg(argc, argv, "queues", "1")));
   const std::string qs = std::to_string(nq);
+  const std::string offload = arg(argc, argv, "offload", "none");  // none | compliant | legacy
+  std::string vhost_extra;
+  if (offload != "none") vhost_extra = ",tso=1";
+  if (offload == "legacy") vhost_extra += ",legacy-ol-flags=1";
   std::vector<uint32_t> sizes;
   for (std::string s = arg(argc, argv, "sizes", "64,1518"); !s.empty();) {
     const size_t c = s.find(',');
@@ -71,7 +193,7 @@ int main(int argc, char** argv) {
   const std::string sock = std::string(dir) + "/vhost.sock", log = std::string(dir) + "/testpmd.log";
   const std::string pid = std::to_string(getpid());
   const pid_t peer = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vh" + pid, "--lcores",
-                            "0@0,1@1", "--vdev", "net_vhost0,iface=" + sock + ",queues=" + qs, "--", "--forward-mode=io",
+                            "0@0,1@1", "--vdev", "net_vhost0,iface=" + sock + ",queues=" + qs + vhost_extra, "--", "--forward-mode=io",
                             "--rxq=" + qs, "--txq=" + qs,
                             "--auto-start", "--stats-period=1", "--nb-cores=1", "--rxd=1024", "--txd=1024",
                             "--total-num-mbufs=16384"},
@@ -104,6 +226,12 @@ int main(int argc, char** argv) {
       break;
     }
     if (nq > 1) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
+    if (offload != "none") {
+      conf.txmode.offloads = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO |
+                             RTE_ETH_TX_OFFLOAD_VLAN_INSERT | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO |
+                              RTE_ETH_RX_OFFLOAD_VLAN_STRIP | RTE_ETH_RX_OFFLOAD_SCATTER;
+    }
     bool setup = mp && rte_eth_dev_configure(port, nq, nq, &conf) == 0;
     for (uint16_t q = 0; setup && q < nq; ++q)
       setup = rte_eth_rx_queue_setup(port, q, 512, 0, nullptr, mp) == 0 &&
@@ -132,6 +260,11 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let testpmd see its link come up
+    if (offload != "none") {  // offload runs replace the plain traffic
+      if (offload_run(port, mp, offload == "legacy", static_cast<uint32_t>(count)) != 0) rc = 1;
+      sizes.clear();
+      nq = 0;
+    }
     uint64_t total_sent = 0, total_recv = 0;
     std::vector<uint64_t> q_sent(nq), q_recv(nq);
     for (uint32_t len : sizes)
@@ -150,6 +283,7 @@ int main(int argc, char** argv) {
     rte_eth_stats_get(port, &s);
     std::printf("port stats: opackets %lu ipackets %lu oerrors %lu ierrors %lu rx_nombuf %lu\n", s.opackets,
                 s.ipackets, s.oerrors, s.ierrors, s.rx_nombuf);
+    if (offload != "none") total_sent = total_recv = 3 * count;  // offload_run: every frame came back
     if (s.opackets != total_sent || s.ipackets != total_recv || s.ierrors || s.oerrors) {
       std::printf("FAIL: port counters do not reconcile with the traffic\n");
       rc = 1;
