@@ -12,6 +12,7 @@
 
 #include "net/ctrl.h"
 #include "net/rxtx.h"
+#include "net/xstats.h"
 #include "net/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
@@ -426,14 +427,7 @@ int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
   return 0;
 }
 
-int stats_reset(rte_eth_dev* dev) {
-  for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i)
-    if (auto* q = static_cast<Queue*>(dev->data->rx_queues[i])) q->st = QueueStats{};
-  for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i)
-    if (auto* q = static_cast<Queue*>(dev->data->tx_queues[i])) q->st = QueueStats{};
-  dev->data->rx_mbuf_alloc_failed = 0;
-  return 0;
-}
+int stats_reset(rte_eth_dev* dev) { return xstats_reset(dev); }
 
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   Port& p = port_of(dev);
@@ -484,6 +478,7 @@ const eth_dev_ops kOps = [] {
   o.stats_get = stats_get;
   o.stats_reset = stats_reset;
   ctrl_ops(o);
+  xstats_ops(o);
   o.mtu_set = mtu_set;
   o.vlan_offload_set = vlan_offload_set;
   return o;
@@ -508,7 +503,6 @@ int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
     rte_eth_random_addr(mac->addr_bytes);
   dev->data->mac_addrs = mac;
   dev->dev_ops = &kOps;
-  dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
   return 0;
 }
 

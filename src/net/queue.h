@@ -19,8 +19,8 @@ namespace vnet::net {
 struct QueueStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
-  uint64_t errors = 0;  // malformed from the device (bad length, bad num_buffers), oversize Tx
-  uint64_t drops = 0;   // Tx: ring full at the end of a burst is not a drop; Rx: no mbufs
+  uint64_t errors = 0;  // Rx: malformed from the device (length, num_buffers, offload header); Tx: refused packets
+  uint64_t drops = 0;   // Rx: buffers not refilled (no mbufs); Tx: VLAN tag could not be inserted (no mbuf/headroom)
   uint64_t multicast = 0;
   uint64_t broadcast = 0;
   uint64_t kicks = 0;
@@ -67,6 +67,7 @@ struct Queue {
   uint8_t tx_gso = 0;      // HOST_TSO4/6
   bool tx_csum = false;    // CSUM
   QueueStats st;
+  ring::ErrCounters<ring::DrvErr> ring_err_base{};  // ring error counts at the last xstats reset
 
   template <class R>
   R& ring();

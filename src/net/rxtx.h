@@ -48,6 +48,7 @@ void rx_refill(Queue& q) {
     rte_mbuf* ms[kBurst];
     if (rte_pktmbuf_alloc_bulk(q.mp, ms, n) != 0) {
       ++*q.rx_nombuf;
+      q.st.drops += n;  // buffers the device will not have
       break;
     }
     for (uint16_t i = 0; i < n; ++i) {
@@ -249,7 +250,7 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
     virtio::NetHdr oh{};
     if constexpr (Off) {
       if ((m->ol_flags & RTE_MBUF_F_TX_VLAN) && !tx_vlan_insert(&pkts[i])) {
-        ++q.st.errors;
+        ++q.st.drops;
         rte_pktmbuf_free(pkts[i]);
         continue;
       }

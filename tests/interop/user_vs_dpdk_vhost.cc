@@ -165,6 +165,49 @@ pid_t spawn(const std::vector<std::string>& av, const std::string& log) {
   return pid;
 }
 
+// xstats must agree with the traffic: per queue packets, size buckets that
+// add up, every test frame broadcast, no ring-protocol errors; reset zeroes.
+int check_xstats(uint16_t port, const std::vector<uint64_t>& sent, const std::vector<uint64_t>& recv) {
+  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  if (n <= 0) return std::printf("FAIL: no xstats\n"), 1;
+  std::vector<rte_eth_xstat_name> names(n);
+  std::vector<rte_eth_xstat> xs(n);
+  if (rte_eth_xstats_get_names(port, names.data(), n) != n || rte_eth_xstats_get(port, xs.data(), n) != n)
+    return std::printf("FAIL: xstats_get\n"), 1;
+  auto value = [&](const std::string& name) -> int64_t {
+    for (int i = 0; i < n; ++i)
+      if (name == names[i].name) return static_cast<int64_t>(xs[i].value);
+    return -1;
+  };
+  int bad = 0;
+  for (size_t q = 0; q < sent.size(); ++q)
+    for (const char* dir : {"rx", "tx"}) {
+      const std::string pre = std::string(dir) + "_q" + std::to_string(q) + "_";
+      const int64_t want = static_cast<int64_t>(dir[0] == 'r' ? recv[q] : sent[q]);
+      int64_t bins = 0;
+      for (const char* b : {"undersize", "64", "65_127", "128_255", "256_511", "512_1023", "1024_1518", "1519_max"})
+        bins += value(pre + "size_" + b + "_packets");
+      int64_t ring = 0;
+      for (int i = 0; i < n; ++i)
+        if (std::string(names[i].name).rfind(pre + "ring_", 0) == 0) ring += static_cast<int64_t>(xs[i].value);
+      const bool bc_ok = dir[0] == 't' || value(pre + "broadcast_packets") == want;
+      if (value(pre + "packets") != want || bins != want || !bc_ok || ring != 0 || value(pre + "errors") != 0) {
+        std::printf("FAIL: xstats %s: packets %ld (want %ld) size buckets %ld broadcast %ld ring errors %ld\n",
+                    pre.c_str(), value(pre + "packets"), want, bins, value(pre + "broadcast_packets"), ring);
+        bad = 1;
+      }
+    }
+  rte_eth_xstats_reset(port);
+  rte_eth_xstats_get(port, xs.data(), n);
+  for (int i = 0; i < n; ++i)
+    if (xs[i].value != 0) {
+      std::printf("FAIL: xstat %s is %lu after reset\n", names[i].name, xs[i].value);
+      bad = 1;
+    }
+  if (!bad) std::printf("ok xstats: %d counters agree with the traffic\n", n);
+  return bad;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -294,6 +337,7 @@ int main(int argc, char** argv) {
                     s.q_opackets[q], s.q_ipackets[q], q_sent[q], q_recv[q]);
         rc = 1;
       }
+    if (offload == "none" && check_xstats(port, q_sent, q_recv) != 0) rc = 1;
     rte_eth_dev_stop(port);
     rte_eth_dev_close(port);
   } while (false);
