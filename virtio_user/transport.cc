@@ -6,6 +6,8 @@
 
 #include <rte_eal_memconfig.h>
 #include <rte_memory.h>
+#include <poll.h>
+#include <rte_lcore.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -41,7 +43,11 @@ uint64_t VhostUserTransport::device_features() const {
   return f;
 }
 
-VhostUserTransport::~VhostUserTransport() { close_eventfds(); }
+VhostUserTransport::~VhostUserTransport() {
+  quit_ = true;
+  if (monitor_running_) pthread_join(monitor_, nullptr);
+  close_eventfds();
+}
 
 void VhostUserTransport::close_eventfds() {
   if (!fds_init_) return;
@@ -59,16 +65,125 @@ int VhostUserTransport::open(const UserOptions& o) {
   int rc;
   if (o.server) {
     rc = fe_.listen(o.path);
-    if (rc == 0) rc = fe_.accept_peer(o.connect_timeout_ms);
+    if (rc == 0 && fe_.accept_peer(0) != 0) {
+      // No backend yet: the monitor accepts it later. Until then the port
+      // describes the device we expect; what the backend really offers is
+      // checked against what was negotiated when it connects.
+      assumed_ = true;
+      proto_bit_ = true;
+      dev_features_ = bit(virtio::feat::VERSION_1) | bit(virtio::feat::RING_PACKED) | bit(virtio::feat::IN_ORDER) |
+                      bit(virtio::feat::INDIRECT_DESC) | bit(virtio::feat::EVENT_IDX) |
+                      bit(virtio::feat::NET_MRG_RXBUF) | bit(virtio::feat::NET_CSUM) |
+                      bit(virtio::feat::NET_GUEST_CSUM) | bit(virtio::feat::NET_HOST_TSO4) |
+                      bit(virtio::feat::NET_HOST_TSO6) | bit(virtio::feat::NET_GUEST_TSO4) |
+                      bit(virtio::feat::NET_GUEST_TSO6) | (o.queues > 1 ? bit(virtio::feat::NET_MQ) : 0);
+      max_qp_ = o.queues;
+      VNET_USER_LOG(INFO, "%s: listening; the backend may connect any time", o.path.c_str());
+    }
   } else {
     rc = fe_.connect(o.path, o.connect_timeout_ms);
   }
   if (rc != 0) {
-    VNET_USER_LOG(ERR, "%s %s: %s", o.server ? "no backend connected to" : "cannot connect to", o.path.c_str(),
+    VNET_USER_LOG(ERR, "%s %s: %s", o.server ? "cannot listen on" : "cannot connect to", o.path.c_str(),
                   strerror(-rc));
     return rc;
   }
-  return handshake();
+  if (fe_.connected() && (rc = handshake()) != 0) return rc;
+  if (rte_ctrl_thread_create(&monitor_, "vnet-vu-mon", nullptr, monitor_main, this) != 0) {
+    VNET_USER_LOG(ERR, "%s: cannot start the socket monitor thread", o.path.c_str());
+    return -ENOMEM;
+  }
+  monitor_running_ = true;
+  return 0;
+}
+
+bool VhostUserTransport::link_up() {
+  const std::lock_guard<std::mutex> g(mu_);
+  return fe_.connected() && running_;
+}
+
+void VhostUserTransport::set_event_handler(net::TransportEventFn fn, void* arg) {
+  ev_arg_ = arg;
+  ev_fn_ = fn;
+}
+
+void VhostUserTransport::notify(net::TransportEvent ev) {
+  if (const net::TransportEventFn fn = ev_fn_.load()) fn(ev_arg_.load(), ev);
+}
+
+void* VhostUserTransport::monitor_main(void* arg) {
+  static_cast<VhostUserTransport*>(arg)->monitor();
+  return nullptr;
+}
+
+// Runs until the transport is destroyed. Connected: watch the socket for
+// hang-up (poll with no events: nothing is read, so it never races the
+// control path's request/reply). Disconnected: retry (client) or accept
+// (server), redo the handshake and the feature commit, then report Up.
+void VhostUserTransport::monitor() {
+  while (!quit_) {
+    int sock;
+    {
+      const std::lock_guard<std::mutex> g(mu_);
+      sock = fe_.sock();
+    }
+    if (sock >= 0) {
+      pollfd p{sock, 0, 0};
+      if (::poll(&p, 1, 100) <= 0 || !(p.revents & (POLLHUP | POLLERR | POLLNVAL))) continue;
+      {
+        const std::lock_guard<std::mutex> g(mu_);
+        fe_.disconnect();
+        running_ = false;
+        ctrl_running_ = false;
+      }
+      VNET_USER_LOG(WARNING, "%s: backend went away; %s", opt_.path.c_str(),
+                    opt_.server ? "waiting for it to connect again" : "reconnecting");
+      notify(net::TransportEvent::Down);
+      continue;
+    }
+    int rc;
+    if (opt_.server) {
+      pollfd p{fe_.listen_fd(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const std::lock_guard<std::mutex> g(mu_);
+      rc = fe_.accept_peer(0);
+    } else {
+      for (int i = 0; i < 5 && !quit_; ++i) ::usleep(50000);  // retry every 250 ms, quit within 50
+      if (quit_) break;
+      const std::lock_guard<std::mutex> g(mu_);
+      rc = fe_.connect(opt_.path, 0);
+    }
+    if (rc != 0) continue;
+    {
+      const std::lock_guard<std::mutex> g(mu_);
+      rc = handshake();
+      if (rc == 0) rc = recommit_features();
+      if (rc != 0) fe_.disconnect();
+    }
+    if (rc != 0) {
+      VNET_USER_LOG(ERR, "%s: backend connected but cannot drive this port: %s", opt_.path.c_str(), strerror(-rc));
+      for (int i = 0; i < 20 && !quit_; ++i) ::usleep(50000);
+      continue;
+    }
+    VNET_USER_LOG(INFO, "%s: backend connected", opt_.path.c_str());
+    notify(net::TransportEvent::Up);
+  }
+}
+
+// A new backend (or the first one, in server mode): what the port already
+// negotiated must be on offer, and is committed again. Caller holds mu_.
+int VhostUserTransport::recommit_features() {
+  assumed_ = false;
+  if (features_ == 0) return 0;  // not configured yet
+  const uint64_t need = features_ & ~bit(virtio::feat::PROTOCOL_FEATURES);
+  const uint64_t missing = need & ~device_features();
+  if (missing) {
+    VNET_USER_LOG(ERR, "%s: the backend lacks negotiated features 0x%llx", opt_.path.c_str(),
+                  static_cast<unsigned long long>(missing));
+    return -ENOTSUP;
+  }
+  const uint64_t wire = (features_ & ~kFrontendOnly) | (proto_bit_ ? bit(virtio::feat::PROTOCOL_FEATURES) : 0);
+  return fe_.set_features(wire);
 }
 
 int VhostUserTransport::handshake() {
@@ -100,11 +215,15 @@ int VhostUserTransport::handshake() {
   return 0;
 }
 
+uint16_t VhostUserTransport::ctrl_index() const {
+  if (!has(features_, virtio::feat::NET_CTRL_VQ)) return kNoCtrl;
+  return static_cast<uint16_t>(has(features_, virtio::feat::NET_MQ) ? 2 * max_qp_ : 2);
+}
+
 int VhostUserTransport::set_features(uint64_t features) {
+  const std::lock_guard<std::mutex> g(mu_);
   features_ = features;
-  ctrl_vq_ = kNoCtrl;
-  if (has(features, virtio::feat::NET_CTRL_VQ))
-    ctrl_vq_ = static_cast<uint16_t>(has(features, virtio::feat::NET_MQ) ? 2 * max_qp_ : 2);
+  if (!fe_.connected()) return 0;  // server mode, no backend yet: committed when it connects
   // The vhost-user protocol bit is ours to keep set: it makes rings start
   // disabled until SET_VRING_ENABLE, which is what we want.
   const uint64_t wire = (features & ~kFrontendOnly) | (proto_bit_ ? bit(virtio::feat::PROTOCOL_FEATURES) : 0);
@@ -112,9 +231,10 @@ int VhostUserTransport::set_features(uint64_t features) {
 }
 
 int VhostUserTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) {
+  const std::lock_guard<std::mutex> g(mu_);
   if (vq >= kMaxVqs) return -EINVAL;
   addrs_[vq] = a;
-  if (vq == ctrl_vq_) {  // served in process: control_kicked() is the notification
+  if (vq == ctrl_index()) {  // served in process: control_kicked() is the notification
     kick->fd = -1;
     kick->mmio = nullptr;
     return 0;
@@ -181,7 +301,12 @@ int VhostUserTransport::send_mem_table() {
 }
 
 int VhostUserTransport::start(uint16_t nvqs) {
+  const std::lock_guard<std::mutex> g(mu_);
   if (!fe_.connected()) return -ENOTCONN;
+  if (nvqs / 2 > max_qp_) {
+    VNET_USER_LOG(ERR, "%s: %u queue pairs configured, the backend has %u", opt_.path.c_str(), nvqs / 2, max_qp_);
+    return -ENOTSUP;
+  }
   nvqs_ = nvqs;
   int rc = send_mem_table();
   for (uint16_t q = 0; rc == 0 && q < nvqs; ++q) {
@@ -197,7 +322,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
   const bool mq = has(features_, virtio::feat::NET_MQ);
   active_qp_ = mq ? 1 : static_cast<uint16_t>(nvqs / 2);
   for (uint16_t q = 0; rc == 0 && proto_bit_ && q < nvqs; ++q) rc = fe_.set_vring_enable(q, !mq || q < 2);
-  if (rc == 0 && ctrl_vq_ != kNoCtrl) rc = ctrl_device_start();
+  if (rc == 0 && ctrl_index() != kNoCtrl) rc = ctrl_device_start();
   if (rc == 0 && fe_.has_proto(vu::pf::STATUS))
     rc = fe_.set_status(virtio::status::ACKNOWLEDGE | virtio::status::DRIVER | virtio::status::FEATURES_OK |
                         virtio::status::DRIVER_OK);
@@ -210,6 +335,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
 }
 
 int VhostUserTransport::stop() {
+  const std::lock_guard<std::mutex> g(mu_);
   if (!running_) return 0;
   running_ = false;
   ctrl_running_ = false;
@@ -257,7 +383,7 @@ int VhostUserTransport::ctrl_device_start() {
                   ring::RegionTable::kMax);
     return -E2BIG;
   }
-  const net::QueueAddrs& a = addrs_[ctrl_vq_];
+  const net::QueueAddrs& a = addrs_[ctrl_index()];
   ring::DeviceConfig c;
   c.size = a.size;
   c.event_idx = has(features_, virtio::feat::EVENT_IDX);
@@ -319,6 +445,7 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
 }
 
 void VhostUserTransport::control_kicked() {
+  const std::lock_guard<std::mutex> g(mu_);
   if (!ctrl_running_) return;
   const bool packed = has(features_, virtio::feat::RING_PACKED);
   ring::Chain c;

@@ -163,7 +163,7 @@ bool gate(rte_eth_dev* dev, unsigned f, const char* what) {
 int rx_mode(rte_eth_dev* dev, uint8_t cmd, bool on) {
   if (!gate(dev, feat::NET_CTRL_RX, cmd == vc::RX_PROMISC ? "promiscuous mode" : "all-multicast mode"))
     return -ENOTSUP;
-  if (!port_of(dev).started) return 0;  // ethdev replays rx mode at start
+  if (!port_of(dev).up) return 0;  // replayed when the device runs (ethdev at start, us on reconnect)
   const uint8_t v = on;
   return ctrl_cmd(dev, vc::CLASS_RX, cmd, &v, 1);
 }
@@ -198,18 +198,18 @@ int mac_table_set(rte_eth_dev* dev, uint32_t idx, const rte_ether_addr* addr) {
 int mac_addr_add(rte_eth_dev* dev, rte_ether_addr* addr, uint32_t idx, uint32_t) {
   if (!gate(dev, feat::NET_CTRL_RX, "a MAC filter table")) return -ENOTSUP;
   if (idx >= kMaxMacAddrs) return -EINVAL;
-  if (!port_of(dev).started) return 0;  // ethdev stores it and replays it at start
+  if (!port_of(dev).up) return 0;  // ethdev stores it; replayed when the device runs
   return mac_table_set(dev, idx, addr);
 }
 
 void mac_addr_remove(rte_eth_dev* dev, uint32_t idx) {
   if (!gate(dev, feat::NET_CTRL_RX, "a MAC filter table") || idx >= kMaxMacAddrs) return;
-  if (port_of(dev).started) mac_table_set(dev, idx, nullptr);
+  if (port_of(dev).up) mac_table_set(dev, idx, nullptr);
 }
 
 int mac_addr_set(rte_eth_dev* dev, rte_ether_addr* addr) {
   if (!gate(dev, feat::NET_CTRL_MAC_ADDR, "changing the MAC address")) return -ENOTSUP;
-  if (!port_of(dev).started) return 0;
+  if (!port_of(dev).up) return 0;
   if (const int rc = ctrl_cmd(dev, vc::CLASS_MAC, vc::MAC_ADDR_SET, addr->addr_bytes, 6); rc != 0) return rc;
   const uint64_t fs = port_of(dev).features;
   return has(fs, feat::NET_CTRL_RX) ? mac_table_set(dev, 0, addr) : 0;
@@ -232,7 +232,7 @@ int set_mc_addr_list(rte_eth_dev* dev, rte_ether_addr* list, uint32_t n) {
   std::memcpy(old, p.mc, sizeof old);
   for (uint32_t i = 0; i < n; ++i) p.mc[i] = list[i];
   p.nb_mc = n;
-  if (!p.started) return 0;
+  if (!p.up) return 0;
   const int rc = mac_table_set(dev, UINT32_MAX, nullptr);
   if (rc != 0) {  // keep what the device has
     std::memcpy(p.mc, old, sizeof old);
@@ -244,7 +244,7 @@ int set_mc_addr_list(rte_eth_dev* dev, rte_ether_addr* list, uint32_t n) {
 int vlan_filter_set(rte_eth_dev* dev, uint16_t vid, int on) {
   if (!gate(dev, feat::NET_CTRL_VLAN, "the VLAN filter")) return -ENOTSUP;
   if (vid > 4095) return -EINVAL;
-  if (!port_of(dev).started) return 0;  // replayed from vlan_filter_conf at start
+  if (!port_of(dev).up) return 0;  // replayed from vlan_filter_conf when the device runs
   virtio::le16 v;
   v.set(vid);
   return ctrl_cmd(dev, vc::CLASS_VLAN, on ? vc::VLAN_ADD : vc::VLAN_DEL, &v, 2);
@@ -270,8 +270,13 @@ int ctrl_after_start(rte_eth_dev* dev) {
         if (const int rc = ctrl_cmd(dev, vc::CLASS_VLAN, vc::VLAN_ADD, &v, 2); rc != 0) return rc;
       }
   }
-  if (has(p.features, feat::NET_CTRL_RX) && p.nb_mc)
-    if (const int rc = mac_table_set(dev, UINT32_MAX, nullptr); rc != 0) return rc;
+  if (has(p.features, feat::NET_CTRL_RX)) {  // ethdev replays these at dev_start, not on reconnect
+    const uint8_t promisc = dev->data->promiscuous, allmulti = dev->data->all_multicast;
+    int rc = ctrl_cmd(dev, vc::CLASS_RX, vc::RX_PROMISC, &promisc, 1);
+    if (rc == 0) rc = ctrl_cmd(dev, vc::CLASS_RX, vc::RX_ALLMULTI, &allmulti, 1);
+    if (rc == 0) rc = mac_table_set(dev, UINT32_MAX, nullptr);
+    if (rc != 0) return rc;
+  }
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "net/ethdev.h"
 
 #include <rte_errno.h>
+#include <rte_pause.h>
 #include <rte_malloc.h>
 #include <rte_memzone.h>
 
@@ -140,6 +141,7 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->vq = static_cast<uint16_t>(2 * qid + (rx ? 0 : 1));
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
+  q->pause = &p.pause;
   char name[RTE_MEMZONE_NAMESIZE];
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
   q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n), static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
@@ -316,35 +318,40 @@ int link_update(rte_eth_dev* dev, int) {
   l.link_speed = p.opt.speed;
   l.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
   l.link_autoneg = RTE_ETH_LINK_FIXED;
-  l.link_status = p.started && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+  l.link_status = p.started && p.up && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
   return rte_eth_linkstatus_set(dev, &l);
 }
 
-int dev_stop(rte_eth_dev* dev);
+// Stop the bursts and wait until none is inside (the other half of BurstGate).
+void quiesce(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  p.pause.store(1, std::memory_order_seq_cst);  // before reading any queue's busy flag
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
+      if (auto* q = static_cast<Queue*>(qv))
+        while (q->busy.load(std::memory_order_acquire)) rte_pause();  // acquire: its ring writes are done
+}
 
-int dev_start(rte_eth_dev* dev) {
+// The device side of a started port, bursts paused: fresh rings, device
+// start, Rx buffers, control queue set-up. -ENOTCONN: no device now.
+int device_up(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const uint16_t n = p.nqp;
-  for (uint16_t i = 0; i < n; ++i) {
-    auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
-    auto* tq = static_cast<Queue*>(dev->data->tx_queues[i]);
-    if (!rq || !tq) {
-      VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
-      return -EINVAL;
-    }
-    for (Queue* q : {rq, tq}) {
+  for (uint16_t i = 0; i < n; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]}) {
+      auto* q = static_cast<Queue*>(qv);
       if (const int rc = queue_start(p, q); rc != 0) {
         VNET_LOG(ERR, "port %u: virtqueue %u set-up failed: %s", dev->data->port_id, q->vq, strerror(-rc));
         return rc;
       }
     }
-  }
   if (const int rc = ctrl_start(dev); rc != 0) {
     VNET_LOG(ERR, "port %u: control virtqueue set-up failed: %s", dev->data->port_id, strerror(-rc));
     return rc;
   }
   if (const int rc = p.t->start(static_cast<uint16_t>(2 * n)); rc != 0) {
-    VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
+    if (rc != -ENOTCONN)
+      VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
     return rc;
   }
   const bool va = p.t->uses_va();
@@ -354,37 +361,99 @@ int dev_start(rte_eth_dev* dev) {
       va ? rx_refill<ring::PackedDriver, true>(*q) : rx_refill<ring::PackedDriver, false>(*q);
     else
       va ? rx_refill<ring::SplitDriver, true>(*q) : rx_refill<ring::SplitDriver, false>(*q);
-    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
   }
-  queue_offloads(dev);
-  pick_bursts(dev);
-  p.started = true;
   if (const int rc = ctrl_after_start(dev); rc != 0) {
     VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue",
              dev->data->port_id);
-    dev_stop(dev);
     return rc;
   }
+  return 0;
+}
+
+// Bursts paused: stop the device and free every mbuf the rings hold.
+void device_down(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  ctrl_stop(p);
+  if (const int rc = p.t->stop(); rc != 0)
+    VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
+      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
+  p.up = false;
+}
+
+void set_queue_state(rte_eth_dev* dev, uint8_t state) {
+  for (uint16_t i = 0; i < port_of(dev).nqp; ++i) {
+    dev->data->rx_queue_state[i] = state;
+    dev->data->tx_queue_state[i] = state;
+  }
+}
+
+int dev_start(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    if (!dev->data->rx_queues[i] || !dev->data->tx_queues[i]) {
+      VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
+      return -EINVAL;
+    }
+  queue_offloads(dev);
+  pick_bursts(dev);
+  const int rc = device_up(dev);
+  if (rc != 0 && rc != -ENOTCONN) {
+    device_down(dev);
+    return rc;
+  }
+  p.started = true;
+  p.up = rc == 0;
+  if (rc == -ENOTCONN)
+    VNET_LOG(INFO, "port %u: started; link stays down until the device is there", dev->data->port_id);
+  set_queue_state(dev, RTE_ETH_QUEUE_STATE_STARTED);
+  if (p.up) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
   link_update(dev, 0);
   return 0;
 }
 
 int dev_stop(rte_eth_dev* dev) {
   Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
   if (!p.started) return 0;
+  quiesce(dev);
   p.started = false;
-  ctrl_stop(p);
-  const int rc = p.t->stop();
-  if (rc != 0) VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
-  for (uint16_t i = 0; i < p.nqp; ++i) {
-    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
-      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
-    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-  }
+  device_down(dev);
+  set_queue_state(dev, RTE_ETH_QUEUE_STATE_STOPPED);
   link_update(dev, 0);
   return 0;
+}
+
+// The transport's thread: the device went away (free what the rings hold,
+// link down) or came back (restart the rings, link up). Both raise LSC.
+void on_transport_event(void* arg, TransportEvent ev) {
+  auto* dev = static_cast<rte_eth_dev*>(arg);
+  Port& p = port_of(dev);
+  {
+    const std::lock_guard<std::mutex> g(p.lock);
+    if (!p.started) return;
+    if (ev == TransportEvent::Down && p.up) {
+      quiesce(dev);
+      device_down(dev);
+      VNET_LOG(WARNING, "port %u: device gone: link down, queued mbufs freed", dev->data->port_id);
+    } else if (ev == TransportEvent::Up && !p.up) {
+      quiesce(dev);
+      if (const int rc = device_up(dev); rc != 0) {
+        VNET_LOG(ERR, "port %u: device is back but could not be restarted: %s", dev->data->port_id, strerror(-rc));
+        device_down(dev);
+      } else {
+        p.up = true;
+        p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+        VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
+      }
+    } else {
+      return;
+    }
+    link_update(dev, 0);
+  }
+  rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
 }
 
 int dev_close(rte_eth_dev* dev) {
@@ -394,7 +463,7 @@ int dev_close(rte_eth_dev* dev) {
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) tx_queue_release(dev, i);
   Port& p = port_of(dev);
   ctrl_free(p);
-  delete p.t;
+  delete p.t;  // joins the transport's thread: no lock of ours held here
   p.t = nullptr;
   return 0;
 }
@@ -503,6 +572,8 @@ int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
     rte_eth_random_addr(mac->addr_bytes);
   dev->data->mac_addrs = mac;
   dev->dev_ops = &kOps;
+  dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+  t->set_event_handler(on_transport_event, dev);
   return 0;
 }
 

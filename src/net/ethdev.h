@@ -7,7 +7,9 @@
 #include <ethdev_driver.h>
 #include <rte_ether.h>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "net/transport.h"
 
@@ -35,7 +37,10 @@ struct Port {
   uint16_t nqp = 0;
   bool packed = false;
   bool mrg = false;
-  bool started = false;
+  bool started = false;   // the application started the port
+  bool up = false;        // the device runs the rings (false while virtio-user's backend is away)
+  std::atomic<uint8_t> pause{1};  // bursts return 0 while set (BurstGate)
+  std::mutex lock;        // start/stop against the transport's Down/Up events
   uint16_t mtu = RTE_ETHER_MTU;
   CtrlQueue* cvq = nullptr;      // when CTRL_VQ is negotiated
   rte_ether_addr mc[64] = {};    // multicast list (set_mc_addr_list), kMaxMcAddrs

@@ -7,6 +7,7 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "net/transport.h"
@@ -67,6 +68,9 @@ struct Queue {
   uint8_t tx_gso = 0;      // HOST_TSO4/6
   bool tx_csum = false;    // CSUM
   QueueStats st;
+  // Burst gate (see BurstGate in rxtx.h): the port's pause flag, and ours.
+  const std::atomic<uint8_t>* pause = nullptr;
+  std::atomic<uint8_t> busy{0};
   ring::ErrCounters<ring::DrvErr> ring_err_base{};  // ring error counts at the last xstats reset
 
   template <class R>

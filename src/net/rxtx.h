@@ -20,6 +20,24 @@
 
 namespace vnet::net {
 
+// Every burst passes this gate. The control path (stop, backend gone or
+// back) sets the port's pause flag and waits until no burst is inside
+// before it touches the rings (quiesce() in ethdev.cc): Dekker's handshake,
+// one exchange per burst, nothing per packet.
+struct BurstGate {
+  Queue& q;
+  bool open;
+  explicit BurstGate(Queue& queue) : q(queue) {
+    // seq_cst exchange: our busy flag is visible before we read pause.
+    q.busy.exchange(1, std::memory_order_seq_cst);
+    open = q.pause->load(std::memory_order_seq_cst) == 0;
+  }
+  ~BurstGate() {
+    // release: our ring and mbuf writes happen before the control path sees us out.
+    q.busy.store(0, std::memory_order_release);
+  }
+};
+
 template <bool Va>
 inline uint64_t buf_addr(const rte_mbuf* m) {
   if constexpr (Va)
@@ -123,6 +141,8 @@ inline bool rx_complete(Queue& q, rte_mbuf* m, uint8_t off) {
 template <class R, bool Va, bool Mrg>
 uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(rxq);
+  const BurstGate gate(q);
+  if (!gate.open) return 0;
   R& r = q.ring<R>();
   const uint16_t hdr = q.hdr_size;
   const uint8_t off = q.rx_off;  // once per burst: the no-offload path pays one test per frame
@@ -241,6 +261,8 @@ inline bool tx_vlan_insert(rte_mbuf** pm) {
 template <class R, bool Va, bool Off>
 uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(txq);
+  const BurstGate gate(q);
+  if (!gate.open) return 0;
   R& r = q.ring<R>();
   const uint16_t hdr = q.hdr_size;
   tx_reclaim(r);
