@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -151,6 +152,7 @@ std::string arg(int argc, char** argv, const std::string& key, const std::string
 }
 
 pid_t spawn(const std::vector<std::string>& av, const std::string& log) {
+  std::fflush(nullptr);  // else the child's freopen writes our buffered lines a second time
   const pid_t pid = fork();
   if (pid == 0) {
     FILE* f = std::freopen(log.c_str(), "w", stdout);
@@ -235,21 +237,31 @@ int main(int argc, char** argv) {
   if (!mkdtemp(dir)) return 2;
   const std::string sock = std::string(dir) + "/vhost.sock", log = std::string(dir) + "/testpmd.log";
   const std::string pid = std::to_string(getpid());
-  const pid_t peer = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vh" + pid, "--lcores",
-                            "0@0,1@1", "--vdev", "net_vhost0,iface=" + sock + ",queues=" + qs + vhost_extra, "--", "--forward-mode=io",
-                            "--rxq=" + qs, "--txq=" + qs,
-                            "--auto-start", "--stats-period=1", "--nb-cores=1", "--rxd=1024", "--txd=1024",
-                            "--total-num-mbufs=16384"},
-                           log);
-  struct stat st;
-  for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (stat(sock.c_str(), &st) != 0) {
+  // reconnect=client|server: the backend is killed after the first round and
+  // started again; the port must see link down/up (LSC), free what its
+  // rings held, and carry the second round without being restarted.
+  const std::string reconnect = arg(argc, argv, "reconnect", "none");
+  const bool server = reconnect == "server";
+  pid_t peer = -1;
+  auto start_peer = [&]() {
+    if (!server) unlink(sock.c_str());  // a killed net_vhost server leaves its socket behind
+    peer = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vh" + pid, "--lcores", "0@0,1@1",
+                  "--vdev", "net_vhost0,iface=" + sock + ",queues=" + qs + vhost_extra + (server ? ",client=1" : ""),
+                  "--", "--forward-mode=io", "--rxq=" + qs, "--txq=" + qs, "--auto-start", "--stats-period=1",
+                  "--nb-cores=1", "--rxd=1024", "--txd=1024", "--total-num-mbufs=16384"},
+                 log);
+    if (server) return true;
+    struct stat st;
+    for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (stat(sock.c_str(), &st) == 0) return true;
     std::fprintf(stderr, "FAIL: dpdk-testpmd did not create %s (see %s)\n", sock.c_str(), log.c_str());
     kill(peer, SIGKILL);
-    return 1;
-  }
+    return false;
+  };
+  if (!server && !start_peer()) return 1;
 
-  const std::string vdev = "net_vnet_user0,path=" + sock + ",packed_vq=" + packed + ",mrg_rxbuf=" + mrg + ",queues=" + qs;
+  const std::string vdev = "net_vnet_user0,path=" + sock + ",packed_vq=" + packed + ",mrg_rxbuf=" + mrg + ",queues=" + qs + (server ? ",server=1" : "");
   std::vector<std::string> eal = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vu" + pid,
                                   "--lcores", "0@0", "--log-level=pmd.net.vnet*:info", "--vdev", vdev};
   std::vector<char*> ea;
@@ -260,6 +272,7 @@ int main(int argc, char** argv) {
     kill(peer, SIGKILL);
     return 1;
   }
+  if (server && !start_peer()) return 1;
   uint16_t port;
   rte_mempool* mp = rte_pktmbuf_pool_create("mp", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
   rte_eth_conf conf{};
@@ -297,10 +310,22 @@ int main(int argc, char** argv) {
           rc = 1;
         }
     }
-    rte_eth_link link{};
-    for (int i = 0; i < 100 && link.link_status != RTE_ETH_LINK_UP; ++i) {
-      rte_eth_link_get_nowait(port, &link);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto wait_link = [&](bool up, int ms) {
+      rte_eth_link link{};
+      for (int i = 0; i < ms / 50; ++i) {
+        rte_eth_link_get_nowait(port, &link);
+        if ((link.link_status == RTE_ETH_LINK_UP) == up) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return false;
+    };
+    static std::atomic<int> lsc{0};
+    rte_eth_dev_callback_register(
+        port, RTE_ETH_EVENT_INTR_LSC, [](uint16_t, rte_eth_event_type, void*, void*) { ++lsc; return 0; }, nullptr);
+    if (!wait_link(true, server ? 20000 : 5000)) {
+      std::printf("FAIL: link did not come up\n");
+      rc = 1;
+      break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let testpmd see its link come up
     if (offload != "none") {  // offload runs replace the plain traffic
@@ -310,6 +335,31 @@ int main(int argc, char** argv) {
     }
     uint64_t total_sent = 0, total_recv = 0;
     std::vector<uint64_t> q_sent(nq), q_recv(nq);
+    for (int round = 0; round < (reconnect == "none" ? 1 : 2); ++round) {
+    if (round == 1) {
+      const int lsc0 = lsc.load();
+      kill(peer, SIGKILL);
+      waitpid(peer, nullptr, 0);
+      if (!wait_link(false, 5000) || lsc.load() == lsc0) {
+        std::printf("FAIL: no link down / LSC after the backend died\n");
+        rc = 1;
+        break;
+      }
+      rte_mbuf* junk[4];
+      const uint16_t rx_down = rte_eth_rx_burst(port, 0, junk, 4);  // paused: nothing, no crash
+      if (rx_down != 0 || rte_mempool_in_use_count(mp) != 0) {
+        std::printf("FAIL: link down but %u mbufs still held (rx gave %u)\n", rte_mempool_in_use_count(mp), rx_down);
+        rc = 1;
+      }
+      const int lsc1 = lsc.load();
+      if (!start_peer() || !wait_link(true, 20000) || lsc.load() == lsc1) {
+        std::printf("FAIL: the port did not come back with the backend\n");
+        rc = 1;
+        break;
+      }
+      std::printf("ok reconnect (%s mode): link down, mbufs freed, link up again\n", reconnect.c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
     for (uint32_t len : sizes)
       for (uint16_t q = 0; q < nq; ++q) {
         const auto r = vnet::test::exchange(port, port, mp, count, len, 64, 30.0, q);
@@ -322,6 +372,7 @@ int main(int argc, char** argv) {
                     r.dup);
         if (!r.ok(count)) rc = 1;
       }
+    }
     rte_eth_stats s{};
     rte_eth_stats_get(port, &s);
     std::printf("port stats: opackets %lu ipackets %lu oerrors %lu ierrors %lu rx_nombuf %lu\n", s.opackets,
