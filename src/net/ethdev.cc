@@ -318,7 +318,7 @@ int link_update(rte_eth_dev* dev, int) {
   l.link_speed = p.opt.speed;
   l.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
   l.link_autoneg = RTE_ETH_LINK_FIXED;
-  l.link_status = p.started && p.up && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+  l.link_status = p.started && p.up && !p.admin_down && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
   return rte_eth_linkstatus_set(dev, &l);
 }
 
@@ -409,7 +409,7 @@ int dev_start(rte_eth_dev* dev) {
   if (rc == -ENOTCONN)
     VNET_LOG(INFO, "port %u: started; link stays down until the device is there", dev->data->port_id);
   set_queue_state(dev, RTE_ETH_QUEUE_STATE_STARTED);
-  if (p.up) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+  if (p.up && !p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
   link_update(dev, 0);
   return 0;
 }
@@ -445,7 +445,7 @@ void on_transport_event(void* arg, TransportEvent ev) {
         device_down(dev);
       } else {
         p.up = true;
-        p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+        if (!p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
         VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
       }
     } else {
@@ -532,6 +532,25 @@ int vlan_offload_set(rte_eth_dev* dev, int mask) {
   return 0;
 }
 
+// Administrative link down/up: the bursts stop (return 0) and the link
+// reads down; the device and the rings stay as they are.
+int set_link_down(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  p.admin_down = true;
+  quiesce(dev);
+  link_update(dev, 0);
+  return 0;
+}
+int set_link_up(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  p.admin_down = false;
+  if (p.started && p.up) p.pause.store(0, std::memory_order_release);  // release: as in dev_start
+  link_update(dev, 0);
+  return 0;
+}
+
 const eth_dev_ops kOps = [] {
   eth_dev_ops o{};
   o.dev_configure = dev_configure;
@@ -550,6 +569,8 @@ const eth_dev_ops kOps = [] {
   xstats_ops(o);
   o.mtu_set = mtu_set;
   o.vlan_offload_set = vlan_offload_set;
+  o.dev_set_link_down = set_link_down;
+  o.dev_set_link_up = set_link_up;
   return o;
 }();
 
