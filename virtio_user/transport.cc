@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <rte_lcore.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,6 +46,9 @@ uint64_t VhostUserTransport::device_features() const {
 
 VhostUserTransport::~VhostUserTransport() {
   quit_ = true;
+  // A monitor stuck waiting for a reply (a backend that accepted and went
+  // silent) wakes up now instead of after the reply timeout.
+  if (const int s = fe_.sock(); s >= 0) ::shutdown(s, SHUT_RDWR);
   if (monitor_running_) pthread_join(monitor_, nullptr);
   close_eventfds();
 }
@@ -187,25 +191,34 @@ int VhostUserTransport::recommit_features() {
 }
 
 int VhostUserTransport::handshake() {
-  int rc = fe_.set_owner();
-  uint64_t f = 0;
-  if (rc == 0) rc = fe_.get_features(&f);
-  if (rc != 0) {
-    VNET_USER_LOG(ERR, "%s: backend did not answer SET_OWNER/GET_FEATURES: %s", opt_.path.c_str(), strerror(-rc));
+  const char* step = "SET_OWNER";
+  auto failed = [&](int rc) {
+    VNET_USER_LOG(ERR, "%s: backend failed %s: %s", opt_.path.c_str(), step,
+                  rc == -EPROTO    ? "refused, or answered something that is not the reply"
+                  : rc == -EBADMSG ? "malformed message (header, size or fds)"
+                                   : strerror(-rc));
     return rc;
-  }
+  };
+  int rc = fe_.set_owner();
+  if (rc != 0) return failed(rc);
+  uint64_t f = 0;
+  step = "GET_FEATURES";
+  if ((rc = fe_.get_features(&f)) != 0) return failed(rc);
   proto_bit_ = has(f, virtio::feat::PROTOCOL_FEATURES);
   dev_features_ = f & ~bit(virtio::feat::PROTOCOL_FEATURES);
   max_qp_ = 1;
   if (proto_bit_) {
     uint64_t pf = 0;
-    if ((rc = fe_.get_protocol_features(&pf)) != 0) return rc;
+    step = "GET_PROTOCOL_FEATURES";
+    if ((rc = fe_.get_protocol_features(&pf)) != 0) return failed(rc);
     const uint64_t ours = bit(vu::pf::MQ) | bit(vu::pf::REPLY_ACK) | bit(vu::pf::CONFIGURE_MEM_SLOTS) |
                           bit(vu::pf::STATUS);
-    if ((rc = fe_.set_protocol_features(pf & ours)) != 0) return rc;
+    step = "SET_PROTOCOL_FEATURES";
+    if ((rc = fe_.set_protocol_features(pf & ours)) != 0) return failed(rc);
     if (fe_.has_proto(vu::pf::MQ) && has(dev_features_, virtio::feat::NET_MQ)) {
       uint64_t nq = 0;
-      if ((rc = fe_.get_queue_num(&nq)) != 0) return rc;
+      step = "GET_QUEUE_NUM";
+      if ((rc = fe_.get_queue_num(&nq)) != 0) return failed(rc);
       max_qp_ = static_cast<uint16_t>(std::min<uint64_t>(nq ? nq : 1, 128));
     }
   }
