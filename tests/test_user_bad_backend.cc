@@ -84,7 +84,8 @@ bool serve_until(int s, uint32_t req, vu::Msg& m) {
 
 class FakeBackend {
  public:
-  explicit FakeBackend(const std::string& name, std::function<void(int)> script) : path_(g_dir + "/" + name) {
+  // script(sock, *this) runs on the backend's thread once the frontend connected.
+  FakeBackend(const std::string& name, std::function<void(int, FakeBackend&)> script) : path_(g_dir + "/" + name) {
     lfd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -95,7 +96,7 @@ class FakeBackend {
     th_ = std::thread([this, script] {
       const int s = accept(lfd_, nullptr, nullptr);
       if (s < 0) return;
-      script(s);
+      script(s, *this);
       vu::Msg m{};
       if (!closed_by_script_) while (next(s, m)) serve(s, m);  // until the frontend goes
       close(s);
@@ -144,12 +145,7 @@ int probe(const FakeBackend& b, const char* name) {
 // The probe must fail, cleanly.
 void expect_probe_fails(const char* tag, const char* why, std::function<void(int, FakeBackend&)> fault) {
   LogCapture log;
-  FakeBackend* self = nullptr;
-  FakeBackend b(tag, [&](int s) {
-    while (!self) std::this_thread::yield();
-    fault(s, *self);
-  });
-  self = &b;
+  FakeBackend b(tag, fault);
   const std::string name = std::string("net_vnet_user_") + tag;
   EXPECT_LT(probe(b, name.c_str()), 0) << tag;
   uint16_t port;
@@ -160,12 +156,7 @@ void expect_probe_fails(const char* tag, const char* why, std::function<void(int
 // Probe fine; dev_start must fail; the port closes cleanly afterwards.
 void expect_start_fails(const char* tag, const char* why, std::function<void(int, FakeBackend&)> fault) {
   LogCapture log;
-  FakeBackend* self = nullptr;
-  FakeBackend b(tag, [&](int s) {
-    while (!self) std::this_thread::yield();
-    fault(s, *self);
-  });
-  self = &b;
+  FakeBackend b(tag, fault);
   const std::string name = std::string("net_vnet_user_") + tag;
   ASSERT_EQ(probe(b, name.c_str()), 0) << tag;
   uint16_t port;
