@@ -134,6 +134,7 @@ void VhostUserTransport::monitor() {
     if (sock >= 0) {
       pollfd p{sock, 0, 0};
       if (::poll(&p, 1, 100) <= 0 || !(p.revents & (POLLHUP | POLLERR | POLLNVAL))) continue;
+      if (quit_) break;  // our own destructor shut the socket down
       {
         const std::lock_guard<std::mutex> g(mu_);
         fe_.disconnect();
