@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/rxtx.h"
 #include "virtio/features.h"
 #include "virtio/vhost_user.h"
 
@@ -202,7 +203,7 @@ TEST(UserBadBackend, OversizedReply) {
     vu::Msg m{};
     if (!serve_until(s, vu::GET_FEATURES, m)) return;
     const uint32_t hdr[3] = {vu::GET_FEATURES, vu::FLAG_VERSION | vu::FLAG_REPLY, 1u << 20};  // 1 MiB payload
-    [[maybe_unused]] ssize_t w = write(s, hdr, sizeof hdr);
+    [[maybe_unused]] ssize_t w = send(s, hdr, sizeof hdr, MSG_NOSIGNAL);
     b.closed_by_script_ = true;
     close(s);
   });
@@ -214,8 +215,8 @@ TEST(UserBadBackend, BadVersionInHeader) {
     if (!serve_until(s, vu::GET_FEATURES, m)) return;
     const uint32_t hdr[3] = {vu::GET_FEATURES, 0x2 | vu::FLAG_REPLY, 8};
     const uint64_t v = 1;
-    [[maybe_unused]] ssize_t w = write(s, hdr, sizeof hdr);
-    w = write(s, &v, sizeof v);
+    [[maybe_unused]] ssize_t w = send(s, hdr, sizeof hdr, MSG_NOSIGNAL);
+    w = send(s, &v, sizeof v, MSG_NOSIGNAL);  // the frontend may have hung up already
   });
 }
 
@@ -224,7 +225,7 @@ TEST(UserBadBackend, ClosesMidMessage) {
     vu::Msg m{};
     if (!serve_until(s, vu::GET_PROTOCOL_FEATURES, m)) return;
     const uint32_t hdr[3] = {vu::GET_PROTOCOL_FEATURES, vu::FLAG_VERSION | vu::FLAG_REPLY, 8};
-    [[maybe_unused]] ssize_t w = write(s, hdr, 6);  // half a header, then gone
+    [[maybe_unused]] ssize_t w = send(s, hdr, 6, MSG_NOSIGNAL);  // half a header, then gone
     b.closed_by_script_ = true;
     close(s);
   });
@@ -244,6 +245,57 @@ TEST(UserBadBackend, ClosesDuringStart) {
     b.closed_by_script_ = true;
     close(s);
   });
+}
+
+// The offload header a device writes is checked before any flag is set.
+TEST(RxOffloadHeader, OnlyWhatWasNegotiatedAndInsideTheFrame) {
+  using namespace vnet;
+  net::Queue q;
+  q.hdr_size = sizeof(virtio::NetHdrMrg);
+  rte_mbuf* m = rte_pktmbuf_alloc(g_mp);
+  ASSERT_NE(m, nullptr);
+  m->pkt_len = m->data_len = 100;
+  auto hdr = [](uint8_t flags, uint8_t gso, uint16_t start, uint16_t off, uint16_t size) {
+    virtio::NetHdr h{};
+    h.flags = flags;
+    h.gso_type = gso;
+    h.csum_start.set(start);
+    h.csum_offset.set(off);
+    h.gso_size.set(size);
+    return h;
+  };
+  auto check = [&](const virtio::NetHdr& h) {
+    m->ol_flags = 0;
+    m->tso_segsz = 0;
+    return net::rx_offload_hdr(q, m, h);
+  };
+  // GUEST_CSUM not negotiated: a partial checksum is refused.
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, 0, 34, 16, 0)));
+  q.rx_csum = true;
+  EXPECT_TRUE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, 0, 34, 16, 0)));
+  EXPECT_EQ(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_NONE);
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, 0, 90, 16, 0))) << "checksum field past the frame";
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, 0, 0xffff, 0xffff, 0))) << "no 16-bit wrap";
+  EXPECT_TRUE(check(hdr(virtio::NET_HDR_F_DATA_VALID, 0, 0, 0, 0)));
+  EXPECT_EQ(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+  // GSO: only negotiated kinds, never ECN or UDP here, never a zero segment size.
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4, 34, 16, 1448)));
+  q.rx_gso = net::kGsoTcp4;
+  EXPECT_TRUE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4, 34, 16, 1448)));
+  EXPECT_TRUE(m->ol_flags & RTE_MBUF_F_RX_LRO);
+  EXPECT_EQ(m->tso_segsz, 1448);
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV6, 34, 16, 1448)));
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4 | virtio::NET_HDR_GSO_ECN, 34, 16, 1448)));
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_UDP, 34, 6, 1448)));
+  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4, 34, 16, 0)));
+  // rx_complete: a bad header is a counted error and the mbuf goes back to the pool.
+  auto* h = reinterpret_cast<virtio::NetHdr*>(static_cast<uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM - q.hdr_size);
+  *h = hdr(virtio::NET_HDR_F_NEEDS_CSUM, 0, 90, 16, 0);
+  const unsigned before = rte_mempool_in_use_count(g_mp);
+  EXPECT_FALSE(net::rx_complete(q, m, net::kRxOffHdr));
+  EXPECT_EQ(q.st.errors, 1u);
+  EXPECT_EQ(q.st.packets, 0u);
+  EXPECT_EQ(rte_mempool_in_use_count(g_mp), before - 1);
 }
 
 int main(int argc, char** argv) {
