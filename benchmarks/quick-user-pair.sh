@@ -5,8 +5,9 @@
 # "tx": the frontend runs txonly, net_vhost rxonly (measured at net_vhost's Rx);
 # "rx": net_vhost runs txonly, the frontend rxonly (measured at the frontend's Rx).
 # Each process gets one forwarding core (frontend lcore 1@0, vhost 1@1).
-# Numbers are the median of the one-second Rx-pps samples, without the
-# first two (start-up) and the last (shut-down).
+# Numbers are the median of the one-second Rx-pps samples from the first
+# full second of traffic on (leading zeros while the other side starts, and
+# the first partial second, left out), without the last (shut-down).
 # usage: benchmarks/quick-user-pair.sh [build/release/plugins/librte_net_vnet.so] [seconds]
 set -u
 plugin=$(realpath "${1:-build/release/plugins/librte_net_vnet.so}")
@@ -16,7 +17,7 @@ work=$(mktemp -d /tmp/vnet-qb-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 rx_pps() {  # median Rx-pps in a testpmd --stats-period log, start-up and shut-down samples left out
-  grep -ao 'Rx-pps: *[0-9]*' "$1" | awk '{print $2}' | sed '1,2d;$d' | sort -n |
+  grep -ao 'Rx-pps: *[0-9]*' "$1" | awk '{print $2}' | awk 'on || $1 > 0 {if (on) print; on = 1}' | sed '$d' | sort -n |
     awk '{v[n++]=$1} END {if (n) printf "%.2f", v[int(n/2)]/1e6; else print "n/a"}'
 }
 
