@@ -320,6 +320,11 @@ int main(int argc, char** argv) {
       return false;
     };
     static std::atomic<int> lsc{0};
+    // The driver sets the link, then raises LSC: the event may land a moment after the link reads.
+    auto lsc_after = [&](int prev) {
+      for (int i = 0; i < 100 && lsc.load() == prev; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return lsc.load() != prev;
+    };
     rte_eth_dev_callback_register(
         port, RTE_ETH_EVENT_INTR_LSC, [](uint16_t, rte_eth_event_type, void*, void*) { ++lsc; return 0; }, nullptr);
     if (!wait_link(true, server ? 20000 : 5000)) {
@@ -340,7 +345,7 @@ int main(int argc, char** argv) {
       const int lsc0 = lsc.load();
       kill(peer, SIGKILL);
       waitpid(peer, nullptr, 0);
-      if (!wait_link(false, 5000) || lsc.load() == lsc0) {
+      if (!wait_link(false, 5000) || !lsc_after(lsc0)) {
         std::printf("FAIL: no link down / LSC after the backend died\n");
         rc = 1;
         break;
@@ -352,7 +357,7 @@ int main(int argc, char** argv) {
         rc = 1;
       }
       const int lsc1 = lsc.load();
-      if (!start_peer() || !wait_link(true, 20000) || lsc.load() == lsc1) {
+      if (!start_peer() || !wait_link(true, 20000) || !lsc_after(lsc1)) {
         std::printf("FAIL: the port did not come back with the backend\n");
         rc = 1;
         break;
