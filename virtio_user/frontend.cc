@@ -30,7 +30,9 @@ uint64_t now_ms() {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
 }
-constexpr int kReplyTimeoutMs = 5000;
+// Generous: DPDK vhost maps and walks all of our memory on SET_MEM_TABLE,
+// seconds on a loaded machine.
+constexpr int kReplyTimeoutMs = 20000;
 }  // namespace
 
 Frontend::~Frontend() { close_all(); }

@@ -4,9 +4,16 @@
 // addresses handed to the backend are our own virtual addresses.
 #pragma once
 
+#include <pthread.h>
+
+#include <atomic>
+#include <mutex>
 #include <string>
 
 #include "net/transport.h"
+#include "ring/memory.h"
+#include "ring/packed_device.h"
+#include "ring/split_device.h"
 #include "virtio_user/frontend.h"
 
 namespace vnet::virtio_user {
@@ -15,7 +22,8 @@ struct UserOptions {
   std::string path;
   bool server = false;
   uint16_t queues = 1;
-  int connect_timeout_ms = 3000;
+  bool cq = false;  // offer the control virtqueue (served here: backends never see it)
+  int connect_timeout_ms = 3000;  // client mode, at probe; server mode accepts in the background
 };
 
 class VhostUserTransport final : public net::Transport {
@@ -25,7 +33,7 @@ class VhostUserTransport final : public net::Transport {
   int open(const UserOptions& o);
 
   const char* name() const override { return "vhost-user"; }
-  uint64_t device_features() const override { return dev_features_; }
+  uint64_t device_features() const override;
   int set_features(uint64_t features) override;
   bool read_config(virtio::NetConfig*) override { return false; }
   uint16_t max_queue_pairs() const override { return max_qp_; }
@@ -34,12 +42,21 @@ class VhostUserTransport final : public net::Transport {
   int setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) override;
   int start(uint16_t nvqs) override;
   int stop() override;
-  bool link_up() override { return fe_.connected(); }
+  bool link_up() override;
+  void control_kicked() override;
+  void set_event_handler(net::TransportEventFn fn, void* arg) override;
 
  private:
   int handshake();
+  int recommit_features();
+  uint16_t ctrl_index() const;
+  static void* monitor_main(void* arg);
+  void monitor();
+  void notify(net::TransportEvent ev);
   int send_mem_table();
   void close_eventfds();
+  int ctrl_device_start();
+  uint8_t ctrl_exec(const uint8_t* cmd, uint32_t len);
 
   static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
   UserOptions opt_;
@@ -54,6 +71,22 @@ class VhostUserTransport final : public net::Transport {
   int kickfd_[kMaxVqs];
   int callfd_[kMaxVqs];
   bool fds_init_ = false;
+  // The control virtqueue, device side, served in this process.
+  static constexpr uint16_t kNoCtrl = UINT16_MAX;
+  bool ctrl_running_ = false;
+  ring::RegionTable ctrl_mem_;  // our own memory, identity-mapped
+  ring::SplitDevice<ring::RegionTable> ctrl_split_;
+  ring::PackedDevice<ring::RegionTable> ctrl_packed_;
+  uint16_t active_qp_ = 1;
+  // The socket monitor (a DPDK control thread): sees the backend go away,
+  // reconnects (client) or accepts (server), then reports Down/Up.
+  std::mutex mu_;  // every use of fe_ and the negotiation state
+  pthread_t monitor_{};
+  bool monitor_running_ = false;
+  std::atomic<bool> quit_{false};
+  std::atomic<net::TransportEventFn> ev_fn_{nullptr};
+  std::atomic<void*> ev_arg_{nullptr};
+  bool assumed_ = false;  // server mode, no backend yet: dev_features_ is what we expect
 };
 
 }  // namespace vnet::virtio_user

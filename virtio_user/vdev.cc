@@ -95,15 +95,11 @@ int probe(rte_vdev_device* vdev) {
     VNET_USER_LOG(ERR, "%s: queue_size=%u: split rings need a power of two up to 32768, packed up to 32768", name, qs);
     return -EINVAL;
   }
-  if (p.port.cq) {
-    VNET_USER_LOG(ERR, "%s: cq=1 (control virtqueue) is not supported yet", name);
-    return -ENOTSUP;
+  if (p.port.queues > 1 && !p.port.cq) {  // queue pairs are set through the control queue
+    VNET_USER_LOG(INFO, "%s: queues=%u implies cq=1", name, p.port.queues);
+    p.port.cq = true;
   }
-  if (p.port.queues > 1) {
-    VNET_USER_LOG(ERR, "%s: queues=%u: multi-queue needs the control virtqueue, not supported yet", name,
-                  p.port.queues);
-    return -ENOTSUP;
-  }
+  p.user.cq = p.port.cq;
   auto* t = new (std::nothrow) VhostUserTransport();
   if (!t) return -ENOMEM;
   if (const int rc = t->open(p.user); rc != 0) {
@@ -143,5 +139,5 @@ static rte_vdev_driver vnet_user_driver = [] {
 }();
 RTE_PMD_REGISTER_VDEV(net_vnet_user, vnet_user_driver);
 RTE_PMD_REGISTER_PARAM_STRING(net_vnet_user,
-                              "path=<socket> queues=<1> queue_size=<n> packed_vq=<0|1> mrg_rxbuf=<0|1> "
+                              "path=<socket> queues=<1..128> queue_size=<n> packed_vq=<0|1> mrg_rxbuf=<0|1> "
                               "in_order=<0|1> server=<0|1> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> cq=<0|1>");

@@ -4,13 +4,16 @@
 #include "net/ethdev.h"
 
 #include <rte_errno.h>
+#include <rte_pause.h>
 #include <rte_malloc.h>
 #include <rte_memzone.h>
 
 #include <cinttypes>
 #include <new>
 
+#include "net/ctrl.h"
 #include "net/rxtx.h"
+#include "net/xstats.h"
 #include "net/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
@@ -24,7 +27,28 @@ namespace feat = virtio::feat;
 uint64_t supported_features() {
   return bit(feat::VERSION_1) | bit(feat::RING_PACKED) | bit(feat::IN_ORDER) | bit(feat::INDIRECT_DESC) |
          bit(feat::EVENT_IDX) | bit(feat::NET_MRG_RXBUF) | bit(feat::NET_MAC) | bit(feat::NET_STATUS) |
-         bit(feat::NET_MTU);
+         bit(feat::NET_MTU) | bit(feat::NET_CTRL_VQ) | bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) |
+         bit(feat::NET_CTRL_MAC_ADDR) | bit(feat::NET_MQ) | bit(feat::NET_CSUM) | bit(feat::NET_HOST_TSO4) |
+         bit(feat::NET_HOST_TSO6) | bit(feat::NET_GUEST_CSUM) | bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6);
+}
+
+uint64_t wanted_features(const Port& p) {
+  uint64_t want = (supported_features() | p.t->transport_features()) & p.t->device_features();
+  if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
+  if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
+  if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
+  if (p.opt.queues < 2) want &= ~bit(feat::NET_MQ);
+  // Every control feature rides on the control virtqueue (5.1.3.1).
+  constexpr uint64_t ctrl_deps = bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) | bit(feat::NET_CTRL_MAC_ADDR) |
+                                 bit(feat::NET_MQ);
+  if (!p.opt.cq) want &= ~bit(feat::NET_CTRL_VQ);
+  if (!has(want, feat::NET_CTRL_VQ)) want &= ~ctrl_deps;
+  // 5.1.3.1: TSO needs the matching checksum feature. Large receive also
+  // needs mergeable buffers here (a 64 KiB frame does not fit one mbuf).
+  if (!has(want, feat::NET_CSUM)) want &= ~(bit(feat::NET_HOST_TSO4) | bit(feat::NET_HOST_TSO6));
+  if (!has(want, feat::NET_GUEST_CSUM) || !has(want, feat::NET_MRG_RXBUF))
+    want &= ~(bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6));
+  return want;
 }
 
 namespace {
@@ -33,22 +57,44 @@ constexpr uint16_t kIndirectPerHead = kMaxTxSegs + 1;
 
 Port& port_of(rte_eth_dev* dev) { return *static_cast<Port*>(dev->data->dev_private); }
 
-// Split used-ring alignment the device expects.
-size_t used_align(const Port& p) { return p.t->legacy() ? 4096 : 4; }
-
 // ---- burst selection ------------------------------------------------------
+constexpr uint64_t kTxOffloads = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+                                 RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+
 template <class R, bool Va>
-void pick(rte_eth_dev* dev, bool mrg) {
+void pick(rte_eth_dev* dev, bool mrg, bool tx_off) {
   dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;
-  dev->tx_pkt_burst = tx_burst<R, Va>;
+  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;
+  dev->tx_pkt_prepare = tx_off ? tx_prepare : nullptr;
 }
 void pick_bursts(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const bool va = p.t->uses_va();
+  const bool off = dev->data->dev_conf.txmode.offloads & kTxOffloads;
   if (p.packed)
-    va ? pick<ring::PackedDriver, true>(dev, p.mrg) : pick<ring::PackedDriver, false>(dev, p.mrg);
+    va ? pick<ring::PackedDriver, true>(dev, p.mrg, off) : pick<ring::PackedDriver, false>(dev, p.mrg, off);
   else
-    va ? pick<ring::SplitDriver, true>(dev, p.mrg) : pick<ring::SplitDriver, false>(dev, p.mrg);
+    va ? pick<ring::SplitDriver, true>(dev, p.mrg, off) : pick<ring::SplitDriver, false>(dev, p.mrg, off);
+}
+
+// Negotiated offloads into the queues (Rx: header parsing, VLAN strip).
+void queue_offloads(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const bool strip = dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+  const uint8_t rx_gso = (has(p.features, feat::NET_GUEST_TSO4) ? kGsoTcp4 : 0) |
+                         (has(p.features, feat::NET_GUEST_TSO6) ? kGsoTcp6 : 0);
+  const uint8_t tx_gso = (has(p.features, feat::NET_HOST_TSO4) ? kGsoTcp4 : 0) |
+                         (has(p.features, feat::NET_HOST_TSO6) ? kGsoTcp6 : 0);
+  const bool rx_hdr = has(p.features, feat::NET_GUEST_CSUM) || rx_gso;
+  for (uint16_t i = 0; i < p.nqp; ++i) {
+    auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
+    auto* tq = static_cast<Queue*>(dev->data->tx_queues[i]);
+    rq->rx_csum = has(p.features, feat::NET_GUEST_CSUM);
+    rq->rx_gso = rx_gso;
+    rq->rx_off = static_cast<uint8_t>((rx_hdr ? kRxOffHdr : 0) | (strip ? kRxOffStrip : 0));
+    tq->tx_csum = has(p.features, feat::NET_CSUM);
+    tq->tx_gso = tx_gso;
+  }
 }
 
 // ---- queues ----------------------------------------------------------------
@@ -95,11 +141,10 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->vq = static_cast<uint16_t>(2 * qid + (rx ? 0 : 1));
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
+  q->pause = &p.pause;
   char name[RTE_MEMZONE_NAMESIZE];
-  const size_t ring_bytes =
-      p.packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n, used_align(p)).total;
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
-  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
+  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n, used_align(p)), static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
     // Indirect tables (one per buffer id) followed by the Tx header slots.
     const size_t aux = size_t{n} * kIndirectPerHead * 16 + size_t{n} * kTxHdrStride;
@@ -137,15 +182,7 @@ int queue_start(Port& p, Queue* q) {
   }
   const int rc = p.packed ? q->packed.init(c) : q->split.init(c);
   if (rc != 0) return rc;
-  QueueAddrs a{q->size, 0, 0, 0};
-  const uint64_t base = dev_addr(p, q->ring_mz, 0);
-  if (p.packed) {
-    const auto l = virtio::PackedLayout::make(q->size);
-    a = {q->size, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
-  } else {
-    const auto l = virtio::SplitLayout::make(q->size, used_align(p));
-    a = {q->size, base + l.desc_off, base + l.avail_off, base + l.used_off};
-  }
+  const QueueAddrs a = ring_addrs(p.packed, q->size, dev_addr(p, q->ring_mz, 0), used_align(p));
   return p.t->setup_queue(q->vq, a, &q->kick);
 }
 
@@ -154,19 +191,28 @@ int dev_configure(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const auto& conf = dev->data->dev_conf;
   const uint16_t nrx = dev->data->nb_rx_queues, ntx = dev->data->nb_tx_queues;
-  if (nrx != ntx || nrx == 0 || nrx > p.t->max_queue_pairs() || nrx > p.opt.queues) {
-    VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here",
-             dev->data->port_id, nrx, ntx, std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues));
+  const uint16_t maxqp = has(wanted_features(p), feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
+  if (nrx != ntx || nrx == 0 || nrx > maxqp) {
+    VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here%s",
+             dev->data->port_id, nrx, ntx, maxqp,
+             maxqp == 1 ? " (more need devarg queues=N and a device with VIRTIO_NET_F_MQ)" : "");
     return -EINVAL;
   }
   if (conf.rxmode.mq_mode != RTE_ETH_MQ_RX_NONE) {
     VNET_LOG(ERR, "port %u: rx mq_mode %d not supported", dev->data->port_id, conf.rxmode.mq_mode);
     return -ENOTSUP;
   }
-  uint64_t want = (supported_features() | p.t->transport_features()) & p.t->device_features();
-  if (!p.opt.packed) want &= ~bit(feat::RING_PACKED);
-  if (!p.opt.mrg_rxbuf) want &= ~bit(feat::NET_MRG_RXBUF);
-  if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
+  uint64_t want = wanted_features(p);
+  // Offload features only as far as the application turned the offload on:
+  // a device must not hand partial checksums to an application that does
+  // not look at the flags.
+  const uint64_t rxo = conf.rxmode.offloads, txo = conf.txmode.offloads;
+  if (!(txo & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO)))
+    want &= ~bit(feat::NET_CSUM);
+  if (!(txo & RTE_ETH_TX_OFFLOAD_TCP_TSO)) want &= ~(bit(feat::NET_HOST_TSO4) | bit(feat::NET_HOST_TSO6));
+  if (!(rxo & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_LRO)))
+    want &= ~bit(feat::NET_GUEST_CSUM);
+  if (!(rxo & RTE_ETH_RX_OFFLOAD_TCP_LRO)) want &= ~(bit(feat::NET_GUEST_TSO4) | bit(feat::NET_GUEST_TSO6));
   if (!has(want, feat::VERSION_1) && !p.t->legacy()) {
     VNET_LOG(ERR, "port %u: device does not offer VIRTIO_F_VERSION_1", dev->data->port_id);
     return -ENOTSUP;
@@ -182,16 +228,26 @@ int dev_configure(rte_eth_dev* dev) {
   p.mrg = has(want, feat::NET_MRG_RXBUF);
   p.hdr_size = static_cast<uint16_t>(virtio::net_hdr_size(want));
   p.nqp = nrx;
+  if (has(want, feat::NET_CTRL_VQ)) {
+    if (const int rc = ctrl_alloc(dev); rc != 0) return rc;
+  } else {
+    ctrl_free(p);
+  }
   VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
            p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "",
            has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
            has(want, feat::EVENT_IDX) ? ", event idx" : "");
+  if (has(want, feat::NET_CTRL_VQ))
+    VNET_LOG(INFO, "port %u: control virtqueue:%s%s%s%s", dev->data->port_id,
+             has(want, feat::NET_MQ) ? " multi-queue" : "", has(want, feat::NET_CTRL_RX) ? " rx-mode/mac-table" : "",
+             has(want, feat::NET_CTRL_VLAN) ? " vlan-filter" : "", has(want, feat::NET_CTRL_MAC_ADDR) ? " mac-set" : "");
   return 0;
 }
 
 int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   Port& p = port_of(dev);
-  const uint16_t qp = std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues);
+  const uint64_t offer = wanted_features(p);
+  const uint16_t qp = has(offer, feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
   info->max_rx_queues = qp;
   info->max_tx_queues = qp;
   info->min_rx_bufsize = 64;
@@ -199,7 +255,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->max_rx_pktlen = mrg ? 9728 : RTE_MBUF_DEFAULT_DATAROOM;
   info->max_mtu = static_cast<uint16_t>(info->max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN);
   info->min_mtu = RTE_ETHER_MIN_MTU;
-  info->max_mac_addrs = 1;
+  info->max_mac_addrs = has(offer, feat::NET_CTRL_RX) ? kMaxMacAddrs : 1;
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
   info->rx_desc_lim = {.nb_max = static_cast<uint16_t>(std::min<uint32_t>(max, 32768)), .nb_min = 1, .nb_align = 1,
                        .nb_seg_max = 0, .nb_mtu_seg_max = 0};
@@ -208,8 +264,14 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->default_txportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
   info->default_rxportconf.nb_queues = 1;
   info->default_txportconf.nb_queues = 1;
-  info->rx_offload_capa = mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0;
-  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  info->rx_offload_capa = (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
+                          (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0) |
+                          (has(offer, feat::NET_GUEST_CSUM) ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0) |
+                          (has(offer, feat::NET_GUEST_TSO4) || has(offer, feat::NET_GUEST_TSO6) ? RTE_ETH_RX_OFFLOAD_TCP_LRO : 0);
+  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_VLAN_INSERT |
+                          (has(offer, feat::NET_CSUM) ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0) |
+                          (has(offer, feat::NET_HOST_TSO4) || has(offer, feat::NET_HOST_TSO6) ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0);
+  if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) info->max_lro_pkt_size = 65535 + RTE_ETHER_HDR_LEN;
   info->speed_capa = RTE_ETH_LINK_SPEED_AUTONEG;
   return 0;
 }
@@ -257,29 +319,40 @@ int link_update(rte_eth_dev* dev, int) {
   l.link_speed = p.opt.speed;
   l.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
   l.link_autoneg = RTE_ETH_LINK_FIXED;
-  l.link_status = p.started && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+  l.link_status = p.started && p.up && !p.admin_down && p.t->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
   return rte_eth_linkstatus_set(dev, &l);
 }
 
-int dev_start(rte_eth_dev* dev) {
+// Stop the bursts and wait until none is inside (the other half of BurstGate).
+void quiesce(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  p.pause.store(1, std::memory_order_seq_cst);  // before reading any queue's busy flag
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
+      if (auto* q = static_cast<Queue*>(qv))
+        while (q->busy.load(std::memory_order_acquire)) rte_pause();  // acquire: its ring writes are done
+}
+
+// The device side of a started port, bursts paused: fresh rings, device
+// start, Rx buffers, control queue set-up. -ENOTCONN: no device now.
+int device_up(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const uint16_t n = p.nqp;
-  for (uint16_t i = 0; i < n; ++i) {
-    auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
-    auto* tq = static_cast<Queue*>(dev->data->tx_queues[i]);
-    if (!rq || !tq) {
-      VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
-      return -EINVAL;
-    }
-    for (Queue* q : {rq, tq}) {
+  for (uint16_t i = 0; i < n; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]}) {
+      auto* q = static_cast<Queue*>(qv);
       if (const int rc = queue_start(p, q); rc != 0) {
         VNET_LOG(ERR, "port %u: virtqueue %u set-up failed: %s", dev->data->port_id, q->vq, strerror(-rc));
         return rc;
       }
     }
+  if (const int rc = ctrl_start(dev); rc != 0) {
+    VNET_LOG(ERR, "port %u: control virtqueue set-up failed: %s", dev->data->port_id, strerror(-rc));
+    return rc;
   }
   if (const int rc = p.t->start(static_cast<uint16_t>(2 * n)); rc != 0) {
-    VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
+    if (rc != -ENOTCONN)
+      VNET_LOG(ERR, "port %u: device start over %s failed: %s", dev->data->port_id, p.t->name(), strerror(-rc));
     return rc;
   }
   const bool va = p.t->uses_va();
@@ -289,29 +362,99 @@ int dev_start(rte_eth_dev* dev) {
       va ? rx_refill<ring::PackedDriver, true>(*q) : rx_refill<ring::PackedDriver, false>(*q);
     else
       va ? rx_refill<ring::SplitDriver, true>(*q) : rx_refill<ring::SplitDriver, false>(*q);
-    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
   }
+  if (const int rc = ctrl_after_start(dev); rc != 0) {
+    VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue",
+             dev->data->port_id);
+    return rc;
+  }
+  return 0;
+}
+
+// Bursts paused: stop the device and free every mbuf the rings hold.
+void device_down(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  ctrl_stop(p);
+  if (const int rc = p.t->stop(); rc != 0)
+    VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
+      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
+  p.up = false;
+}
+
+void set_queue_state(rte_eth_dev* dev, uint8_t state) {
+  for (uint16_t i = 0; i < port_of(dev).nqp; ++i) {
+    dev->data->rx_queue_state[i] = state;
+    dev->data->tx_queue_state[i] = state;
+  }
+}
+
+int dev_start(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  for (uint16_t i = 0; i < p.nqp; ++i)
+    if (!dev->data->rx_queues[i] || !dev->data->tx_queues[i]) {
+      VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
+      return -EINVAL;
+    }
+  queue_offloads(dev);
   pick_bursts(dev);
+  const int rc = device_up(dev);
+  if (rc != 0 && rc != -ENOTCONN) {
+    device_down(dev);
+    return rc;
+  }
   p.started = true;
+  p.up = rc == 0;
+  if (rc == -ENOTCONN)
+    VNET_LOG(INFO, "port %u: started; link stays down until the device is there", dev->data->port_id);
+  set_queue_state(dev, RTE_ETH_QUEUE_STATE_STARTED);
+  if (p.up && !p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
   link_update(dev, 0);
   return 0;
 }
 
 int dev_stop(rte_eth_dev* dev) {
   Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
   if (!p.started) return 0;
+  quiesce(dev);
   p.started = false;
-  const int rc = p.t->stop();
-  if (rc != 0) VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
-  for (uint16_t i = 0; i < p.nqp; ++i) {
-    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
-      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
-    dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-    dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-  }
+  device_down(dev);
+  set_queue_state(dev, RTE_ETH_QUEUE_STATE_STOPPED);
   link_update(dev, 0);
   return 0;
+}
+
+// The transport's thread: the device went away (free what the rings hold,
+// link down) or came back (restart the rings, link up). Both raise LSC.
+void on_transport_event(void* arg, TransportEvent ev) {
+  auto* dev = static_cast<rte_eth_dev*>(arg);
+  Port& p = port_of(dev);
+  {
+    const std::lock_guard<std::mutex> g(p.lock);
+    if (!p.started) return;
+    if (ev == TransportEvent::Down && p.up) {
+      quiesce(dev);
+      device_down(dev);
+      VNET_LOG(WARNING, "port %u: device gone: link down, queued mbufs freed", dev->data->port_id);
+    } else if (ev == TransportEvent::Up && !p.up) {
+      quiesce(dev);
+      if (const int rc = device_up(dev); rc != 0) {
+        VNET_LOG(ERR, "port %u: device is back but could not be restarted: %s", dev->data->port_id, strerror(-rc));
+        device_down(dev);
+      } else {
+        p.up = true;
+        if (!p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+        VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
+      }
+    } else {
+      return;
+    }
+    link_update(dev, 0);
+  }
+  rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
 }
 
 int dev_close(rte_eth_dev* dev) {
@@ -320,7 +463,8 @@ int dev_close(rte_eth_dev* dev) {
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) rx_queue_release(dev, i);
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) tx_queue_release(dev, i);
   Port& p = port_of(dev);
-  delete p.t;
+  ctrl_free(p);
+  delete p.t;  // joins the transport's thread: no lock of ours held here
   p.t = nullptr;
   return 0;
 }
@@ -353,22 +497,7 @@ int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
   return 0;
 }
 
-int stats_reset(rte_eth_dev* dev) {
-  for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i)
-    if (auto* q = static_cast<Queue*>(dev->data->rx_queues[i])) q->st = QueueStats{};
-  for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i)
-    if (auto* q = static_cast<Queue*>(dev->data->tx_queues[i])) q->st = QueueStats{};
-  dev->data->rx_mbuf_alloc_failed = 0;
-  return 0;
-}
-
-int promiscuous_toggle(rte_eth_dev* dev) {
-  // Without the control virtqueue (VIRTIO_NET_F_CTRL_RX) the device filters
-  // as it likes; there is nothing the driver can switch.
-  VNET_LOG(INFO, "port %u: rx mode control needs the control virtqueue (cq=1): not supported",
-           dev->data->port_id);
-  return -ENOTSUP;
-}
+int stats_reset(rte_eth_dev* dev) { return xstats_reset(dev); }
 
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   Port& p = port_of(dev);
@@ -379,6 +508,47 @@ int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
     return -EINVAL;
   }
   p.mtu = mtu;
+  return 0;
+}
+
+int vlan_offload_set(rte_eth_dev* dev, int mask) {
+  Port& p = port_of(dev);
+  const uint64_t rxo = dev->data->dev_conf.rxmode.offloads;
+  if (mask & RTE_ETH_VLAN_STRIP_MASK) {  // software strip: the Rx burst reads rx_off once per burst
+    for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i)
+      if (auto* q = static_cast<Queue*>(dev->data->rx_queues[i]))
+        q->rx_off = static_cast<uint8_t>((q->rx_off & ~kRxOffStrip) |
+                                         ((rxo & RTE_ETH_RX_OFFLOAD_VLAN_STRIP) ? kRxOffStrip : 0));
+  }
+  if ((mask & RTE_ETH_VLAN_FILTER_MASK) && (rxo & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) &&
+      !has(p.hdr_size ? p.features : wanted_features(p), feat::NET_CTRL_VLAN)) {
+    VNET_LOG(INFO, "port %u: VLAN filter needs VIRTIO_NET_F_CTRL_VLAN (devarg cq=1): not supported", dev->data->port_id);
+    return -ENOTSUP;
+  }
+  if (mask & (RTE_ETH_VLAN_EXTEND_MASK | RTE_ETH_QINQ_STRIP_MASK) &&
+      (rxo & (RTE_ETH_RX_OFFLOAD_VLAN_EXTEND | RTE_ETH_RX_OFFLOAD_QINQ_STRIP))) {
+    VNET_LOG(INFO, "port %u: QinQ is not supported", dev->data->port_id);
+    return -ENOTSUP;
+  }
+  return 0;
+}
+
+// Administrative link down/up: the bursts stop (return 0) and the link
+// reads down; the device and the rings stay as they are.
+int set_link_down(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  p.admin_down = true;
+  quiesce(dev);
+  link_update(dev, 0);
+  return 0;
+}
+int set_link_up(rte_eth_dev* dev) {
+  Port& p = port_of(dev);
+  const std::lock_guard<std::mutex> g(p.lock);
+  p.admin_down = false;
+  if (p.started && p.up) p.pause.store(0, std::memory_order_release);  // release: as in dev_start
+  link_update(dev, 0);
   return 0;
 }
 
@@ -396,11 +566,12 @@ const eth_dev_ops kOps = [] {
   o.link_update = link_update;
   o.stats_get = stats_get;
   o.stats_reset = stats_reset;
-  o.promiscuous_enable = promiscuous_toggle;
-  o.promiscuous_disable = promiscuous_toggle;
-  o.allmulticast_enable = promiscuous_toggle;
-  o.allmulticast_disable = promiscuous_toggle;
+  ctrl_ops(o);
+  xstats_ops(o);
   o.mtu_set = mtu_set;
+  o.vlan_offload_set = vlan_offload_set;
+  o.dev_set_link_down = set_link_down;
+  o.dev_set_link_up = set_link_up;
   return o;
 }();
 
@@ -413,7 +584,7 @@ int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
   virtio::NetConfig cfg{};
   const bool have_cfg = has(t->device_features(), feat::NET_MAC) && t->read_config(&cfg);
   // ethdev frees mac_addrs itself when the port is released.
-  auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc("vnet_mac", sizeof(rte_ether_addr), 0));
+  auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc("vnet_mac", kMaxMacAddrs * sizeof(rte_ether_addr), 0));
   if (!mac) return -ENOMEM;
   if (o.mac_set)
     *mac = o.mac;
@@ -423,7 +594,8 @@ int attach(rte_eth_dev* dev, Transport* t, const PortOptions& o) {
     rte_eth_random_addr(mac->addr_bytes);
   dev->data->mac_addrs = mac;
   dev->dev_ops = &kOps;
-  dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+  dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
+  t->set_event_handler(on_transport_event, dev);
   return 0;
 }
 

@@ -7,7 +7,9 @@
 #include <ethdev_driver.h>
 #include <rte_ether.h>
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "net/transport.h"
 
@@ -25,6 +27,8 @@ struct PortOptions {
   uint32_t speed = RTE_ETH_SPEED_NUM_10G;
 };
 
+struct CtrlQueue;
+
 struct Port {
   Transport* t = nullptr;
   PortOptions opt;
@@ -33,12 +37,26 @@ struct Port {
   uint16_t nqp = 0;
   bool packed = false;
   bool mrg = false;
-  bool started = false;
+  bool started = false;   // the application started the port
+  bool up = false;        // the device runs the rings (false while virtio-user's backend is away)
+  bool admin_down = false;  // rte_eth_dev_set_link_down
+  std::atomic<uint8_t> pause{1};  // bursts return 0 while set (BurstGate)
+  std::mutex lock;        // start/stop against the transport's Down/Up events
   uint16_t mtu = RTE_ETHER_MTU;
+  CtrlQueue* cvq = nullptr;      // when CTRL_VQ is negotiated
+  rte_ether_addr mc[64] = {};    // multicast list (set_mc_addr_list), kMaxMcAddrs
+  uint32_t nb_mc = 0;
 };
+
+// Split used-ring alignment the device expects (2.7: 4; legacy devices 4096).
+inline size_t used_align(const Port& p) { return p.t->legacy() ? 4096 : 4; }
 
 // The features this driver can drive, before the user's devargs trim them.
 uint64_t supported_features();
+
+// What configure will ask the device for: supported, offered, and allowed
+// by the devargs.
+uint64_t wanted_features(const Port& p);
 
 // Takes ownership of t (deleted by detach). dev->data->dev_private must be
 // a zeroed sizeof(Port) area. Returns 0 or -errno.

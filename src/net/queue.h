@@ -7,19 +7,21 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "net/transport.h"
 #include "ring/packed_driver.h"
 #include "ring/split_driver.h"
+#include "virtio/ring_layout.h"
 
 namespace vnet::net {
 
 struct QueueStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
-  uint64_t errors = 0;  // malformed from the device (bad length, bad num_buffers), oversize Tx
-  uint64_t drops = 0;   // Tx: ring full at the end of a burst is not a drop; Rx: no mbufs
+  uint64_t errors = 0;  // Rx: malformed from the device (length, num_buffers, offload header); Tx: refused packets
+  uint64_t drops = 0;   // Rx: buffers not refilled (no mbufs); Tx: VLAN tag could not be inserted (no mbuf/headroom)
   uint64_t multicast = 0;
   uint64_t broadcast = 0;
   uint64_t kicks = 0;
@@ -30,6 +32,13 @@ struct QueueStats {
 inline constexpr uint16_t kTxHdrStride = 32;  // header slot per buffer id (Tx without headroom)
 inline constexpr uint16_t kMaxTxSegs = 64;    // mbuf segments per packet we chain
 inline constexpr uint16_t kBurst = 64;        // internal batch size
+
+// Rx work beyond the plain copy-out, read once per burst (q.rx_off).
+inline constexpr uint8_t kRxOffHdr = 1;    // the device may fill the header (GUEST_CSUM/GUEST_TSO negotiated)
+inline constexpr uint8_t kRxOffStrip = 2;  // VLAN strip in software
+// Allowed GSO kinds (q.rx_gso, q.tx_gso).
+inline constexpr uint8_t kGsoTcp4 = 1;
+inline constexpr uint8_t kGsoTcp6 = 2;
 
 struct Queue {
   ring::SplitDriver split;
@@ -52,7 +61,17 @@ struct Queue {
   rte_mbuf* part_tail = nullptr;
   uint16_t part_left = 0;
   uint64_t* rx_nombuf = nullptr;  // the port's rx_mbuf_alloc_failed
+  // Offloads as negotiated (set at dev_start; rx_off also by vlan_offload_set).
+  uint8_t rx_off = 0;
+  uint8_t rx_gso = 0;      // GSO kinds the device may hand us (GUEST_TSO4/6)
+  bool rx_csum = false;    // NEEDS_CSUM allowed from the device (GUEST_CSUM)
+  uint8_t tx_gso = 0;      // HOST_TSO4/6
+  bool tx_csum = false;    // CSUM
   QueueStats st;
+  // Burst gate (see BurstGate in rxtx.h): the port's pause flag, and ours.
+  const std::atomic<uint8_t>* pause = nullptr;
+  std::atomic<uint8_t> busy{0};
+  ring::ErrCounters<ring::DrvErr> ring_err_base{};  // ring error counts at the last xstats reset
 
   template <class R>
   R& ring();
@@ -61,6 +80,21 @@ template <>
 inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() { return split; }
 template <>
 inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() { return packed; }
+
+// Bytes one ring of n entries takes, and where its parts sit from `base`
+// (an address the device understands).
+// used_align: the split used ring's alignment (4; 4096 for legacy devices).
+inline size_t ring_bytes(bool packed, uint32_t n, size_t used_align) {
+  return packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n, used_align).total;
+}
+inline QueueAddrs ring_addrs(bool packed, uint32_t n, uint64_t base, size_t used_align) {
+  if (packed) {
+    const auto l = virtio::PackedLayout::make(n);
+    return {n, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
+  }
+  const auto l = virtio::SplitLayout::make(n, used_align);
+  return {n, base + l.desc_off, base + l.avail_off, base + l.used_off};
+}
 
 inline void count_size(QueueStats& st, uint32_t len) {
   static constexpr uint32_t lim[7] = {63, 64, 127, 255, 511, 1023, 1518};

@@ -1,11 +1,16 @@
 // Rx and Tx bursts, templates over the ring type (split/packed), the address
-// kind (process VA for virtio-user, IOVA for PCI) and mergeable Rx. One
+// kind (process VA for virtio-user, IOVA for PCI), mergeable Rx and (Tx)
+// configured offloads; Rx offloads are a per-queue flag read once a burst. One
 // instantiation is picked per port at dev_start; no virtual call, allocation
 // (beyond mbufs from the pool), lock or exception per packet.
 #pragma once
 
+#include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_net.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +19,24 @@
 #include "virtio/net_hdr.h"
 
 namespace vnet::net {
+
+// Every burst passes this gate. The control path (stop, backend gone or
+// back) sets the port's pause flag and waits until no burst is inside
+// before it touches the rings (quiesce() in ethdev.cc): Dekker's handshake,
+// one exchange per burst, nothing per packet.
+struct BurstGate {
+  Queue& q;
+  bool open;
+  explicit BurstGate(Queue& queue) : q(queue) {
+    // seq_cst exchange: our busy flag is visible before we read pause.
+    q.busy.exchange(1, std::memory_order_seq_cst);
+    open = q.pause->load(std::memory_order_seq_cst) == 0;
+  }
+  ~BurstGate() {
+    // release: our ring and mbuf writes happen before the control path sees us out.
+    q.busy.store(0, std::memory_order_release);
+  }
+};
 
 template <bool Va>
 inline uint64_t buf_addr(const rte_mbuf* m) {
@@ -43,6 +66,7 @@ void rx_refill(Queue& q) {
     rte_mbuf* ms[kBurst];
     if (rte_pktmbuf_alloc_bulk(q.mp, ms, n) != 0) {
       ++*q.rx_nombuf;
+      q.st.drops += n;  // buffers the device will not have
       break;
     }
     for (uint16_t i = 0; i < n; ++i) {
@@ -58,11 +82,70 @@ void rx_refill(Queue& q) {
   }
 }
 
+// The virtio-net header the device wrote in front of a frame's first buffer.
+inline const virtio::NetHdr& rx_hdr(const Queue& q, const rte_mbuf* m) {
+  return *reinterpret_cast<const virtio::NetHdr*>(static_cast<const uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM -
+                                                 q.hdr_size);
+}
+
+// First (or only) buffer of a frame: `len` data bytes after the header.
+inline void rx_first(const Queue& q, rte_mbuf* m, uint32_t len) {
+  m->data_off = RTE_PKTMBUF_HEADROOM;
+  m->data_len = static_cast<uint16_t>(len);
+  m->pkt_len = len;
+  m->nb_segs = 1;
+  m->next = nullptr;
+  m->port = q.port_id;
+  m->ol_flags = 0;
+  m->packet_type = 0;
+  m->vlan_tci = 0;
+}
+
+// Checksum and GSO fields from the device into mbuf flags. The device is not
+// trusted: only what was negotiated, the checksum field inside the frame, a
+// non-zero segment size. false: malformed.
+inline bool rx_offload_hdr(const Queue& q, rte_mbuf* m, const virtio::NetHdr& h) {
+  if (h.flags & virtio::NET_HDR_F_NEEDS_CSUM) {
+    const uint32_t start = h.csum_start.get(), off = h.csum_offset.get();
+    if (!q.rx_csum || start + off + 2 > m->pkt_len) return false;
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;  // partial checksum: the data itself is good
+  } else if (h.flags & virtio::NET_HDR_F_DATA_VALID) {
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  }
+  if (h.gso_type != virtio::NET_HDR_GSO_NONE) {
+    const uint8_t kind = h.gso_type == virtio::NET_HDR_GSO_TCPV4 ? kGsoTcp4
+                         : h.gso_type == virtio::NET_HDR_GSO_TCPV6 ? kGsoTcp6 : 0;  // ECN, UDP: not negotiated
+    if (!(q.rx_gso & kind) || h.gso_size.get() == 0) return false;
+    m->tso_segsz = h.gso_size.get();
+    m->ol_flags |= RTE_MBUF_F_RX_LRO;
+    if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK)) m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+  }
+  return true;
+}
+
+// A whole frame arrived: offloads (when on for this burst), then counters.
+// false: dropped and counted.
+inline bool rx_complete(Queue& q, rte_mbuf* m, uint8_t off) {
+  if (off) {
+    if ((off & kRxOffHdr) && !rx_offload_hdr(q, m, rx_hdr(q, m))) {
+      ++q.st.errors;
+      rte_pktmbuf_free(m);
+      return false;
+    }
+    if (off & kRxOffStrip) rte_vlan_strip(m);
+  }
+  count_rx(q, m);
+  return true;
+}
+
 template <class R, bool Va, bool Mrg>
 uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(rxq);
+  const BurstGate gate(q);
+  if (!gate.open) return 0;
   R& r = q.ring<R>();
   const uint16_t hdr = q.hdr_size;
+  const uint8_t off = q.rx_off;  // once per burst: the no-offload path pays one test per frame
   uint16_t nrx = 0;
   ring::UsedBuf used[kBurst];
   while (nrx < nb) {
@@ -77,31 +160,17 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
           rte_pktmbuf_free(m);
           continue;
         }
-        m->data_off = RTE_PKTMBUF_HEADROOM;
-        m->data_len = static_cast<uint16_t>(len - hdr);
-        m->pkt_len = len - hdr;
-        m->nb_segs = 1;
-        m->next = nullptr;
-        m->port = q.port_id;
-        m->ol_flags = 0;
-        count_rx(q, m);
-        pkts[nrx++] = m;
+        rx_first(q, m, len - hdr);
+        if (rx_complete(q, m, off)) pkts[nrx++] = m;
       } else {
         if (q.part_left == 0) {  // first buffer of a frame carries the header
-          const auto* h = reinterpret_cast<const virtio::NetHdrMrg*>(static_cast<uint8_t*>(m->buf_addr) +
-                                                                       RTE_PKTMBUF_HEADROOM - hdr);
-          const uint16_t nbufs = h->num_buffers.get();
+          const uint16_t nbufs = reinterpret_cast<const virtio::NetHdrMrg&>(rx_hdr(q, m)).num_buffers.get();
           if (len <= hdr || nbufs == 0 || nbufs > q.size) {
             ++q.st.errors;
             rte_pktmbuf_free(m);
             continue;
           }
-          m->data_off = RTE_PKTMBUF_HEADROOM;
-          m->data_len = static_cast<uint16_t>(len - hdr);
-          m->pkt_len = len - hdr;
-          m->nb_segs = 1;
-          m->port = q.port_id;
-          m->ol_flags = 0;
+          rx_first(q, m, len - hdr);
           q.part_head = q.part_tail = m;
           q.part_left = static_cast<uint16_t>(nbufs - 1);
         } else {  // continuation buffers: data from the buffer's start
@@ -115,9 +184,9 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
         }
         if (q.part_left == 0) {
           q.part_tail->next = nullptr;
-          count_rx(q, q.part_head);
-          pkts[nrx++] = q.part_head;
+          rte_mbuf* head = q.part_head;
           q.part_head = q.part_tail = nullptr;
+          if (rx_complete(q, head, off)) pkts[nrx++] = head;
         }
       }
     }
@@ -139,15 +208,81 @@ inline void tx_reclaim(R& r) {
   }
 }
 
-template <class R, bool Va>
+// The header for a packet's offload requests (checksum, TSO). false: it asks
+// for something the device did not agree to.
+inline bool tx_offload_hdr(const Queue& q, const rte_mbuf* m, virtio::NetHdr& h) {
+  const uint64_t fl = m->ol_flags;
+  const uint16_t l3_end = static_cast<uint16_t>(m->l2_len + m->l3_len);
+  if (fl & RTE_MBUF_F_TX_TCP_SEG) {
+    const uint8_t kind = (fl & RTE_MBUF_F_TX_IPV6) ? kGsoTcp6 : kGsoTcp4;
+    if (!(q.tx_gso & kind) || m->tso_segsz == 0) return false;
+    h.gso_type = kind == kGsoTcp6 ? virtio::NET_HDR_GSO_TCPV6 : virtio::NET_HDR_GSO_TCPV4;
+    h.gso_size.set(m->tso_segsz);
+    h.hdr_len.set(static_cast<uint16_t>(l3_end + m->l4_len));
+    h.flags = virtio::NET_HDR_F_NEEDS_CSUM;
+    h.csum_start.set(l3_end);
+    h.csum_offset.set(offsetof(rte_tcp_hdr, cksum));
+    return true;
+  }
+  uint16_t field;
+  switch (fl & RTE_MBUF_F_TX_L4_MASK) {
+    case RTE_MBUF_F_TX_L4_NO_CKSUM:
+      return true;
+    case RTE_MBUF_F_TX_TCP_CKSUM:
+      field = offsetof(rte_tcp_hdr, cksum);
+      break;
+    case RTE_MBUF_F_TX_UDP_CKSUM:
+      field = offsetof(rte_udp_hdr, dgram_cksum);
+      break;
+    default:  // SCTP's CRC is not a ones'-complement sum virtio-net can finish
+      return false;
+  }
+  if (!q.tx_csum) return false;
+  h.flags = virtio::NET_HDR_F_NEEDS_CSUM;
+  h.csum_start.set(l3_end);
+  h.csum_offset.set(field);
+  return true;
+}
+
+// Software VLAN insert; a shared mbuf is copied first. false: no memory.
+inline bool tx_vlan_insert(rte_mbuf** pm) {
+  rte_mbuf* m = *pm;
+  if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) > 1) {
+    rte_mbuf* c = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+    if (!c) return false;
+    rte_pktmbuf_free(m);
+    *pm = m = c;
+  }
+  return rte_vlan_insert(pm) == 0;
+}
+
+// Off: the port has Tx offloads configured (checksum, TSO, VLAN insert);
+// without them no per-packet flag is looked at.
+template <class R, bool Va, bool Off>
 uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(txq);
+  const BurstGate gate(q);
+  if (!gate.open) return 0;
   R& r = q.ring<R>();
   const uint16_t hdr = q.hdr_size;
   tx_reclaim(r);
   uint16_t i = 0;
   for (; i < nb; ++i) {
     rte_mbuf* m = pkts[i];
+    virtio::NetHdr oh{};
+    if constexpr (Off) {
+      if ((m->ol_flags & RTE_MBUF_F_TX_VLAN) && !tx_vlan_insert(&pkts[i])) {
+        ++q.st.drops;
+        rte_pktmbuf_free(pkts[i]);
+        continue;
+      }
+      m = pkts[i];
+      if (!tx_offload_hdr(q, m, oh)) {
+        ++q.st.errors;
+        rte_pktmbuf_free(m);
+        continue;
+      }
+    }
     if (m->nb_segs > kMaxTxSegs) {  // more pieces than we chain: count and drop
       ++q.st.errors;
       rte_pktmbuf_free(m);
@@ -170,7 +305,8 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
     }
     for (const rte_mbuf* s = m->next; s; s = s->next)
       segs[k++] = ring::Seg{buf_addr<Va>(s) + s->data_off, s->data_len, false};
-    std::memset(h, 0, hdr);  // no offloads requested: a zero header (num_buffers unused on Tx)
+    std::memset(h, 0, hdr);  // num_buffers is unused on Tx
+    if constexpr (Off) std::memcpy(h, &oh, sizeof oh);
     if (r.add(segs, k, m) != 0) break;  // ring full (chain needs more slots than are free)
     ++q.st.packets;
     q.st.bytes += m->pkt_len;
@@ -182,6 +318,19 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
     ++q.st.kicks;
   }
   return i;
+}
+
+// tx_pkt_prepare with offloads: the pseudo-header sum the device finishes.
+inline uint16_t tx_prepare(void*, rte_mbuf** pkts, uint16_t nb) {
+  for (uint16_t i = 0; i < nb; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (!(m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))) continue;
+    if (const int rc = rte_net_intel_cksum_prepare(m); rc != 0) {
+      rte_errno = -rc;
+      return i;
+    }
+  }
+  return nb;
 }
 
 }  // namespace vnet::net

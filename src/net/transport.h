@@ -37,6 +37,12 @@ struct QueueAddrs {
   uint64_t desc, avail, used;  // packed: avail = driver event area, used = device event area
 };
 
+// What a transport reports from its own thread (virtio-user's socket
+// monitor): the device went away, or it is back (handshake done, features
+// re-committed) and waits for the rings to be started again.
+enum class TransportEvent { Down, Up };
+using TransportEventFn = void (*)(void* arg, TransportEvent ev);
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -54,6 +60,7 @@ class Transport {
   // Called for every virtqueue before start(); fills the kick notifier.
   virtual int setup_queue(uint16_t vq, const QueueAddrs& a, Notifier* kick) = 0;
   // All queues set up: make the device run (memory table, rings, DRIVER_OK).
+  // -ENOTCONN: no device right now; an Up event follows when there is one.
   virtual int start(uint16_t nvqs) = 0;
   // Stop the device processing the rings (the driver then reclaims buffers).
   virtual int stop() = 0;
@@ -64,6 +71,13 @@ class Transport {
   // Feature bits the transport itself handles (e.g. ACCESS_PLATFORM for a
   // device behind an IOMMU); accepted whenever the device offers them.
   virtual uint64_t transport_features() const { return 0; }
+  // The control virtqueue was kicked. A PCI device runs that queue itself
+  // (nothing to do); a vhost-user backend never sees it, so virtio-user
+  // serves the commands in process here, before the driver polls for them.
+  virtual void control_kicked() {}
+  // The ethdev's handler for Down/Up events; called from the transport's
+  // own thread, never with a transport lock held. Default: no such events.
+  virtual void set_event_handler(TransportEventFn, void*) {}
 };
 
 }  // namespace vnet::net
