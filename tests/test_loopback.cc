@@ -30,4 +30,31 @@ TEST(Loopback, PackedLargeRing) {
   EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096")), 0);
 }
 
+// Four queue pairs (multi-queue with the control queue): every queue pair
+// carries its own verified traffic.
+TEST(Loopback, SplitFourQueuePairs) {
+  auto s = ours(false, true, {64, 1518});
+  s.queues = 4;
+  s.count = 1000;
+  EXPECT_EQ(run_pair_forked(s), 0);
+}
+TEST(Loopback, PackedFourQueuePairs) {
+  auto s = ours(true, false, {64, 1518});
+  s.queues = 4;
+  s.count = 1000;
+  EXPECT_EQ(run_pair_forked(s), 0);
+}
+// DMA copies (dma_skeleton, every copy to DMA) on four queue pairs sharing one channel.
+TEST(Loopback, PackedFourQueuePairsDma) {
+  auto s = ours(true, true, {64, 1518, 9000});
+  s.queues = 4;
+  s.count = 400;
+  s.eal_extra = {"--vdev", "dma_skeleton0"};
+  s.expect_dma = true;
+  s.backend_extra =
+      ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;rxq1@dma_skeleton0-0;"
+      "txq2@dma_skeleton0-0;rxq2@dma_skeleton0-0;txq3@dma_skeleton0-0;rxq3@dma_skeleton0-0],dma_threshold=0";
+  EXPECT_EQ(run_pair_forked(s), 0);
+}
+
 }  // namespace

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
 #include "virtio/ring_layout.h"
 
@@ -430,6 +431,32 @@ TEST(VhostServer, RingErrorCountsSurviveReArm) {
   EXPECT_EQ(total(), 1u);
   r.srv.disconnect();
   EXPECT_EQ(total(), 1u);
+}
+
+// SEND_RARP: the data path is handed the MAC once per request, and the
+// announcement is a broadcast RARP reverse request for it (RFC 903).
+TEST(VhostServer, SendRarpIsTakenOnceAndBuildsTheAnnouncement) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  uint8_t mac[6] = {};
+  EXPECT_FALSE(r.srv.take_rarp(mac));
+  const uint64_t m = 0x0000665544332211ull;  // 11:22:33:44:55:66 in the low six bytes
+  ASSERT_EQ(r.u64(vu::SEND_RARP, m, vu::FLAG_VERSION | vu::FLAG_NEED_REPLY), 0);
+  EXPECT_EQ(r.reply().p.u64, 0u);
+  ASSERT_TRUE(r.srv.take_rarp(mac));
+  const uint8_t want[6] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+  EXPECT_EQ(std::memcmp(mac, want, 6), 0);
+  EXPECT_FALSE(r.srv.take_rarp(mac));  // once per request
+
+  uint8_t f[vnet::vhost::kRarpFrameLen];
+  vnet::vhost::build_rarp(f, mac);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(f[i], 0xff);
+  EXPECT_EQ(std::memcmp(f + 6, want, 6), 0);
+  EXPECT_EQ(f[12], 0x80);
+  EXPECT_EQ(f[13], 0x35);
+  EXPECT_EQ(f[14 + 7], 3);  // reverse request
+  EXPECT_EQ(std::memcmp(f + 14 + 8, want, 6), 0);
+  EXPECT_EQ(std::memcmp(f + 14 + 18, want, 6), 0);
 }
 
 }  // namespace

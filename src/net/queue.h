@@ -97,9 +97,9 @@ inline QueueAddrs ring_addrs(bool packed, uint32_t n, uint64_t base, size_t used
 }
 
 inline void count_size(QueueStats& st, uint32_t len) {
-  static constexpr uint32_t lim[7] = {63, 64, 127, 255, 511, 1023, 1518};
-  unsigned b = 0;
-  while (b < 7 && len > lim[b]) ++b;
+  // Bins: <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >1518;
+  // summed comparisons instead of a loop (no branch per frame).
+  const unsigned b = (len > 63) + (len > 64) + (len > 127) + (len > 255) + (len > 511) + (len > 1023) + (len > 1518);
   ++st.size_bins[b];
 }
 

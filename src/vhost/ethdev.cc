@@ -28,6 +28,7 @@
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
 #include "vhost/log.h"
+#include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
 
 namespace vnet::vhost {
@@ -103,6 +104,29 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   }
   if (ch.nrings > 1) drive_channel(ch, &v);
   ch.unlock();
+  return r;
+}
+
+// Rx: after the burst, on queue 0, a RARP announcement when the frontend
+// asked for one (SEND_RARP), as if the frontend had sent it.
+uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
+  uint16_t r = eth_burst(q, pkts, n);
+  Vring& v = *static_cast<Vring*>(q);
+  uint8_t mac[6];
+  if (v.rarp && r < n && v.mp && v.rarp->take_rarp(mac)) {
+    rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
+    if (!m) {
+      VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+      return r;
+    }
+    build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
+    m->data_len = static_cast<uint16_t>(kRarpFrameLen);
+    m->pkt_len = kRarpFrameLen;
+    m->port = v.port_id;
+    pkts[r++] = m;
+    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+              mac[2], mac[3], mac[4], mac[5]);
+  }
   return r;
 }
 
@@ -599,6 +623,7 @@ int probe(rte_vdev_device* vdev) {
     cfg.port_id = dev->data->port_id;
     cfg.name = name;
     p->server = new (std::nothrow) Server(p->vrings, cfg, &on_link, p);
+    p->vrings[1].rarp = p->server;  // Rx queue 0 carries RARP announcements
   }
   int rc = (p && p->vrings && p->server && mac) ? 0 : -ENOMEM;
   if (rc == 0 && !a.dmas.empty()) {
@@ -622,7 +647,7 @@ int probe(rte_vdev_device* vdev) {
   dev->data->dev_link.link_autoneg = RTE_ETH_LINK_FIXED;
   dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
   dev->dev_ops = &kOps;
-  dev->rx_pkt_burst = eth_burst;
+  dev->rx_pkt_burst = eth_rx_burst;
   dev->tx_pkt_burst = eth_burst;
   // The socket listens now, so a frontend probed after us in the same process can connect.
   rc = p->server->start("vnet-vhost-ctl");

@@ -438,7 +438,11 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       return Outcome::Ok;
 
     case vu::SEND_RARP:
+      // A request still pending is replaced (the data path takes the flag first).
+      rarp_pending_.store(false, std::memory_order_relaxed);
       std::memcpy(rarp_mac_, &m.p.u64, sizeof rarp_mac_);
+      // release: the MAC is written before the data path can see the flag.
+      rarp_pending_.store(true, std::memory_order_release);
       VHOST_LOG(INFO, "%s: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", cfg_.name.c_str(), rarp_mac_[0],
                 rarp_mac_[1], rarp_mac_[2], rarp_mac_[3], rarp_mac_[4], rarp_mac_[5]);
       return Outcome::Ok;

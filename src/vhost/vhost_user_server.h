@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -81,6 +82,16 @@ class Server {
   ServerStats stats() const;
   uint64_t features() const;
   uint16_t mtu() const;
+  // SEND_RARP asked for a RARP announcement of `mac` (after a migration);
+  // returns true once per request and fills mac. Called by the data path
+  // (one relaxed load while nothing is pending).
+  bool take_rarp(uint8_t mac[6]) {
+    if (!rarp_pending_.load(std::memory_order_relaxed)) return false;
+    // acquire: rarp_mac_ was written before the flag was set.
+    if (!rarp_pending_.exchange(false, std::memory_order_acquire)) return false;
+    std::memcpy(mac, rarp_mac_, 6);
+    return true;
+  }
   unsigned vring_count() const { return nvrings_; }
   bool vring_ready(unsigned i) const { return vrings_[i].ready.load(std::memory_order_acquire); }
 
@@ -114,6 +125,7 @@ class Server {
   uint8_t status_ = 0;
   uint16_t mtu_ = 1500;
   uint8_t rarp_mac_[6] = {};
+  std::atomic<bool> rarp_pending_{false};
   bool connected_ = false;
   bool started_ = false;
   bool link_reported_ = false;

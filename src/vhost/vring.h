@@ -30,6 +30,8 @@ struct VringStats {
   uint64_t bad_chains = 0;  // receive buffers the frontend got back empty (invalid chains)
 };
 
+class Server;
+
 struct alignas(64) Vring {
   using Burst = uint16_t (*)(Vring&, rte_mbuf**, uint16_t);
   using Settle = void (*)(Vring&);
@@ -42,6 +44,7 @@ struct alignas(64) Vring {
   uint16_t port_id = 0;
   int call_fd = -1;               // eventfd to notify the frontend, or -1
   rte_mempool* mp = nullptr;      // Rx (dequeue) rings: where mbufs come from
+  Server* rarp = nullptr;         // Rx queue 0 only: asked for pending SEND_RARP announcements
   VringStats st;
   CopyStats cs;
   AsyncQueue* aq = nullptr;  // set when a DMA channel serves this ring (devargs), else CPU copies
