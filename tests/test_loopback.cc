@@ -3,6 +3,10 @@
 // every frame verified, counts reconciled, no mbuf left outside the pool).
 #include <gtest/gtest.h>
 
+#include <rte_bus_vdev.h>
+
+#include <atomic>
+
 #include "vhost_pair.h"
 
 namespace {
@@ -30,6 +34,14 @@ TEST(Loopback, PackedLargeRing) {
   EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096")), 0);
 }
 
+// The other way round: the backend connects (client=1, retrying) to the
+// frontend's socket (server=1, which no longer blocks its probe).
+TEST(Loopback, BackendClientFrontendServer) {
+  auto s = ours(true, true, {64, 1518}, ",server=1");
+  s.backend_extra = ",client=1";
+  EXPECT_EQ(run_pair_forked(s), 0);
+}
+
 // Four queue pairs (multi-queue with the control queue): every queue pair
 // carries its own verified traffic.
 TEST(Loopback, SplitFourQueuePairs) {
@@ -55,6 +67,97 @@ TEST(Loopback, PackedFourQueuePairsDma) {
       ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;rxq1@dma_skeleton0-0;"
       "txq2@dma_skeleton0-0;rxq2@dma_skeleton0-0;txq3@dma_skeleton0-0;rxq3@dma_skeleton0-0],dma_threshold=0";
   EXPECT_EQ(run_pair_forked(s), 0);
+}
+
+// The frontend goes away in the middle of traffic and a new one comes: the
+// backend raises link down and up (LSC), keeps no mbuf, and the new frontend
+// passes verified traffic. Runs in a forked child (one EAL per process).
+std::atomic<int> g_lsc{0};
+int on_lsc(uint16_t, rte_eth_event_type, void*, void*) {
+  g_lsc.fetch_add(1);
+  return 0;
+}
+
+bool wait_link(uint16_t port, bool up, int ms) {
+  rte_eth_link l{};
+  for (int i = 0; i < ms / 10; ++i) {
+    rte_eth_link_get_nowait(port, &l);
+    if ((l.link_status == RTE_ETH_LINK_UP) == up) return true;
+    rte_delay_ms(10);
+  }
+  return false;
+}
+
+int reconnect_child(const std::string& dir) {
+  using namespace vnet::test;
+  const std::string sock = dir + "/vhost.sock";
+  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0",
+                                   "--file-prefix=vnet-recon-" + std::to_string(::getpid()),
+                                   "--vdev", "net_vnet_vhost0,iface=" + sock + ",queues=1"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  PAIR_CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init");
+  uint16_t pv, pu;
+  PAIR_CHECK(rte_eth_dev_get_port_by_name("net_vnet_vhost0", &pv) == 0, "backend not probed");
+  rte_mempool* mp = rte_pktmbuf_pool_create("recon", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  PAIR_CHECK(mp, "mempool");
+  PAIR_CHECK(setup_port(pv, mp, false, 1) == 0, "backend set-up");
+  rte_eth_dev_callback_register(pv, RTE_ETH_EVENT_INTR_LSC, on_lsc, nullptr);
+  const std::string fe_args = "path=" + sock + ",packed_vq=1";
+  for (int round = 0; round < 2; ++round) {
+    PAIR_CHECK(rte_vdev_init("net_vnet_user0", fe_args.c_str()) == 0, "frontend probe, round %d", round);
+    PAIR_CHECK(rte_eth_dev_get_port_by_name("net_vnet_user0", &pu) == 0, "frontend port");
+    PAIR_CHECK(setup_port(pu, mp, false, 1) == 0, "frontend set-up");
+    PAIR_CHECK(wait_link(pv, true, 5000), "backend link up, round %d", round);
+    const auto a = exchange(pu, pv, mp, 1000, 1518, 128, 20.0);
+    const auto b = exchange(pv, pu, mp, 1000, 64, 128, 20.0);
+    PAIR_CHECK(a.ok(1000) && b.ok(1000), "round %d traffic: %lu/%lu and %lu/%lu", round, a.received, a.sent,
+               b.received, b.sent);
+    // Leave frames in flight both ways, then the frontend disappears.
+    rte_mbuf* pkts[64];
+    for (uint64_t i = 0; i < 64; ++i) pkts[i] = make_frame(mp, i, 256);
+    const uint16_t k1 = rte_eth_tx_burst(pu, 0, pkts, 32);
+    rte_pktmbuf_free_bulk(pkts + k1, 32 - k1);
+    const uint16_t k2 = rte_eth_tx_burst(pv, 0, pkts + 32, 32);
+    rte_pktmbuf_free_bulk(pkts + 32 + k2, 32 - k2);
+    const int lsc_before = g_lsc.load();
+    rte_eth_dev_stop(pu);
+    rte_eth_dev_close(pu);
+    PAIR_CHECK(rte_vdev_uninit("net_vnet_user0") == 0, "frontend remove");
+    PAIR_CHECK(wait_link(pv, false, 5000), "backend link down after the frontend left");
+    PAIR_CHECK(g_lsc.load() > lsc_before, "no LSC event on disconnect");
+    // Whatever the backend still receives is drained; nothing is left in it.
+    for (int i = 0; i < 10; ++i) {
+      const uint16_t n = rte_eth_rx_burst(pv, 0, pkts, 64);
+      rte_pktmbuf_free_bulk(pkts, n);
+    }
+    std::fprintf(stderr, "round %d: traffic ok, frontend left with frames in flight, link down, LSC events %d\n",
+                 round, g_lsc.load());
+  }
+  rte_eth_dev_stop(pv);
+  rte_eth_dev_close(pv);
+  const unsigned avail = rte_mempool_avail_count(mp);
+  PAIR_CHECK(avail == mp->size, "mempool: %u of %u mbufs back", avail, mp->size);
+  rte_mempool_free(mp);
+  const std::string runtime = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  remove_dir(runtime);
+  return 0;
+}
+
+TEST(Loopback, FrontendLeavesMidTrafficAndANewOneComes) {
+  const std::string dir = vnet::test::private_dir();
+  ASSERT_FALSE(dir.empty());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::signal(SIGPIPE, SIG_IGN);
+    ::alarm(90);
+    ::_exit(reconnect_child(dir));
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::rmdir(dir.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace
