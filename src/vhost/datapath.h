@@ -27,6 +27,7 @@ namespace vnet::vhost {
 
 inline constexpr uint32_t kMaxFrame = 65535 + 14;  // no TSO offered: nothing bigger is valid
 inline constexpr uint16_t kMaxBufsPerFrame = 64;    // mergeable: buffers one frame may take
+inline constexpr uint16_t kFreeBatch = 64;          // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
 
 using SplitDev = ring::SplitDevice<Mem>;
 using PackedDev = ring::PackedDevice<Mem>;
@@ -52,6 +53,17 @@ inline void finish(Vring& v, Dev& dev) {
 struct RawCopy {
   void copy(void* dst, const void* src, uint32_t len, Pending*) { rte_memcpy(dst, src, len); }
 };
+
+// A zeroed virtio-net header of `hdr` bytes (10 or 12) carrying
+// num_buffers = nbufs (only present in the 12-byte form), as fixed-size stores.
+inline void write_hdr(uint8_t* dst, uint32_t hdr, uint16_t nbufs) {
+  virtio::NetHdrMrg h{};
+  h.num_buffers.set(nbufs);
+  if (hdr == sizeof h)
+    __builtin_memcpy(dst, &h, sizeof h);
+  else
+    __builtin_memcpy(dst, &h, sizeof(virtio::NetHdr));
+}
 
 // ---- the in-flight queue (async engines only) --------------------------------
 
@@ -506,13 +518,39 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
       dev.restore(start);
       return unwind(Put::Dropped);
     }
+    // Fast path: header and a one-segment frame fit the first writable piece.
+    if (nrec == 0 && m->next == nullptr && m->data_len == m->pkt_len && c.segs[c.nout].len >= need) {
+      uint8_t* dst = c.segs[c.nout].ptr;  // in_len >= hdr > 0: a writable piece exists
+      write_hdr(dst, hdr, 1);
+      e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
+      if constexpr (Eng::kAsync) {
+        AsyncQueue& q = *v.aq;
+        q.used_at(q.utail) = UsedRec{c.head, c.ndesc, static_cast<uint32_t>(need)};
+        p->m = m;
+        commit(q, *p, 1);
+        return Put::Held;
+      } else {
+        dev.push_used(c, static_cast<uint32_t>(need));
+        return Put::Sent;
+      }
+    }
     SegWriter w(c);
     uint32_t here = 0;
     if (nrec == 0) {
-      virtio::NetHdrMrg h{};
       nb[0] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers));
       nb[1] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers) + 1);
-      here = w.put(&h, hdr, raw, nullptr);
+      if (c.segs[c.nout].len >= hdr) {
+        write_hdr(c.segs[c.nout].ptr, hdr, 0);
+        w.off = hdr;
+        if (w.off == w.s->len) {
+          ++w.s;
+          w.off = 0;
+        }
+        here = hdr;
+      } else {
+        const virtio::NetHdrMrg h{};
+        here = w.put(&h, hdr, raw, nullptr);
+      }
     }
     here += rd.into(w, e, p);
     rec[nrec++] = UsedRec{c.head, c.ndesc, here};
@@ -553,6 +591,8 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   }
   uint16_t i = 0, sent = 0;
   uint64_t bytes = 0;
+  rte_mbuf* done[kFreeBatch];  // consumed mbufs, freed in bulk
+  uint16_t ndone = 0;
   for (; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     Put r = Put::Dropped;
@@ -565,8 +605,13 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     } else {
       ++v.st.dropped;
     }
-    rte_pktmbuf_free(m);
+    done[ndone++] = m;
+    if (ndone == kFreeBatch) {
+      rte_pktmbuf_free_bulk(done, ndone);
+      ndone = 0;
+    }
   }
+  if (ndone) rte_pktmbuf_free_bulk(done, ndone);
   if constexpr (Eng::kAsync) {
     e.submit();
     e.poll();
