@@ -323,7 +323,14 @@ uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
       q.used_at(q.utail) = UsedRec{c.head, c.ndesc, 0};
       commit(q, p, 1);
     } else {
-      fill_mbuf(m, c, hdr, e, nullptr);
+      if (c.nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
+        const uint32_t len = c.out_len - hdr;
+        e.copy(rte_pktmbuf_mtod(m, uint8_t*), c.segs[0].ptr + hdr, len, nullptr);
+        m->data_len = static_cast<uint16_t>(len);
+        m->pkt_len = len;
+      } else {
+        fill_mbuf(m, c, hdr, e, nullptr);
+      }
       dev.push_used(c, 0);
       bytes += m->pkt_len;
       pkts[got++] = m;
