@@ -462,4 +462,21 @@ TYPED_TEST(VhostDma, SkeletonCopiesEveryByte) {
   rte_dma_stop(static_cast<int16_t>(dev));
 }
 
+// cpu_copy picks fixed-size overlapping moves by length (16..32, 33..64) and
+// rte_memcpy otherwise: every length and alignment copies exactly its bytes.
+TEST(CpuCopy, EveryLengthExactlyItsBytes) {
+  std::vector<uint8_t> src(300), dst(340);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7 + 1);
+  for (uint32_t off = 0; off < 4; ++off) {
+    for (uint32_t len = 0; len <= 260; ++len) {
+      std::fill(dst.begin(), dst.end(), 0xee);
+      cpu_copy(dst.data() + 16 + off, src.data() + off, len);
+      for (uint32_t i = 0; i < dst.size(); ++i) {
+        const bool inside = i >= 16 + off && i < 16 + off + len;
+        ASSERT_EQ(dst[i], inside ? src[i - 16] : 0xee) << "len " << len << " off " << off << " byte " << i;
+      }
+    }
+  }
+}
+
 }  // namespace

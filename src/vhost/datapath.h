@@ -455,9 +455,12 @@ Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
   }
 }
 
-// With MRG_RXBUF: as many chains as the frame needs; num_buffers set last.
+// With MRG_RXBUF, the general case: as many chains as the frame needs;
+// num_buffers set last. `r` is the pop put_mrg already did (from `start`),
+// `p` the packet's record (async engines).
 template <class Eng, class Dev>
-Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
+[[gnu::noinline]] Put put_mrg_slow(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e, Pending* p,
+                                   ring::Cursor start, ring::Pop r) {
   UsedRec rec[kMaxBufsPerFrame];
   uint16_t nrec = 0;
   const uint64_t need = uint64_t{hdr} + m->pkt_len;
@@ -465,11 +468,6 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
   uint8_t* nb[2] = {nullptr, nullptr};
   MbufReader rd{m};
   RawCopy raw;
-  Pending* p = nullptr;
-  if constexpr (Eng::kAsync) {
-    if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
-    p = &v.aq->open();
-  }
   // Buffers popped but given back: copies already submitted into them must
   // finish before anything else is written there.
   auto unwind = [&](Put res) {
@@ -481,9 +479,7 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     }
     return res;
   };
-  ring::Cursor start = dev.save();
-  while (written < need) {
-    const ring::Pop r = dev.pop(c);
+  for (;; r = dev.pop(c)) {  // need > 0: at least one chain
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
       dev.restore(start);  // nothing of this frame was pushed: retry next burst
       return unwind(Put::NoRoom);
@@ -525,22 +521,6 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
       dev.restore(start);
       return unwind(Put::Dropped);
     }
-    // Fast path: header and a one-segment frame fit the first writable piece.
-    if (nrec == 0 && m->next == nullptr && m->data_len == m->pkt_len && c.segs[c.nout].len >= need) {
-      uint8_t* dst = c.segs[c.nout].ptr;  // in_len >= hdr > 0: a writable piece exists
-      write_hdr(dst, hdr, 1);
-      e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
-      if constexpr (Eng::kAsync) {
-        AsyncQueue& q = *v.aq;
-        q.used_at(q.utail) = UsedRec{c.head, c.ndesc, static_cast<uint32_t>(need)};
-        p->m = m;
-        commit(q, *p, 1);
-        return Put::Held;
-      } else {
-        dev.push_used(c, static_cast<uint32_t>(need));
-        return Put::Sent;
-      }
-    }
     SegWriter w(c);
     uint32_t here = 0;
     if (nrec == 0) {
@@ -563,6 +543,7 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     rec[nrec++] = UsedRec{c.head, c.ndesc, here};
     written += here;
     if (here == 0) break;  // mbuf shorter than its pkt_len: stop rather than drain the ring
+    if (written >= need) break;
   }
   // num_buffers is little-endian (5.1.6).
   *nb[0] = static_cast<uint8_t>(nrec);
@@ -579,6 +560,36 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
       c.ndesc = rec[i].ndesc;
       dev.push_used(c, rec[i].len);
     }
+    return Put::Sent;
+  }
+}
+
+// With MRG_RXBUF: the common case (header and a one-segment frame fit the
+// first writable piece of one chain) here, inline; the rest in put_mrg_slow.
+template <class Eng, class Dev>
+inline Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
+  Pending* p = nullptr;
+  if constexpr (Eng::kAsync) {
+    if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
+    p = &v.aq->open();
+  }
+  const uint64_t need = uint64_t{hdr} + m->pkt_len;
+  const ring::Cursor start = dev.save();
+  const ring::Pop r = dev.pop(c);
+  if (r != ring::Pop::Ok || c.in_len < need || m->next != nullptr || m->data_len != m->pkt_len ||
+      c.segs[c.nout].len < need)  // in_len >= need > 0: a writable piece exists
+    return put_mrg_slow(v, dev, c, m, hdr, e, p, start, r);
+  uint8_t* dst = c.segs[c.nout].ptr;
+  write_hdr(dst, hdr, 1);
+  e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
+  if constexpr (Eng::kAsync) {
+    AsyncQueue& q = *v.aq;
+    q.used_at(q.utail) = UsedRec{c.head, c.ndesc, static_cast<uint32_t>(need)};
+    p->m = m;
+    commit(q, *p, 1);
+    return Put::Held;
+  } else {
+    dev.push_used(c, static_cast<uint32_t>(need));
     return Put::Sent;
   }
 }
