@@ -65,6 +65,30 @@ inline void write_hdr(uint8_t* dst, uint32_t hdr, uint16_t nbufs) {
     __builtin_memcpy(dst, &h, sizeof(virtio::NetHdr));
 }
 
+// Free consumed mbufs: one-segment ones whose last reference this was go
+// back to their pool in bulk; anything else through rte_pktmbuf_free.
+inline void free_mbufs(rte_mbuf** ms, uint16_t n) {
+  void* raw[kFreeBatch];
+  uint16_t k = 0;
+  rte_mempool* mp = nullptr;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = ms[i];
+    if (m->next != nullptr) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    m = rte_pktmbuf_prefree_seg(m);  // nullptr: someone else still holds it
+    if (!m) continue;
+    if (m->pool != mp || k == kFreeBatch) {
+      if (k) rte_mempool_put_bulk(mp, raw, k);
+      k = 0;
+      mp = m->pool;
+    }
+    raw[k++] = m;
+  }
+  if (k) rte_mempool_put_bulk(mp, raw, k);
+}
+
 // ---- the in-flight queue (async engines only) --------------------------------
 
 // Commit the record at q.tail with the `nused` used records staged at q.utail.
@@ -625,11 +649,11 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     }
     done[ndone++] = m;
     if (ndone == kFreeBatch) {
-      rte_pktmbuf_free_bulk(done, ndone);
+      free_mbufs(done, ndone);
       ndone = 0;
     }
   }
-  if (ndone) rte_pktmbuf_free_bulk(done, ndone);
+  if (ndone) free_mbufs(done, ndone);
   if constexpr (Eng::kAsync) {
     e.submit();
     e.poll();
