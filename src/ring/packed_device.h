@@ -41,7 +41,7 @@ class PackedDevice {
     return 0;
   }
 
-  Pop pop(Chain& c) {
+  [[gnu::always_inline]] Pop pop(Chain& c) {
     if (broken_) return Pop::Broken;
     // acquire: the chain's descriptors are read only after the head flags
     // that make it available.
