@@ -437,6 +437,32 @@ struct MbufReader {
 // its copies are done (sent, or dropped with copies in flight).
 enum class Put : uint8_t { Sent, NoRoom, Dropped, Held };
 
+// The common receive case: the chain holds `need` writable bytes and its
+// first writable piece takes the header and a one-segment frame.
+inline bool fits_one_piece(const ring::Chain& c, const rte_mbuf* m, uint64_t need) {
+  return c.in_len >= need && m->next == nullptr && m->data_len == m->pkt_len &&
+         c.segs[c.nout].len >= need;  // in_len >= need > 0: a writable piece exists
+}
+
+// Fill such a chain (num_buffers 1) and return it used, or stage it (async).
+template <class Eng, class Dev>
+inline Put put_one_piece(Vring& v, Dev& dev, const ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e, Pending* p,
+                         uint32_t need) {
+  uint8_t* dst = c.segs[c.nout].ptr;
+  write_hdr(dst, hdr, 1);
+  e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
+  if constexpr (Eng::kAsync) {
+    AsyncQueue& q = *v.aq;
+    q.used_at(q.utail) = UsedRec{c.head, c.ndesc, need};
+    p->m = m;
+    commit(q, *p, 1);
+    return Put::Held;
+  } else {
+    dev.push_used(c, need);
+    return Put::Sent;
+  }
+}
+
 // Without MRG_RXBUF: one chain per frame, header then data.
 template <class Eng, class Dev>
 Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
@@ -457,6 +483,11 @@ Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     if (c.in_len < need) {
       dev.restore(pos);  // keep the buffer for a frame that fits
       return Put::Dropped;
+    }
+    if (fits_one_piece(c, m, need)) {
+      Pending* p = nullptr;
+      if constexpr (Eng::kAsync) p = &v.aq->open();
+      return put_one_piece(v, dev, c, m, hdr, e, p, static_cast<uint32_t>(need));
     }
     virtio::NetHdrMrg h{};
     h.num_buffers.set(1);
@@ -600,22 +631,8 @@ inline Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr
   const uint64_t need = uint64_t{hdr} + m->pkt_len;
   const ring::Cursor start = dev.save();
   const ring::Pop r = dev.pop(c);
-  if (r != ring::Pop::Ok || c.in_len < need || m->next != nullptr || m->data_len != m->pkt_len ||
-      c.segs[c.nout].len < need)  // in_len >= need > 0: a writable piece exists
-    return put_mrg_slow(v, dev, c, m, hdr, e, p, start, r);
-  uint8_t* dst = c.segs[c.nout].ptr;
-  write_hdr(dst, hdr, 1);
-  e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
-  if constexpr (Eng::kAsync) {
-    AsyncQueue& q = *v.aq;
-    q.used_at(q.utail) = UsedRec{c.head, c.ndesc, static_cast<uint32_t>(need)};
-    p->m = m;
-    commit(q, *p, 1);
-    return Put::Held;
-  } else {
-    dev.push_used(c, static_cast<uint32_t>(need));
-    return Put::Sent;
-  }
+  if (r != ring::Pop::Ok || !fits_one_piece(c, m, need)) return put_mrg_slow(v, dev, c, m, hdr, e, p, start, r);
+  return put_one_piece(v, dev, c, m, hdr, e, p, static_cast<uint32_t>(need));
 }
 
 // Enqueue: our transmitted mbufs land in the frontend's receive ring.
