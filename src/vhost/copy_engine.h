@@ -11,30 +11,34 @@
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
 #include <rte_mbuf.h>
-#include <rte_memcpy.h>
 #include <rte_pause.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 namespace vnet::vhost {
 
 struct Vring;
 
-// CPU copy: 16..64 bytes (small frames, headers) as two overlapping
-// fixed-size moves, inline; anything else through rte_memcpy, out of line.
-[[gnu::noinline]] inline void cpu_copy_big(void* dst, const void* src, uint32_t len) { rte_memcpy(dst, src, len); }
+// CPU copy: 16..64 bytes (small frames) as two overlapping fixed-size
+// moves, inline; anything else through libc memcpy, which picks the widest
+// vector moves the CPU has at run time (rte_memcpy is fixed at our -march:
+// SSE, twice the instructions at 1518 B).
+[[gnu::noinline]] inline void cpu_copy_big(void* dst, const void* src, uint32_t len) { std::memcpy(dst, src, len); }
 [[gnu::always_inline]] inline void cpu_copy(void* dst, const void* src, uint32_t len) {
+  if (len - 16 > 48) {  // unsigned: outside 16..64
+    cpu_copy_big(dst, src, len);
+    return;
+  }
   auto* d = static_cast<uint8_t*>(dst);
   const auto* s = static_cast<const uint8_t*>(src);
-  if (len - 16 <= 16) {  // unsigned: 16..32
+  if (len <= 32) {
     __builtin_memcpy(d, s, 16);
     __builtin_memcpy(d + len - 16, s + len - 16, 16);
-  } else if (len - 33 <= 31) {  // 33..64
+  } else {
     __builtin_memcpy(d, s, 32);
     __builtin_memcpy(d + len - 32, s + len - 32, 32);
-  } else {
-    cpu_copy_big(dst, src, len);
   }
 }
 
