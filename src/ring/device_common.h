@@ -83,6 +83,11 @@ inline DevErr chain_append(Chain& c, Mem& mem, uint64_t addr, uint32_t len, bool
     c.out_len += len;
   }
   if (len == 0) return kNoErr;
+  if (uint8_t* p = mem.translate(addr, len); p && c.nseg < Chain::kMaxSegs) {  // inside one region
+    c.segs[c.nseg++] = DevSeg{p, len};
+    if (!write) c.nout = c.nseg;
+    return kNoErr;
+  }
   bool full = false;
   const bool ok = mem.translate_pieces(addr, len, [&](uint8_t* p, uint32_t l) {
     if (c.nseg == Chain::kMaxSegs) {

@@ -27,6 +27,7 @@ namespace vnet::vhost {
 
 inline constexpr uint32_t kMaxFrame = 65535 + 14;  // no TSO offered: nothing bigger is valid
 inline constexpr uint16_t kMaxBufsPerFrame = 64;    // mergeable: buffers one frame may take
+inline constexpr uint16_t kFreeBatch = 64;          // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
 
 using SplitDev = ring::SplitDevice<Mem>;
 using PackedDev = ring::PackedDevice<Mem>;
@@ -52,6 +53,41 @@ inline void finish(Vring& v, Dev& dev) {
 struct RawCopy {
   void copy(void* dst, const void* src, uint32_t len, Pending*) { rte_memcpy(dst, src, len); }
 };
+
+// A zeroed virtio-net header of `hdr` bytes (10 or 12) carrying
+// num_buffers = nbufs (only present in the 12-byte form), as fixed-size stores.
+inline void write_hdr(uint8_t* dst, uint32_t hdr, uint16_t nbufs) {
+  virtio::NetHdrMrg h{};
+  h.num_buffers.set(nbufs);
+  if (hdr == sizeof h)
+    __builtin_memcpy(dst, &h, sizeof h);
+  else
+    __builtin_memcpy(dst, &h, sizeof(virtio::NetHdr));
+}
+
+// Free consumed mbufs: one-segment ones whose last reference this was go
+// back to their pool in bulk; anything else through rte_pktmbuf_free.
+inline void free_mbufs(rte_mbuf** ms, uint16_t n) {
+  void* raw[kFreeBatch];
+  uint16_t k = 0;
+  rte_mempool* mp = nullptr;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = ms[i];
+    if (m->next != nullptr) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    m = rte_pktmbuf_prefree_seg(m);  // nullptr: someone else still holds it
+    if (!m) continue;
+    if (m->pool != mp || k == kFreeBatch) {
+      if (k) rte_mempool_put_bulk(mp, raw, k);
+      k = 0;
+      mp = m->pool;
+    }
+    raw[k++] = m;
+  }
+  if (k) rte_mempool_put_bulk(mp, raw, k);
+}
 
 // ---- the in-flight queue (async engines only) --------------------------------
 
@@ -311,7 +347,14 @@ uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
       q.used_at(q.utail) = UsedRec{c.head, c.ndesc, 0};
       commit(q, p, 1);
     } else {
-      fill_mbuf(m, c, hdr, e, nullptr);
+      if (c.nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
+        const uint32_t len = c.out_len - hdr;
+        e.copy(rte_pktmbuf_mtod(m, uint8_t*), c.segs[0].ptr + hdr, len, nullptr);
+        m->data_len = static_cast<uint16_t>(len);
+        m->pkt_len = len;
+      } else {
+        fill_mbuf(m, c, hdr, e, nullptr);
+      }
       dev.push_used(c, 0);
       bytes += m->pkt_len;
       pkts[got++] = m;
@@ -394,6 +437,32 @@ struct MbufReader {
 // its copies are done (sent, or dropped with copies in flight).
 enum class Put : uint8_t { Sent, NoRoom, Dropped, Held };
 
+// The common receive case: the chain holds `need` writable bytes and its
+// first writable piece takes the header and a one-segment frame.
+inline bool fits_one_piece(const ring::Chain& c, const rte_mbuf* m, uint64_t need) {
+  return c.in_len >= need && m->next == nullptr && m->data_len == m->pkt_len &&
+         c.segs[c.nout].len >= need;  // in_len >= need > 0: a writable piece exists
+}
+
+// Fill such a chain (num_buffers 1) and return it used, or stage it (async).
+template <class Eng, class Dev>
+inline Put put_one_piece(Vring& v, Dev& dev, const ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e, Pending* p,
+                         uint32_t need) {
+  uint8_t* dst = c.segs[c.nout].ptr;
+  write_hdr(dst, hdr, 1);
+  e.copy(dst + hdr, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, p);
+  if constexpr (Eng::kAsync) {
+    AsyncQueue& q = *v.aq;
+    q.used_at(q.utail) = UsedRec{c.head, c.ndesc, need};
+    p->m = m;
+    commit(q, *p, 1);
+    return Put::Held;
+  } else {
+    dev.push_used(c, need);
+    return Put::Sent;
+  }
+}
+
 // Without MRG_RXBUF: one chain per frame, header then data.
 template <class Eng, class Dev>
 Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
@@ -414,6 +483,11 @@ Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     if (c.in_len < need) {
       dev.restore(pos);  // keep the buffer for a frame that fits
       return Put::Dropped;
+    }
+    if (fits_one_piece(c, m, need)) {
+      Pending* p = nullptr;
+      if constexpr (Eng::kAsync) p = &v.aq->open();
+      return put_one_piece(v, dev, c, m, hdr, e, p, static_cast<uint32_t>(need));
     }
     virtio::NetHdrMrg h{};
     h.num_buffers.set(1);
@@ -436,9 +510,12 @@ Put put_one(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
   }
 }
 
-// With MRG_RXBUF: as many chains as the frame needs; num_buffers set last.
+// With MRG_RXBUF, the general case: as many chains as the frame needs;
+// num_buffers set last. `r` is the pop put_mrg already did (from `start`),
+// `p` the packet's record (async engines).
 template <class Eng, class Dev>
-Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
+[[gnu::noinline]] Put put_mrg_slow(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e, Pending* p,
+                                   ring::Cursor start, ring::Pop r) {
   UsedRec rec[kMaxBufsPerFrame];
   uint16_t nrec = 0;
   const uint64_t need = uint64_t{hdr} + m->pkt_len;
@@ -446,11 +523,6 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
   uint8_t* nb[2] = {nullptr, nullptr};
   MbufReader rd{m};
   RawCopy raw;
-  Pending* p = nullptr;
-  if constexpr (Eng::kAsync) {
-    if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
-    p = &v.aq->open();
-  }
   // Buffers popped but given back: copies already submitted into them must
   // finish before anything else is written there.
   auto unwind = [&](Put res) {
@@ -462,9 +534,7 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     }
     return res;
   };
-  ring::Cursor start = dev.save();
-  while (written < need) {
-    const ring::Pop r = dev.pop(c);
+  for (;; r = dev.pop(c)) {  // need > 0: at least one chain
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
       dev.restore(start);  // nothing of this frame was pushed: retry next burst
       return unwind(Put::NoRoom);
@@ -509,15 +579,26 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
     SegWriter w(c);
     uint32_t here = 0;
     if (nrec == 0) {
-      virtio::NetHdrMrg h{};
       nb[0] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers));
       nb[1] = w.peek(offsetof(virtio::NetHdrMrg, num_buffers) + 1);
-      here = w.put(&h, hdr, raw, nullptr);
+      if (c.segs[c.nout].len >= hdr) {
+        write_hdr(c.segs[c.nout].ptr, hdr, 0);
+        w.off = hdr;
+        if (w.off == w.s->len) {
+          ++w.s;
+          w.off = 0;
+        }
+        here = hdr;
+      } else {
+        const virtio::NetHdrMrg h{};
+        here = w.put(&h, hdr, raw, nullptr);
+      }
     }
     here += rd.into(w, e, p);
     rec[nrec++] = UsedRec{c.head, c.ndesc, here};
     written += here;
     if (here == 0) break;  // mbuf shorter than its pkt_len: stop rather than drain the ring
+    if (written >= need) break;
   }
   // num_buffers is little-endian (5.1.6).
   *nb[0] = static_cast<uint8_t>(nrec);
@@ -538,6 +619,22 @@ Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& 
   }
 }
 
+// With MRG_RXBUF: the common case (header and a one-segment frame fit the
+// first writable piece of one chain) here, inline; the rest in put_mrg_slow.
+template <class Eng, class Dev>
+inline Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr, Eng& e) {
+  Pending* p = nullptr;
+  if constexpr (Eng::kAsync) {
+    if (!v.aq->room(kMaxBufsPerFrame + 1)) return Put::NoRoom;
+    p = &v.aq->open();
+  }
+  const uint64_t need = uint64_t{hdr} + m->pkt_len;
+  const ring::Cursor start = dev.save();
+  const ring::Pop r = dev.pop(c);
+  if (r != ring::Pop::Ok || !fits_one_piece(c, m, need)) return put_mrg_slow(v, dev, c, m, hdr, e, p, start, r);
+  return put_one_piece(v, dev, c, m, hdr, e, p, static_cast<uint32_t>(need));
+}
+
 // Enqueue: our transmitted mbufs land in the frontend's receive ring.
 // Returns how many mbufs were consumed (sent, dropped or held until their
 // copies complete).
@@ -553,6 +650,8 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   }
   uint16_t i = 0, sent = 0;
   uint64_t bytes = 0;
+  rte_mbuf* done[kFreeBatch];  // consumed mbufs, freed in bulk
+  uint16_t ndone = 0;
   for (; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     Put r = Put::Dropped;
@@ -565,8 +664,13 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     } else {
       ++v.st.dropped;
     }
-    rte_pktmbuf_free(m);
+    done[ndone++] = m;
+    if (ndone == kFreeBatch) {
+      free_mbufs(done, ndone);
+      ndone = 0;
+    }
   }
+  if (ndone) free_mbufs(done, ndone);
   if constexpr (Eng::kAsync) {
     e.submit();
     e.poll();
