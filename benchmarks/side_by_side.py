@@ -308,8 +308,9 @@ def main():
     if not args.no_instructions and shutil.which("valgrind"):
         for pair in [p for p in args.pairs if not PAIRS[p][2]]:
             for ring in args.rings:
-                print("callgrind: %s %s 64 B" % (pair, ring), flush=True)
-                instr.append(count_instructions(args, pair, ring, 64))
+                for size in args.sizes:
+                    print("callgrind: %s %s %d B" % (pair, ring, size), flush=True)
+                    instr.append(count_instructions(args, pair, ring, size))
         with open(os.path.join(args.out, "instructions.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(instr[0]))
             w.writeheader()
