@@ -31,6 +31,7 @@
 #       VNET_PCI_TOOL   the vnet-pci binary
 #       VNET_VM_LIB     directory of host-lib.sh and vm-boot.sh (default: ..)
 #       VNET_PCI_COUNT  frames per length (default 2000)
+#       VNET_PCI_DEVARGS more devargs for the PMD (e.g. ",cq=1")
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
@@ -50,6 +51,7 @@ case $RING in
     legacy) PACKED=() DEVARGS="" DEVOPTS=(--device-opts "disable-modern=on,disable-legacy=off") NEG=split ;;
     *) vm_fail "ring $RING: split, packed or legacy" ;;
 esac
+DEVARGS+=${VNET_PCI_DEVARGS:-}
 [[ -x ${VNET_PCI_GUEST:-} ]] || vm_fail "VNET_PCI_GUEST=${VNET_PCI_GUEST:-} is not the guest program"
 [[ -x ${VNET_PCI_TOOL:-} ]] || vm_fail "VNET_PCI_TOOL=${VNET_PCI_TOOL:-} is not vnet-pci"
 
