@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "log_capture.h"
 #include "net/rxtx.h"
 #include "virtio/features.h"
 #include "virtio/vhost_user.h"
@@ -116,26 +117,6 @@ class FakeBackend {
   std::string path_;
   int lfd_ = -1;
   std::thread th_;
-};
-
-// rte_log output while it lives: each failure must leave a line saying why.
-class LogCapture {
- public:
-  LogCapture() : f_(open_memstream(&buf_, &len_)) { rte_openlog_stream(f_); }
-  ~LogCapture() {
-    rte_openlog_stream(nullptr);
-    std::fclose(f_);
-    std::free(buf_);
-  }
-  std::string text() {
-    std::fflush(f_);
-    return std::string(buf_, len_);
-  }
-
- private:
-  char* buf_ = nullptr;
-  size_t len_ = 0;
-  FILE* f_;
 };
 
 int probe(const FakeBackend& b, const char* name) {

@@ -163,5 +163,29 @@ TEST(VhostMemory, ReplaceAddRemoveUnmap) {
   EXPECT_EQ(count_maps(), 0u);
 }
 
+// QEMU with queues=N on one vhost-user connection has N vhost devices, each
+// sending ADD_MEM_REG (and later REM_MEM_REG) for the same regions: the
+// repeats are references to the one mapping, not overlaps (the first
+// vm.pci.vnet.packed.mq4 run closed the connection on the second ADD).
+TEST(VhostMemory, SameRegionAddedByEachVhostDevice) {
+  GuestMemory mem;
+  const MemRegion r{0x0, 0x40000, 0x7f0000000000, 0};
+  const size_t fds_before = open_fds();
+  for (int dev = 0; dev < 4; ++dev) ASSERT_EQ(mem.add_region(r, make_memfd(5)), 0) << "vhost device " << dev;
+  EXPECT_EQ(mem.count(), 1u);
+  EXPECT_EQ(count_maps(), 1u);
+  EXPECT_EQ(open_fds(), fds_before);  // the repeats' fds were closed
+  // Same guest address, another user address: still an overlap.
+  EXPECT_EQ(mem.add_region({0x0, 0x40000, 0x7f0000100000, 0}, make_memfd(5)), -EEXIST);
+  for (int dev = 0; dev < 3; ++dev) {
+    ASSERT_EQ(mem.remove_region(r), 0);
+    EXPECT_EQ(*mem.guest_to_local(0x1000, 1), expect_byte(5, 0x1000)) << "still mapped for the others";
+  }
+  ASSERT_EQ(mem.remove_region(r), 0);  // the last reference
+  EXPECT_EQ(mem.guest_to_local(0x1000, 1), nullptr);
+  EXPECT_EQ(count_maps(), 0u);
+  EXPECT_EQ(mem.remove_region(r), -ENOENT);
+}
+
 }  // namespace
 }  // namespace vnet::vhost

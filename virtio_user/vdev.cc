@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "net/devargs.h"
 #include "net/ethdev.h"
 #include "net/log.h"
 #include "virtio/ring_layout.h"
@@ -19,54 +20,7 @@
 namespace vnet::virtio_user {
 namespace {
 
-const char* const kArgs[] = {"path", "queues", "queue_size", "packed_vq", "mrg_rxbuf", "in_order",
-                             "server", "mac", "speed", "cq", nullptr};
-
-struct Parsed {
-  UserOptions user;
-  net::PortOptions port;
-};
-
-int parse_uint(const char* key, const char* v, uint64_t max, uint64_t* out) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long x = std::strtoull(v, &end, 0);
-  if (errno || end == v || *end != '\0' || x > max) {
-    VNET_USER_LOG(ERR, "devarg %s=%s: expected an integer up to %llu", key, v, static_cast<unsigned long long>(max));
-    return -EINVAL;
-  }
-  *out = x;
-  return 0;
-}
-
-int on_arg(const char* key, const char* v, void* arg) {
-  auto* p = static_cast<Parsed*>(arg);
-  uint64_t x = 0;
-  const std::string k = key;
-  if (k == "path") {
-    p->user.path = v;
-    return 0;
-  }
-  if (k == "mac") {
-    if (rte_ether_unformat_addr(v, &p->port.mac) != 0) {
-      VNET_USER_LOG(ERR, "devarg mac=%s: not a MAC address", v);
-      return -EINVAL;
-    }
-    p->port.mac_set = true;
-    return 0;
-  }
-  const uint64_t max = k == "queues" ? 128 : k == "queue_size" ? virtio::PACKED_MAX_SIZE : k == "speed" ? UINT32_MAX : 1;
-  if (int rc = parse_uint(key, v, max, &x)) return rc;
-  if (k == "queues") p->port.queues = p->user.queues = static_cast<uint16_t>(x);
-  else if (k == "queue_size") p->port.queue_size = static_cast<uint32_t>(x);
-  else if (k == "packed_vq") p->port.packed = x;
-  else if (k == "mrg_rxbuf") p->port.mrg_rxbuf = x;
-  else if (k == "in_order") p->port.in_order = x;
-  else if (k == "server") p->user.server = x;
-  else if (k == "speed") p->port.speed = static_cast<uint32_t>(x);
-  else if (k == "cq") p->port.cq = x;
-  return 0;
-}
+const net::DevargsLog kLog{&vnet_logtype_user, "vnet_user"};
 
 int probe(rte_vdev_device* vdev) {
   const char* name = rte_vdev_device_name(vdev);
@@ -74,19 +28,22 @@ int probe(rte_vdev_device* vdev) {
     VNET_USER_LOG(ERR, "%s: secondary processes are not supported", name);
     return -ENOTSUP;
   }
-  Parsed p;
-  if (const char* args = rte_vdev_device_args(vdev); args && *args) {
-    rte_kvargs* kv = rte_kvargs_parse(args, kArgs);
-    if (!kv) {
-      VNET_USER_LOG(ERR, "%s: cannot parse devargs '%s' (known: path queues queue_size packed_vq mrg_rxbuf "
-                         "in_order server mac speed cq)", name, args);
-      return -EINVAL;
+  net::PortArgs p;
+  UserOptions user;
+  auto own = [&user](const char* key, const char* v) {
+    const std::string k = key;
+    if (k == "path") {
+      user.path = v;
+      return 0;
     }
-    const int rc = rte_kvargs_process(kv, nullptr, on_arg, &p);
-    rte_kvargs_free(kv);
-    if (rc != 0) return -EINVAL;
-  }
-  if (p.user.path.empty()) {
+    uint64_t x = 0;  // server=<0|1>
+    if (int rc = net::parse_devarg_uint(key, v, 1, &x, kLog); rc != 0) return rc;
+    user.server = x;
+    return 0;
+  };
+  if (int rc = net::parse_port_devargs(name, rte_vdev_device_args(vdev), {"path", "server"}, own, &p, kLog); rc != 0)
+    return rc;
+  if (user.path.empty()) {
     VNET_USER_LOG(ERR, "%s: devarg path=<vhost-user socket> is required", name);
     return -EINVAL;
   }
@@ -95,14 +52,11 @@ int probe(rte_vdev_device* vdev) {
     VNET_USER_LOG(ERR, "%s: queue_size=%u: split rings need a power of two up to 32768, packed up to 32768", name, qs);
     return -EINVAL;
   }
-  if (p.port.queues > 1 && !p.port.cq) {  // queue pairs are set through the control queue
-    VNET_USER_LOG(INFO, "%s: queues=%u implies cq=1", name, p.port.queues);
-    p.port.cq = true;
-  }
-  p.user.cq = p.port.cq;
+  user.queues = p.port.queues;
+  user.cq = p.port.cq;
   auto* t = new (std::nothrow) VhostUserTransport();
   if (!t) return -ENOMEM;
-  if (const int rc = t->open(p.user); rc != 0) {
+  if (const int rc = t->open(user); rc != 0) {
     delete t;
     return rc;
   }
@@ -117,7 +71,7 @@ int probe(rte_vdev_device* vdev) {
     return rc;
   }
   rte_eth_dev_probing_finish(dev);
-  VNET_USER_LOG(INFO, "%s: port %u on %s", name, dev->data->port_id, p.user.path.c_str());
+  VNET_USER_LOG(INFO, "%s: port %u on %s", name, dev->data->port_id, user.path.c_str());
   return 0;
 }
 

@@ -1,11 +1,11 @@
 // The net_vnet bus_pci driver: virtio-net PCI functions (1af4:1041 modern,
 // 1af4:1000 transitional: its modern interface, else legacy I/O) bound to
-// uio_pci_generic, igb_uio or vfio-pci. Devargs are validated (a bad one
-// fails the probe with a log line naming it); the ethdev is the one
-// virtio_user uses, over a PciTransport.
+// uio_pci_generic, igb_uio or vfio-pci. Devargs (the shared port ones of
+// net/devargs.h, plus lsc) are validated (a bad one fails the probe with a
+// log line naming it); the ethdev is the one virtio_user uses, over a
+// PciTransport.
 #include <bus_pci_driver.h>
 #include <ethdev_pci.h>
-#include <rte_kvargs.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -13,6 +13,7 @@
 #include <new>
 #include <string>
 
+#include "net/devargs.h"
 #include "net/ethdev.h"
 #include "pci/caps.h"
 #include "pci/log.h"
@@ -24,82 +25,42 @@ RTE_LOG_REGISTER(vnet_logtype_pci, pmd.net.vnet.pci, NOTICE);
 namespace vnet::pci {
 namespace {
 
-const char* const kArgs[] = {"queue_size", "packed_vq", "mrg_rxbuf", "in_order", "mac", "speed", "lsc", nullptr};
+const net::DevargsLog kLog{&vnet_logtype_pci, "vnet_pci"};
 
 struct Parsed {
-  net::PortOptions port;
-  bool queue_size_set = false;
+  net::PortArgs args;
   bool lsc = true;
 };
 
-int on_arg(const char* key, const char* v, void* arg) {
-  auto* p = static_cast<Parsed*>(arg);
-  const std::string k = key;
-  if (k == "mac") {
-    if (rte_ether_unformat_addr(v, &p->port.mac) != 0) {
-      VNET_PCI_LOG(ERR, "devarg mac=%s: not a MAC address", v);
-      return -EINVAL;
-    }
-    p->port.mac_set = true;
-    return 0;
-  }
-  const uint64_t max = k == "queue_size" ? virtio::PACKED_MAX_SIZE : k == "speed" ? UINT32_MAX : 1;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long x = std::strtoull(v, &end, 0);
-  if (errno || end == v || *end != '\0' || x > max) {
-    VNET_PCI_LOG(ERR, "devarg %s=%s: expected an integer up to %llu", key, v, static_cast<unsigned long long>(max));
-    return -EINVAL;
-  }
-  if (k == "queue_size") {
-    p->port.queue_size = static_cast<uint32_t>(x);
-    p->queue_size_set = true;
-  } else if (k == "packed_vq") {
-    p->port.packed = x;
-  } else if (k == "mrg_rxbuf") {
-    p->port.mrg_rxbuf = x;
-  } else if (k == "in_order") {
-    p->port.in_order = x;
-  } else if (k == "speed") {
-    p->port.speed = static_cast<uint32_t>(x);
-  } else if (k == "lsc") {
-    p->lsc = x;
-  }
-  return 0;
-}
-
 int parse_devargs(const rte_pci_device* pdev, Parsed* p) {
   const rte_devargs* da = pdev->device.devargs;
-  if (!da || !da->args || !*da->args) return 0;
-  rte_kvargs* kv = rte_kvargs_parse(da->args, kArgs);
-  if (!kv) {
-    VNET_PCI_LOG(ERR, "%s: cannot parse devargs '%s' (known: queue_size packed_vq mrg_rxbuf in_order mac speed lsc)",
-                 pdev->name, da->args);
-    return -EINVAL;
-  }
-  const int rc = rte_kvargs_process(kv, nullptr, on_arg, p);
-  rte_kvargs_free(kv);
-  return rc != 0 ? -EINVAL : 0;
+  auto own = [p](const char* key, const char* v) {  // lsc=<0|1>
+    uint64_t x = 0;
+    if (int rc = net::parse_devarg_uint(key, v, 1, &x, kLog); rc != 0) return rc;
+    p->lsc = x;
+    return 0;
+  };
+  return net::parse_port_devargs(pdev->name, da ? da->args : nullptr, {"lsc"}, own, &p->args, kLog);
 }
 
 // The ring size: the devarg may ask for less than the device's maximum,
 // never more; without it the default is cut down to the maximum (and said).
 int pick_queue_size(const rte_pci_device* pdev, Parsed* p, uint32_t dev_max, bool fixed) {
-  uint32_t& qs = p->port.queue_size;
-  if (fixed && p->queue_size_set && qs != dev_max) {
+  uint32_t& qs = p->args.port.queue_size;
+  if (fixed && p->args.queue_size_set && qs != dev_max) {
     VNET_PCI_LOG(ERR, "%s: queue_size=%u: a legacy device's rings have a fixed size, %u", pdev->name, qs, dev_max);
     return -EINVAL;
   }
-  if (p->queue_size_set && qs > dev_max) {
+  if (p->args.queue_size_set && qs > dev_max) {
     VNET_PCI_LOG(ERR, "%s: queue_size=%u exceeds the device's maximum ring size %u", pdev->name, qs, dev_max);
     return -EINVAL;
   }
-  if (!p->queue_size_set && qs > dev_max) {
+  if (!p->args.queue_size_set && qs > dev_max) {
     VNET_PCI_LOG(INFO, "%s: default ring size %u above the device's maximum: using %u", pdev->name, qs, dev_max);
     qs = dev_max;
-    if (!p->port.packed) qs = uint32_t{1} << (31 - __builtin_clz(qs));  // split rings are powers of two
+    if (!p->args.port.packed) qs = uint32_t{1} << (31 - __builtin_clz(qs));  // split rings are powers of two
   }
-  if (qs == 0 || (!p->port.packed && (qs & (qs - 1)) != 0)) {
+  if (qs == 0 || (!p->args.port.packed && (qs & (qs - 1)) != 0)) {
     VNET_PCI_LOG(ERR, "%s: queue_size=%u: split rings need a power of two", pdev->name, qs);
     return -EINVAL;
   }
@@ -128,7 +89,7 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
     delete t;
     return -ENOMEM;
   }
-  if (int rc = net::attach(dev, t, p.port); rc != 0) {
+  if (int rc = net::attach(dev, t, p.args.port); rc != 0) {
     delete t;
     rte_eth_dev_release_port(dev);
     return rc;
@@ -136,7 +97,7 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
   // The ethdev owns t from here (deleted at close).
   if (!p.lsc || t->enable_lsc(dev) != 0) dev->data->dev_flags &= ~RTE_ETH_DEV_INTR_LSC;
   rte_eth_dev_probing_finish(dev);
-  VNET_PCI_LOG(INFO, "%s: port %u, ring size %u, link %s (%s)", pdev->name, dev->data->port_id, p.port.queue_size,
+  VNET_PCI_LOG(INFO, "%s: port %u, ring size %u, link %s (%s)", pdev->name, dev->data->port_id, p.args.port.queue_size,
                t->link_up() ? "up" : "down",
                dev->data->dev_flags & RTE_ETH_DEV_INTR_LSC ? "link changes by interrupt" : "link status polled");
   return 0;
@@ -172,5 +133,5 @@ RTE_PMD_REGISTER_PCI(net_vnet, vnet_pci_driver);
 RTE_PMD_REGISTER_PCI_TABLE(net_vnet, vnet::pci::kIds);
 RTE_PMD_REGISTER_KMOD_DEP(net_vnet, "* igb_uio | uio_pci_generic | vfio-pci");
 RTE_PMD_REGISTER_PARAM_STRING(net_vnet,
-                              "queue_size=<n> packed_vq=<0|1> mrg_rxbuf=<0|1> in_order=<0|1> "
-                              "mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> lsc=<0|1>");
+                              "queues=<1..128> queue_size=<n> packed_vq=<0|1> mrg_rxbuf=<0|1> in_order=<0|1> "
+                              "mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> cq=<0|1> lsc=<0|1>");

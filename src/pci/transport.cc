@@ -159,10 +159,11 @@ int PciTransport::open_legacy() {
     qsize = s;
   }
   max_qsize_ = qsize;
-  num_queues_ = 2;
-  max_qp_ = 1;
-  VNET_PCI_LOG(INFO, "%s: virtio-pci legacy %04x:%04x (I/O BAR 0), features 0x%" PRIx64 ", ring size %u (fixed)",
-               dev_->name, ci_.vendor, ci_.device, dev_features_, max_qsize_);
+  max_qp_ = offered_queue_pairs();
+  num_queues_ = count_queues();
+  VNET_PCI_LOG(INFO, "%s: virtio-pci legacy %04x:%04x (I/O BAR 0), features 0x%" PRIx64 ", ring size %u (fixed), "
+                     "%u virtqueues, %u queue pairs", dev_->name, ci_.vendor, ci_.device, dev_features_, max_qsize_,
+               num_queues_, max_qp_);
   return 0;
 }
 
@@ -190,7 +191,8 @@ int PciTransport::open_modern() {
   wr32(common::DFSELECT, 1);
   f |= uint64_t{rd32(common::DF)} << 32;
   dev_features_ = f;
-  num_queues_ = rd16(common::NUM_QUEUES);
+  max_qp_ = offered_queue_pairs();
+  num_queues_ = count_queues();
   if (num_queues_ < 2) {
     VNET_PCI_LOG(ERR, "%s: device has %u virtqueues, virtio-net needs at least 2", dev->name, num_queues_);
     return -ENODEV;
@@ -207,16 +209,32 @@ int PciTransport::open_modern() {
     qmax = std::min<uint32_t>(qmax, s);
   }
   max_qsize_ = qmax;
-  max_qp_ = 1;
-  if (has(f, feat::NET_MQ)) {
-    virtio::NetConfig c{};
-    if (read_device_cfg(&c.max_virtqueue_pairs, offsetof(virtio::NetConfig, max_virtqueue_pairs), 2))
-      max_qp_ = static_cast<uint16_t>(std::clamp<unsigned>(c.max_virtqueue_pairs.get(), 1u, num_queues_ / 2u));
-  }
   VNET_PCI_LOG(INFO, "%s: virtio-pci modern %04x:%04x, features 0x%" PRIx64 ", %u virtqueues, ring size <= %u, "
                      "%u queue pairs, notify multiplier %u, %s", dev->name, ci_.vendor, ci_.device, f, num_queues_,
                max_qsize_, max_qp_, nc.notify_off_multiplier, ci_.msix ? "MSI-X" : "INTx only");
   return 0;
+}
+
+uint16_t PciTransport::offered_queue_pairs() {
+  if (!has(dev_features_, feat::NET_MQ)) return 1;
+  virtio::le16 v{};
+  if (!read_device_cfg(&v, offsetof(virtio::NetConfig, max_virtqueue_pairs), 2)) return 1;
+  // 5.1.4 allows 1..0x8000, but the control queue's index 2 * 0x8000 does
+  // not fit queue_select: a device saying 0, or that, gets one pair.
+  return v.get() >= 1 && v.get() < 0x8000 ? v.get() : 1;
+}
+
+uint16_t PciTransport::count_queues() {
+  if (!legacy_) return rd16(common::NUM_QUEUES);
+  // Legacy has no queue count register: the virtqueues are the indexes whose
+  // size reads non-zero (the data pairs, then the control queue).
+  const uint32_t most = std::min<uint32_t>(2u * max_qp_ + 1u, UINT16_MAX);
+  uint32_t n = 2;
+  for (; n < most; ++n) {
+    io_wr16(legacy::QUEUE_SEL, static_cast<uint16_t>(n));
+    if (io16(legacy::QUEUE_NUM) == 0) break;
+  }
+  return static_cast<uint16_t>(n);
 }
 
 bool PciTransport::uses_va() const { return rte_eal_iova_mode() == RTE_IOVA_VA; }
@@ -231,6 +249,7 @@ int PciTransport::negotiate(uint64_t features) {
     }
     io_wr32(legacy::GUEST_FEATURES, static_cast<uint32_t>(features));
     needs_renegotiation_ = false;
+    num_queues_ = count_queues();
     return 0;
   }
   if (!has(features, feat::VERSION_1)) {
@@ -254,6 +273,7 @@ int PciTransport::negotiate(uint64_t features) {
     return -ENOTSUP;
   }
   needs_renegotiation_ = false;
+  num_queues_ = count_queues();
   return 0;
 }
 

@@ -56,6 +56,11 @@ class PciTransport final : public net::Transport {
   int map_window(const VirtioCap& c, uint64_t need, uint8_t** out);
   int open_modern();
   int open_legacy();
+  // max_virtqueue_pairs when the device offers VIRTIO_NET_F_MQ, else 1.
+  uint16_t offered_queue_pairs();
+  // The virtqueues the device has now. QEMU adds the pairs beyond the first
+  // only once MQ is negotiated, so this is read again after each negotiation.
+  uint16_t count_queues();
   int setup_queue_legacy(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick);
   uint8_t io8(uint32_t off);
   uint16_t io16(uint32_t off);

@@ -54,6 +54,7 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) n
   out.len = static_cast<size_t>(len);
   out.r = r;
   out.local = static_cast<uint8_t*>(p) + (r.mmap_offset - start);
+  out.refs = 1;
   return 0;
 }
 
@@ -104,6 +105,15 @@ int GuestMemory::set_table(const vhost_user::MemRegion* regions, uint32_t n, int
 }
 
 int GuestMemory::add_region(const vhost_user::MemRegion& r, int fd) noexcept {
+  for (size_t i = 0; i < n_; ++i) {
+    Mapping& m = maps_[i];
+    if (m.r.guest_addr == r.guest_addr && m.r.size == r.size && m.r.user_addr == r.user_addr &&
+        m.r.mmap_offset == r.mmap_offset) {
+      ++m.refs;  // the same region again, from another vhost device of this frontend
+      if (fd >= 0) ::close(fd);
+      return 0;
+    }
+  }
   if (n_ == kMaxSlots) {
     VHOST_LOG(ERR, "ADD_MEM_REG: all %u slots in use", kMaxSlots);
     if (fd >= 0) ::close(fd);
@@ -132,6 +142,10 @@ int GuestMemory::remove_region(const vhost_user::MemRegion& r) noexcept {
   for (size_t i = 0; i < n_; ++i) {
     Mapping& m = maps_[i];
     if (m.r.guest_addr != r.guest_addr || m.r.size != r.size) continue;
+    if (m.refs > 1) {  // another vhost device still added it
+      --m.refs;
+      return 0;
+    }
     guest_.remove(m.r.guest_addr, m.r.size);
     user_.remove(m.r.user_addr, m.r.size);
     unmap(m);

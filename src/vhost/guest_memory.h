@@ -28,9 +28,12 @@ class GuestMemory {
   // SET_MEM_TABLE: replace the whole table. Always takes ownership of the
   // fds (they are closed, mapped or not). On error the old table stays.
   int set_table(const vhost_user::MemRegion* regions, uint32_t n, int* fds, size_t nfds) noexcept;
-  // ADD_MEM_REG: one more region; takes ownership of fd.
+  // ADD_MEM_REG: one more region; takes ownership of fd. A region equal to
+  // one already mapped (QEMU sends each region once per vhost device, i.e.
+  // per queue pair on one connection) only counts one more reference.
   int add_region(const vhost_user::MemRegion& r, int fd) noexcept;
-  // REM_MEM_REG: the region with this guest address and size.
+  // REM_MEM_REG: the region with this guest address and size; unmapped when
+  // its last reference goes.
   int remove_region(const vhost_user::MemRegion& r) noexcept;
   // Unmap everything.
   void clear() noexcept;
@@ -49,6 +52,7 @@ class GuestMemory {
     size_t len = 0;        // what was mapped
     vhost_user::MemRegion r{};
     uint8_t* local = nullptr;  // first byte of the region
+    uint32_t refs = 0;         // ADD_MEM_REGs of this very region not yet removed
   };
   static int map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) noexcept;
   static void unmap(Mapping& m) noexcept;

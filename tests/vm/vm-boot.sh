@@ -13,6 +13,9 @@
 #                      backend listens on SOCK. Repeatable; guest NIC i gets
 #                      MAC 52:54:00:00:00:0<i+1>.
 #   --packed           packed=on on every vhost-user virtio-net-pci device
+#   --queues N         N queue pairs on every vhost-user NIC (the netdev's
+#                      queues=N, the device's mq=on; still vectors=0: the
+#                      PMDs poll, so the queues need no MSI-X vectors)
 #   --device-opts STR  appended to each such -device (e.g. mrg_rxbuf=off)
 #   --qemu-arg ARG     one more raw QEMU argument, placed before the NICs
 #                      (repeatable; e.g. -netdev socket,... -device ...)
@@ -49,7 +52,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-WORKDIR="" PACKED=0 DEVOPTS="" APPEND="" MACHINE=pc SMP=2 MEM=2048 HP=256 TIMEOUT=300
+WORKDIR="" PACKED=0 QUEUES=1 DEVOPTS="" APPEND="" MACHINE=pc SMP=2 MEM=2048 HP=256 TIMEOUT=300
 INITRD=${VNET_VM_INITRD:-} KDIR=${VNET_VM_KERNEL_DIR:-$ROOT/build/deps/vm}
 SOCKS=() EXTRA=()
 
@@ -61,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         --workdir) WORKDIR=$2; shift 2 ;;
         --vhost-user) SOCKS+=("$2"); shift 2 ;;
         --packed) PACKED=1; shift ;;
+        --queues) QUEUES=$2; shift 2 ;;
         --device-opts) DEVOPTS=$2; shift 2 ;;
         --qemu-arg) EXTRA+=("$2"); shift 2 ;;
         --machine) MACHINE=$2; shift 2 ;;
@@ -78,6 +82,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $# -gt 0 ]] || die "no guest command (see --help)"
 [[ -n $WORKDIR ]] || die "--workdir is required"
+[[ $QUEUES =~ ^[1-9][0-9]*$ ]] || die "--queues $QUEUES: a positive number"
 mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd -P)
 case $WORKDIR in
@@ -116,8 +121,10 @@ i=0
 for s in "${SOCKS[@]}"; do
     dev="virtio-net-pci,netdev=vn$i,disable-legacy=on,vectors=0,romfile=,mac=52:54:00:00:00:0$((i + 1))"
     [[ $PACKED -eq 1 ]] && dev+=",packed=on"
+    netdev="vhost-user,id=vn$i,chardev=vu$i"
+    if [[ $QUEUES -gt 1 ]]; then dev+=",mq=on" netdev+=",queues=$QUEUES"; fi
     [[ -n $DEVOPTS ]] && dev+=",$DEVOPTS"
-    args+=(-chardev "socket,id=vu$i,path=$s" -netdev "vhost-user,id=vn$i,chardev=vu$i" -device "$dev")
+    args+=(-chardev "socket,id=vu$i,path=$s" -netdev "$netdev" -device "$dev")
     i=$((i + 1))
 done
 

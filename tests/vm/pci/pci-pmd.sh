@@ -13,7 +13,13 @@
 # the host then takes the link down and up (QEMU monitor set_link) and the
 # guest must see both as link-state interrupts.
 #
-# usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]
+# usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio] [QUEUES]
+#   QUEUES (default 1): queue pairs over vhost-user (vnet or dpdk): the
+#         backend's queues=QUEUES with testpmd --rxq/--txq=QUEUES (io
+#         forwarding sends queue i back on queue i), QEMU's netdev
+#         queues=QUEUES and device mq=on, the PMD's devarg queues=QUEUES;
+#         the guest checks each pair's frames and counters on their own
+#         (VNET_PCI_COUNT is split between the pairs).
 #   uio (default): uio_pci_generic, --iova-mode=pa.
 #   vfio: q35 with an emulated intel-iommu, the device behind it
 #         (iommu_platform=on), vfio-pci and --iova-mode=va; a vhost-user
@@ -25,15 +31,17 @@
 #       VNET_PCI_TOOL   the vnet-pci binary
 #       VNET_VM_LIB     directory of host-lib.sh and vm-boot.sh (default: ..)
 #       VNET_PCI_COUNT  frames per length (default 2000)
+#       VNET_PCI_DEVARGS more devargs for the PMD (e.g. ",cq=1")
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
 # shellcheck source=../host-lib.sh
 . "$LIB/host-lib.sh"
 
-USAGE="usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio]"
-BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE} KDRV=${4:-uio}
-COUNT=${VNET_PCI_COUNT:-2000}
+USAGE="usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio] [QUEUES]"
+BACKEND=${1:?$USAGE} RING=${2:?$USAGE} WORK=${3:?$USAGE} KDRV=${4:-uio} QUEUES=${5:-1}
+[[ $QUEUES =~ ^[1-9][0-9]*$ ]] || vm_fail "QUEUES=$QUEUES: a positive number"
+COUNT=$(( ${VNET_PCI_COUNT:-2000} / QUEUES ))
 LENS=64,1514
 # legacy: a transitional device without its modern interface (virtio 0.9.5
 # over the I/O BAR), which only has split rings.
@@ -43,6 +51,7 @@ case $RING in
     legacy) PACKED=() DEVARGS="" DEVOPTS=(--device-opts "disable-modern=on,disable-legacy=off") NEG=split ;;
     *) vm_fail "ring $RING: split, packed or legacy" ;;
 esac
+DEVARGS+=${VNET_PCI_DEVARGS:-}
 [[ -x ${VNET_PCI_GUEST:-} ]] || vm_fail "VNET_PCI_GUEST=${VNET_PCI_GUEST:-} is not the guest program"
 [[ -x ${VNET_PCI_TOOL:-} ]] || vm_fail "VNET_PCI_TOOL=${VNET_PCI_TOOL:-} is not vnet-pci"
 
@@ -67,10 +76,15 @@ case $KDRV in
         ;;
     *) vm_fail "kernel driver $KDRV: uio or vfio" ;;
 esac
-NIC=(--vhost-user "$SOCK")
+NIC=(--vhost-user "$SOCK") MQ=() TESTPMD_MQ=() MQ_OPTS=""
+if [[ $QUEUES -gt 1 ]]; then
+    [[ $BACKEND != qemu ]] || vm_fail "QUEUES=$QUEUES: only over vhost-user (vnet or dpdk)"
+    NIC+=(--queues "$QUEUES") DEVARGS+=",queues=$QUEUES" MQ=(--queues "$QUEUES")
+    MQ_OPTS=",queues=$QUEUES" TESTPMD_MQ=(--rxq="$QUEUES" --txq="$QUEUES")
+fi
 case $BACKEND in
-    vnet) VDEV=(-d "$(vm_plugin)" --vdev "net_vnet_vhost0,iface=$SOCK"); DEVNAME=net_vnet_vhost0 ;;
-    dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK$VHOST_OPTS"); DEVNAME=net_vhost0 ;;
+    vnet) VDEV=(-d "$(vm_plugin)" --vdev "net_vnet_vhost0,iface=$SOCK$MQ_OPTS"); DEVNAME=net_vnet_vhost0 ;;
+    dpdk) VDEV=(--vdev "net_vhost0,iface=$SOCK$VHOST_OPTS$MQ_OPTS"); DEVNAME=net_vhost0 ;;
     qemu)
         DEVNAME=udp-reflector VPORT=
         HPORT=$((20000 + RANDOM % 20000)) QPORT=$((HPORT + 1))
@@ -104,7 +118,7 @@ if [[ $BACKEND == qemu ]]; then
 else
     vm_testpmd host -l 0,1 --no-huge -m 512 --no-pci --file-prefix="vnetpci$$" "${VDEV[@]}" \
         --log-level=pmd.net.vnet*:info \
-        -- --total-num-mbufs=16384 --forward-mode=io --port-topology=loop
+        -- --total-num-mbufs=16384 --forward-mode=io --port-topology=loop "${TESTPMD_MQ[@]}"
     [[ -S $SOCK ]] || vm_fail "$DEVNAME did not listen on $SOCK"
     VPORT=$(vm_port_id host "$DEVNAME")
     vm_testpmd_cmd host "start"
@@ -151,7 +165,7 @@ if [[ -n \$ifn && \$ifn != - ]]; then
 fi
 \$tool bind \$bdf $GUEST_DRV || exit 12
 $VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
-    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC
+    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC ${MQ[*]}
 rc=\$?
 \$tool bind \$bdf kernel >/dev/null || true
 exit \$rc
@@ -235,6 +249,11 @@ vm_log "host  ($DEVNAME): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
 grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
     vm_fail "the PMD did not negotiate a $NEG ring"
 grep -q "Selected IOVA mode '${IOVA^^}'" "$WORK/console.log" || vm_fail "the guest EAL did not run with IOVA as ${IOVA^^}"
+if [[ $QUEUES -gt 1 ]]; then
+    grep -qE "vnet: port [0-9]+: control virtqueue: multi-queue" "$WORK/console.log" ||
+        vm_fail "the PMD did not negotiate multi-queue"
+    grep -E '^guest: queue [0-9]+ counters' "$WORK/console.log" | tr -d '\r' | while read -r l; do vm_log "$l"; done
+fi
 if [[ $RING == legacy ]]; then
     grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
 fi
@@ -245,4 +264,4 @@ fi
 [[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact, or link-state changes not seen"
 [[ ${G[tx_pkts]} -eq $hrx && ${G[tx_bytes]} -eq $hrb ]] || vm_fail "guest -> host: guest sent ${G[tx_pkts]}/${G[tx_bytes]} B, host got $hrx/$hrb B"
 [[ $htx -eq ${G[rx_pkts]} && $htb -eq ${G[rx_bytes]} ]] || vm_fail "host -> guest: host sent $htx/$htb B, guest got ${G[rx_pkts]}/${G[rx_bytes]} B"
-vm_log "PASS ($BACKEND, $RING)"
+vm_log "PASS ($BACKEND, $RING, $QUEUES queue pair(s))"

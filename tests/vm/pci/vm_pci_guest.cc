@@ -6,7 +6,11 @@
 // traffic tally and the port's own counters on one VNET-PCI-RESULT line.
 //
 // usage: vnet-vm-pci-guest <EAL args> -- [--count N] [--lens 64,1514] [--window W] [--timeout S]
-//                                         [--warmup N]
+//                                         [--warmup N] [--queues Q]
+// --queues: Q queue pairs (the PMD needs devarg queues=Q, the device mq=on,
+// the host backend Q queues forwarding queue i back to queue i); every pair
+// exchanges --count frames of each length on its own, and each queue's own
+// counters must show exactly those frames.
 // --lsc: after the traffic, print VNET-PCI-LSC-READY and wait for the host
 // to take the link down and up again (QEMU's set_link): both changes must
 // arrive as RTE_ETH_EVENT_INTR_LSC (the device's config-change interrupt).
@@ -37,6 +41,7 @@ struct Opts {
   double timeout = 60;
   uint64_t warmup = 0;
   bool lsc = false;
+  uint16_t queues = 1;
 };
 
 std::atomic<int> g_lsc_events{0}, g_lsc_down{0}, g_lsc_up{0};
@@ -66,6 +71,8 @@ bool parse(int argc, char** argv, Opts* o) {
       o->window = static_cast<uint32_t>(std::strtoul(v, nullptr, 0));
     } else if (a == "--lsc") {
       o->lsc = std::strtoul(v, nullptr, 0) != 0;
+    } else if (a == "--queues") {
+      o->queues = static_cast<uint16_t>(std::strtoul(v, nullptr, 0));
     } else if (a == "--warmup") {
       o->warmup = std::strtoull(v, nullptr, 0);
     } else if (a == "--timeout") {
@@ -82,7 +89,8 @@ bool parse(int argc, char** argv, Opts* o) {
       return false;
     }
   }
-  return o->count > 0 && o->window > 0 && !o->lens.empty();
+  return o->count > 0 && o->window > 0 && !o->lens.empty() && o->queues >= 1 &&
+         o->queues <= RTE_ETHDEV_QUEUE_STAT_CNTRS;
 }
 
 }  // namespace
@@ -121,9 +129,15 @@ int main(int argc, char** argv) {
     conf.intr_conf.lsc = 1;
     rte_eth_dev_callback_register(port, RTE_ETH_EVENT_INTR_LSC, on_lsc, nullptr);
   }
-  int rc = mp ? rte_eth_dev_configure(port, 1, 1, &conf) : -ENOMEM;
-  if (rc == 0) rc = rte_eth_rx_queue_setup(port, 0, 0, SOCKET_ID_ANY, nullptr, mp);
-  if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, 0, SOCKET_ID_ANY, nullptr);
+  if (info.max_rx_queues < o.queues) {
+    std::fprintf(stderr, "guest: --queues %u but the port offers %u queue pairs\n", o.queues, info.max_rx_queues);
+    return 3;
+  }
+  int rc = mp ? rte_eth_dev_configure(port, o.queues, o.queues, &conf) : -ENOMEM;
+  for (uint16_t q = 0; rc == 0 && q < o.queues; ++q) {
+    rc = rte_eth_rx_queue_setup(port, q, 0, SOCKET_ID_ANY, nullptr, mp);
+    if (rc == 0) rc = rte_eth_tx_queue_setup(port, q, 0, SOCKET_ID_ANY, nullptr);
+  }
   if (rc == 0) rc = rte_eth_dev_start(port);
   if (rc != 0) {
     std::fprintf(stderr, "guest: port set-up failed: %s\n", rte_strerror(-rc));
@@ -172,19 +186,33 @@ int main(int argc, char** argv) {
   vnet::test::TrafficResult total;
   uint64_t want = 0;
   bool ok = link.link_status;
-  for (uint32_t len : o.lens) {
-    const auto r = vnet::test::exchange(port, port, mp, o.count, len, o.window, o.timeout);
-    std::printf("guest: %u-byte frames: sent %" PRIu64 " received %" PRIu64 " bad %" PRIu64 " dup %" PRIu64 "\n",
-                len, r.sent, r.received, r.bad, r.dup);
-    ok = ok && r.ok(o.count);
-    total.sent += r.sent;
-    total.received += r.received;
-    total.bad += r.bad;
-    total.dup += r.dup;
-    want += o.count;
-  }
+  for (uint16_t q = 0; q < o.queues; ++q)
+    for (uint32_t len : o.lens) {
+      const auto r = vnet::test::exchange(port, port, mp, o.count, len, o.window, o.timeout, q);
+      std::printf("guest: queue %u: %u-byte frames: sent %" PRIu64 " received %" PRIu64 " bad %" PRIu64
+                  " dup %" PRIu64 "\n", q, len, r.sent, r.received, r.bad, r.dup);
+      ok = ok && r.ok(o.count);
+      total.sent += r.sent;
+      total.received += r.received;
+      total.bad += r.bad;
+      total.dup += r.dup;
+      want += o.count;
+    }
   rte_eth_stats st{};
   rte_eth_stats_get(port, &st);
+  // Each pair carried its own frames and only those: its counters moved by
+  // exactly count x lengths both ways.
+  const uint64_t per_queue = o.count * o.lens.size();
+  for (uint16_t q = 0; q < o.queues; ++q) {
+    const uint64_t qtx = st.q_opackets[q] - st0.q_opackets[q], qrx = st.q_ipackets[q] - st0.q_ipackets[q];
+    std::printf("guest: queue %u counters: tx %" PRIu64 " pkts %" PRIu64 " B, rx %" PRIu64 " pkts %" PRIu64 " B\n", q,
+                qtx, st.q_obytes[q] - st0.q_obytes[q], qrx, st.q_ibytes[q] - st0.q_ibytes[q]);
+    if (qtx != per_queue || qrx != per_queue) {
+      std::printf("guest: queue %u moved tx %" PRIu64 " / rx %" PRIu64 " frames, want %" PRIu64 " each\n", q, qtx,
+                  qrx, per_queue);
+      ok = false;
+    }
+  }
   if (o.lsc) {
     const int base_down = g_lsc_down.load(), base_up = g_lsc_up.load();
     std::printf("VNET-PCI-LSC-READY\n");
