@@ -5,7 +5,10 @@
 
 #include <rte_bus_vdev.h>
 
+#include <sys/mount.h>
+
 #include <atomic>
+#include <cstdio>
 
 #include "vhost_pair.h"
 
@@ -41,6 +44,61 @@ TEST(Loopback, BackendClientFrontendServer) {
   s.backend_extra = ",client=1";
   EXPECT_EQ(run_pair_forked(s), 0);
 }
+
+// Hugepages instead of --no-huge: with --single-file-segments the memory is
+// one region; without, every 2 MiB page is its own file, so the frontend must
+// add regions one by one (ADD_MEM_REG, CONFIGURE_MEM_SLOTS) instead of failing
+// with "too many memory regions". The test mounts hugetlbfs in a private
+// directory and reserves pages for itself, then gives them back.
+class Hugepages {
+ public:
+  Hugepages() {
+    if (::geteuid() != 0) return;
+    dir_ = vnet::test::private_dir();
+    if (dir_.empty() || ::mount("nodev", dir_.c_str(), "hugetlbfs", 0, "pagesize=2M") != 0) return;
+    mounted_ = true;
+    old_ = read_nr();
+    if (old_ < 0 || !write_nr(old_ + 96)) return;
+    ok_ = read_nr() >= old_ + 96;
+  }
+  ~Hugepages() {
+    if (mounted_) ::umount(dir_.c_str());
+    if (old_ >= 0) write_nr(old_);
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+  bool ok() const { return ok_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  static long read_nr() {
+    FILE* f = std::fopen("/proc/sys/vm/nr_hugepages", "r");
+    long v = -1;
+    if (f && std::fscanf(f, "%ld", &v) != 1) v = -1;
+    if (f) std::fclose(f);
+    return v;
+  }
+  static bool write_nr(long v) {
+    FILE* f = std::fopen("/proc/sys/vm/nr_hugepages", "w");
+    if (!f) return false;
+    const bool ok = std::fprintf(f, "%ld", v) > 0;
+    return std::fclose(f) == 0 && ok;
+  }
+  std::string dir_;
+  bool mounted_ = false, ok_ = false;
+  long old_ = -1;
+};
+
+void hugepage_run(bool single_file) {
+  Hugepages h;
+  if (!h.ok()) GTEST_SKIP() << "no 2 MiB hugepages can be reserved here (needs root and kernel support)";
+  auto s = ours(true, true, {64, 1518, 9000});
+  s.eal_mem = {"--huge-dir", h.dir(), "-m", "128"};  // 64 pages: 64 regions without single-file segments
+  if (single_file) s.eal_mem.push_back("--single-file-segments");
+  s.count = 1000;
+  EXPECT_EQ(run_pair_forked(s), 0);
+}
+TEST(Loopback, HugepagesSingleFileSegments) { hugepage_run(true); }
+TEST(Loopback, HugepagesOneFilePerPage) { hugepage_run(false); }
 
 // Four queue pairs (multi-queue with the control queue): every queue pair
 // carries its own verified traffic.

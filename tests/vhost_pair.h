@@ -35,6 +35,7 @@ struct PairScenario {
   std::string backend_extra;   // appended to the backend's devargs (",dmas=...")
   std::string frontend_extra;  // appended to the frontend's devargs
   std::vector<std::string> eal_extra;  // more EAL arguments (--vdev dma_skeleton0)
+  std::vector<std::string> eal_mem = {"--no-huge", "-m", "512"};  // EAL memory (hugepage tests change it)
   bool expect_dma = false;  // every backend queue must have copied by DMA, without DMA errors
 };
 
@@ -112,7 +113,8 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
   const std::string user = fe_name + ",path=" + sock + ",queues=" + qs + ",packed_vq=" + (s.packed ? "1" : "0") +
                            ",mrg_rxbuf=" + (s.mrg ? "1" : "0") + s.frontend_extra;
   // The backend first: it must listen when the frontend connects at its own probe.
-  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0", prefix};
+  std::vector<std::string> args = {"test", "--no-pci", "-l", "0", prefix};
+  args.insert(args.end(), s.eal_mem.begin(), s.eal_mem.end());
   args.insert(args.end(), s.eal_extra.begin(), s.eal_extra.end());
   args.insert(args.end(), {"--vdev", vhost, "--vdev", user, "--log-level=pmd.net.vnet.vhost:info"});
   std::vector<char*> argv;

@@ -18,7 +18,10 @@ struct Region {
 
 class RegionTable {
  public:
-  static constexpr size_t kMax = 32;  // vhost-user VHOST_MEMORY_BASELINE_NREGIONS is 8; ADD_MEM_REG allows more
+  // vhost-user SET_MEM_TABLE carries 8 regions; ADD_MEM_REG allows more. 128
+  // covers a frontend on 2 MiB hugepages without --single-file-segments (one
+  // region per page) with 256 MiB of EAL memory.
+  static constexpr size_t kMax = 128;
 
   // Control path. Rejects empty, wrapping or overlapping regions.
   int add(const Region& r) noexcept;
