@@ -18,13 +18,7 @@ using vnet::test::PairScenario;
 using vnet::test::run_pair_forked;
 
 PairScenario ours(bool packed, bool mrg, std::vector<uint32_t> sizes, std::string fe_extra = {}) {
-  PairScenario s;
-  s.frontend = "net_vnet_user";
-  s.packed = packed;
-  s.mrg = mrg;
-  s.sizes = std::move(sizes);
-  s.frontend_extra = std::move(fe_extra);
-  return s;
+  return vnet::test::scenario("net_vnet_user", packed, mrg, std::move(sizes), std::move(fe_extra));
 }
 
 TEST(Loopback, SplitMergeable) { EXPECT_EQ(run_pair_forked(ours(false, true, {64, 1518, 9000})), 0); }
@@ -103,16 +97,10 @@ TEST(Loopback, HugepagesOneFilePerPage) { hugepage_run(false); }
 // Four queue pairs (multi-queue with the control queue): every queue pair
 // carries its own verified traffic.
 TEST(Loopback, SplitFourQueuePairs) {
-  auto s = ours(false, true, {64, 1518});
-  s.queues = 4;
-  s.count = 1000;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(ours(false, true, {64, 1518}))), 0);
 }
 TEST(Loopback, PackedFourQueuePairs) {
-  auto s = ours(true, false, {64, 1518});
-  s.queues = 4;
-  s.count = 1000;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(ours(true, false, {64, 1518}))), 0);
 }
 // DMA copies (dma_skeleton, every copy to DMA) on four queue pairs sharing one channel.
 TEST(Loopback, PackedFourQueuePairsDma) {

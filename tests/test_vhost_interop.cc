@@ -15,12 +15,7 @@ using vnet::test::PairScenario;
 using vnet::test::run_pair_forked;
 
 PairScenario dpdk(bool packed, bool mrg, std::vector<uint32_t> sizes) {
-  PairScenario s;
-  s.frontend = "net_virtio_user";
-  s.packed = packed;
-  s.mrg = mrg;
-  s.sizes = std::move(sizes);
-  return s;
+  return vnet::test::scenario("net_virtio_user", packed, mrg, std::move(sizes));
 }
 
 TEST(VhostInterop, SplitMergeable) { EXPECT_EQ(run_pair_forked(dpdk(false, true, {64, 1518, 9000})), 0); }
@@ -43,16 +38,10 @@ TEST(VhostInterop, PackedNoMergeable) { EXPECT_EQ(run_pair_forked(dpdk(true, fal
 
 // Four queue pairs: every queue carries its own verified traffic.
 TEST(VhostInterop, SplitFourQueuePairs) {
-  auto s = dpdk(false, true, {64, 1518});
-  s.queues = 4;
-  s.count = 1000;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(dpdk(false, true, {64, 1518}))), 0);
 }
 TEST(VhostInterop, PackedFourQueuePairs) {
-  auto s = dpdk(true, false, {64, 1518});
-  s.queues = 4;
-  s.count = 1000;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(dpdk(true, false, {64, 1518}))), 0);
 }
 
 // The same matrix with the backend's copies offloaded to DPDK's software

@@ -56,6 +56,24 @@ inline uint64_t xstat_sum(uint16_t port, const char* prefix, const char* suffix)
   return sum;
 }
 
+inline PairScenario scenario(const char* frontend, bool packed, bool mrg, std::vector<uint32_t> sizes,
+                             std::string frontend_extra = {}) {
+  PairScenario s;
+  s.frontend = frontend;
+  s.packed = packed;
+  s.mrg = mrg;
+  s.sizes = std::move(sizes);
+  s.frontend_extra = std::move(frontend_extra);
+  return s;
+}
+
+// The four-queue-pair variant both suites run: 1000 frames per size, direction and queue.
+inline PairScenario four_queue_pairs(PairScenario s) {
+  s.queues = 4;
+  s.count = 1000;
+  return s;
+}
+
 #define PAIR_CHECK(cond, ...)                     \
   do {                                            \
     if (!(cond)) {                                \
