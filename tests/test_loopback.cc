@@ -124,16 +124,6 @@ int on_lsc(uint16_t, rte_eth_event_type, void*, void*) {
   return 0;
 }
 
-bool wait_link(uint16_t port, bool up, int ms) {
-  rte_eth_link l{};
-  for (int i = 0; i < ms / 10; ++i) {
-    rte_eth_link_get_nowait(port, &l);
-    if ((l.link_status == RTE_ETH_LINK_UP) == up) return true;
-    rte_delay_ms(10);
-  }
-  return false;
-}
-
 int reconnect_child(const std::string& dir) {
   using namespace vnet::test;
   const std::string sock = dir + "/vhost.sock";

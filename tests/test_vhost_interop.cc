@@ -116,15 +116,7 @@ int disconnect_in_flight(const std::string& dir, bool packed) {
   rte_mempool* mp = rte_pktmbuf_pool_create("disc", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   PAIR_CHECK(mp, "mempool");
   PAIR_CHECK(setup_port(pv, mp, false, 1) == 0 && setup_port(pu, mp, false, 1) == 0, "port set-up");
-  auto link_is = [&](bool up) {
-    rte_eth_link link{};
-    for (int i = 0; i < 500; ++i) {
-      rte_eth_link_get_nowait(pv, &link);
-      if ((link.link_status == RTE_ETH_LINK_UP) == up) return true;
-      rte_delay_ms(10);
-    }
-    return false;
-  };
+  auto link_is = [&](bool up) { return wait_link(pv, up); };
   PAIR_CHECK(link_is(true), "link never came up");
 
   // Load both directions until copies are in flight.
@@ -230,12 +222,7 @@ int two_lcores_and_xstats(const std::string& dir) {
   rte_mempool* mp = rte_pktmbuf_pool_create("two", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   PAIR_CHECK(mp, "mempool");
   PAIR_CHECK(setup_port(pv, mp, false, 2) == 0 && setup_port(pu, mp, false, 2) == 0, "port set-up");
-  rte_eth_link link{};
-  for (int i = 0; i < 500 && link.link_status != RTE_ETH_LINK_UP; ++i) {
-    rte_delay_ms(10);
-    rte_eth_link_get_nowait(pv, &link);
-  }
-  PAIR_CHECK(link.link_status == RTE_ETH_LINK_UP, "link never came up");
+  PAIR_CHECK(wait_link(pv, true), "link never came up");
   int failed = 0;
   for (int to_backend = 1; to_backend >= 0; --to_backend) {
     const uint16_t tx = to_backend ? pu : pv, rx = to_backend ? pv : pu;

@@ -74,6 +74,17 @@ inline PairScenario four_queue_pairs(PairScenario s) {
   return s;
 }
 
+// Wait up to `ms` for the port's link to read `up`.
+inline bool wait_link(uint16_t port, bool up, int ms = 5000) {
+  rte_eth_link l{};
+  for (int i = 0; i < ms / 10; ++i) {
+    rte_eth_link_get_nowait(port, &l);
+    if ((l.link_status == RTE_ETH_LINK_UP) == up) return true;
+    rte_delay_ms(10);
+  }
+  return false;
+}
+
 #define PAIR_CHECK(cond, ...)                     \
   do {                                            \
     if (!(cond)) {                                \
@@ -150,12 +161,7 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
   PAIR_CHECK(setup_port(pv, mp, jumbo, s.queues) == 0, "set up net_vnet_vhost0");
   PAIR_CHECK(setup_port(pu, mp, jumbo, s.queues) == 0, "set up %s", fe_name.c_str());
 
-  rte_eth_link link{};
-  for (int i = 0; i < 500 && link.link_status != RTE_ETH_LINK_UP; ++i) {
-    rte_eth_link_get_nowait(pv, &link);
-    if (link.link_status != RTE_ETH_LINK_UP) rte_delay_ms(10);
-  }
-  PAIR_CHECK(link.link_status == RTE_ETH_LINK_UP, "backend link never came up");
+  PAIR_CHECK(wait_link(pv, true), "backend link never came up");
 
   int failed = 0;
   for (uint32_t len : s.sizes) {
