@@ -265,6 +265,8 @@ TEST(PackedDevicePeer, DroppedChainKeepsItsIdAndLength) {
   EXPECT_EQ(c.head, 5);
   EXPECT_EQ(c.ndesc, 2);
   r.p.dev.push_used(c, 0);
+  EXPECT_EQ(r.desc[0].flags.get(), DESC_F_AVAIL | DESC_F_NEXT) << "written before flush()";
+  r.p.dev.flush();
   EXPECT_EQ(r.desc[0].id.get(), 5);
   EXPECT_EQ(r.desc[0].flags.get(), DESC_F_AVAIL | DESC_F_USED);
   r.put(r.a(), 10, 1, 0);  // the ring goes on at slot 2

@@ -3,7 +3,8 @@
 // every slot after the head must itself be available (else the ring is
 // broken: we cannot tell where the chain ends); content errors drop the
 // chain but keep the walk going so its id and length are known; used
-// descriptors publish id/len before their flags.
+// entries are staged and written by flush(), id/len before flags and the
+// first entry's flags last.
 #pragma once
 
 #include <atomic>
@@ -36,6 +37,7 @@ class PackedDevice {
     used_idx_ = cfg.used_base;
     used_wrap_ = cfg.used_wrap;
     pushed_since_notify_ = 0;
+    nshadow_ = 0;
     broken_ = false;
     err_ = {};
     return 0;
@@ -110,12 +112,32 @@ class PackedDevice {
     avail_wrap_ = c.wrap;
   }
 
-  // Mark a chain used: id and len first, flags last (2.8.8).
-  void push_used(const Chain& c, uint32_t len) { write_used(c.head, len, c.ndesc); }
+  // Stage a chain's used entry; flush() writes it (2.8.8).
+  void push_used(const Chain& c, uint32_t len) { stage_used(c.head, len, c.ndesc); }
   // IN_ORDER: one used descriptor for a batch of buffers ending with `last`
   // that together occupied `nslots` ring slots (2.8.20).
-  void push_used_batch(const Chain& last, uint32_t len, uint16_t nslots) { write_used(last.head, len, nslots); }
-  void flush() {}  // every push_used already published its flags
+  void push_used_batch(const Chain& last, uint32_t len, uint16_t nslots) { stage_used(last.head, len, nslots); }
+  // Write the staged used entries: ids and lengths, then the later entries'
+  // flags, then the first entry's flags, so the driver (which reads used
+  // slots in order) sees the whole batch at once, and the descriptor lines
+  // move to the driver once a burst rather than once an entry.
+  void flush() {
+    const uint16_t n = nshadow_;
+    if (n == 0) return;
+    nshadow_ = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      virtio::PackedDesc& d = desc_[shadow_[i].slot];
+      d.id.set(shadow_[i].id);
+      d.len.set(shadow_[i].len);
+    }
+    // release: every staged id and len is visible before any of their flags.
+    std::atomic_thread_fence(std::memory_order_release);
+    for (uint16_t i = 1; i < n; ++i)
+      std::atomic_ref<uint16_t>(desc_[shadow_[i].slot].flags.raw).store(shadow_[i].flags, std::memory_order_relaxed);
+    // release: the later entries' flags are visible before the first
+    // entry's, which hands the batch over.
+    std::atomic_ref<uint16_t>(desc_[shadow_[0].slot].flags.raw).store(shadow_[0].flags, std::memory_order_release);
+  }
 
   bool should_notify() {
     const uint16_t moved = pushed_since_notify_;
@@ -190,13 +212,10 @@ class PackedDevice {
     return kNoErr;
   }
 
-  void write_used(uint16_t id, uint32_t len, uint16_t nslots) {
-    virtio::PackedDesc& d = desc_[used_idx_];
-    d.id.set(id);
-    d.len.set(len);
+  void stage_used(uint16_t id, uint32_t len, uint16_t nslots) {
+    if (nshadow_ == kShadow) flush();
     const uint16_t fl = used_wrap_ ? (virtio::DESC_F_AVAIL | virtio::DESC_F_USED) : 0;
-    // release: id and len are visible before the flags that mark the slot used.
-    std::atomic_ref<uint16_t>(d.flags.raw).store(virtio::to_le(fl), std::memory_order_release);
+    shadow_[nshadow_++] = Shadow{used_idx_, virtio::to_le(fl), id, len};
     uint32_t next = uint32_t{used_idx_} + nslots;
     while (next >= size_) {  // a caller's batch may exceed one lap: stay inside the table
       next -= size_;
@@ -226,6 +245,16 @@ class PackedDevice {
   uint16_t used_idx_ = 0;
   bool used_wrap_ = true;
   uint16_t pushed_since_notify_ = 0;
+  // Used entries staged since the last flush(), in push order.
+  struct Shadow {
+    uint16_t slot;
+    uint16_t flags;  // little-endian, as stored
+    uint16_t id;
+    uint32_t len;
+  };
+  static constexpr uint16_t kShadow = 64;
+  uint16_t nshadow_ = 0;
+  Shadow shadow_[kShadow];
   ErrCounters<DevErr> err_;
 };
 
