@@ -275,7 +275,9 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   if (!gate.open) return 0;
   R& r = q.ring<R>();
   const uint16_t hdr = q.hdr_size;
-  tx_reclaim(r);
+  // Reclaim only when the burst may not fit: used slots are then read a
+  // ring's length behind the device, not in the lines it is writing.
+  if (r.free_slots() < nb) tx_reclaim(r);
   uint16_t i = 0;
   for (; i < nb; ++i) {
     rte_mbuf* m = pkts[i];

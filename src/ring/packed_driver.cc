@@ -36,6 +36,7 @@ int PackedDriver::init(const DriverConfig& cfg) {
   last_used_ = 0;
   used_wrap_ = true;
   added_since_kick_ = 0;
+  pending_ = false;
   batch_left_ = 0;
   batch_len_ = 0;
   err_ = {};

@@ -1,8 +1,9 @@
 // Driver side of the packed virtqueue (virtio 1.x 2.8). Owns: buffer ids and
 // their private shadows (shared descriptors are written, never read back,
 // except the flags/id/len the device writes when it marks a slot used), the
-// wrap counters, and the broken flag. A chain's head flags are written last,
-// after a release, so the whole chain becomes visible at once.
+// wrap counters, and the broken flag. The flags of the first buffer added
+// since the last publish() are held back and written by publish(), after a
+// release, so the whole batch (every chain since) becomes visible at once.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,14 @@ class PackedDriver {
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
   inline int add_one(const Seg& s, void* token);
-  void publish() {}  // each add() already published its head flags
+  // Make every buffer added since the last publish() available at once.
+  void publish() {
+    if (!pending_) return;
+    pending_ = false;
+    // release: every descriptor of the batch (and their indirect tables)
+    // is visible before the first one's flags make the batch available.
+    std::atomic_ref<uint16_t>(desc_[pending_slot_].flags.raw).store(pending_flags_, std::memory_order_release);
+  }
   inline bool kick_prepare();
   inline uint16_t poll_used(UsedBuf* out, uint16_t max);
 
@@ -58,6 +66,18 @@ class PackedDriver {
     return a == used_wrap_ && u == used_wrap_;
   }
   inline void reap(UsedBuf& out, uint16_t id, uint32_t len);
+  // A chain's head flags (host order): held back if it opens a batch,
+  // else stored now; the device reaches it only after the batch's first
+  // head, which publish() writes with release.
+  inline void set_head_flags(uint16_t slot, uint16_t fl) {
+    if (!pending_) {
+      pending_ = true;
+      pending_slot_ = slot;
+      pending_flags_ = virtio::to_le(fl);
+      return;
+    }
+    std::atomic_ref<uint16_t>(desc_[slot].flags.raw).store(virtio::to_le(fl), std::memory_order_relaxed);
+  }
   uint16_t next_mod(uint16_t v) const { return static_cast<uint16_t>(v + 1u == size_ ? 0 : v + 1u); }
   void fail(DrvErr e, uint32_t a, uint32_t b);
 
@@ -83,6 +103,9 @@ class PackedDriver {
   uint16_t last_used_ = 0;
   bool used_wrap_ = true;
   uint16_t added_since_kick_ = 0;
+  bool pending_ = false;       // a batch's first head flags wait for publish()
+  uint16_t pending_slot_ = 0;
+  uint16_t pending_flags_ = 0;  // little-endian, as stored
   uint16_t batch_left_ = 0;  // IN_ORDER: buffers left in the batch being reaped
   uint32_t batch_len_ = 0;
   ErrCounters<DrvErr> err_;
@@ -116,9 +139,7 @@ inline int PackedDriver::add_one(const Seg& s, void* token) {
     order_[order_tail_] = id;
     order_tail_ = next_mod(order_tail_);
   }
-  // release: addr, len and id are visible before the flags make the
-  // descriptor available (2.8.21).
-  std::atomic_ref<uint16_t>(d.flags.raw).store(virtio::to_le(fl), std::memory_order_release);
+  set_head_flags(head, fl);
   return 0;
 }
 
@@ -175,9 +196,7 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
       }
     }
   }
-  // release: every descriptor of the chain (and the indirect table) is
-  // visible before the head's flags make the chain available (2.8.21).
-  std::atomic_ref<uint16_t>(desc_[head].flags.raw).store(virtio::to_le(head_flags), std::memory_order_release);
+  set_head_flags(head, head_flags);
 
   bufs_[id] = Buf{token, static_cast<uint32_t>(in_len), static_cast<uint16_t>(need), 0, true};
   num_free_ -= need;
