@@ -33,7 +33,7 @@ enum class Role { Fwd, Gen, Sink };
 
 struct Options {
   bool fe_ours = true, be_ours = true, packed = true, mrg = true, in_order = false, dma = true;
-  bool csv = false, quiet = false;
+  bool csv = false, quiet = false, xstats = false;
   uint32_t size = 64, queues = 1, ring = 256, inflight = 128, burst = 32;
   int64_t dma_threshold = -1;  // -1: the backend's default
   uint32_t lockstep = 0;  // > 0: no workers, this many rounds on one thread
@@ -86,6 +86,8 @@ Needs no hugepages (--no-huge); Ctrl-C stops it early, with the summary.
   --csv                  at the end, one CSV line (header on stderr) instead
                          of the table
   --quiet                no live lines
+  --xstats               at the end, every non-zero extended statistic of
+                         both ports (kicks, errors, per-queue counters)
   --help                 this text
 
 Columns: "virtio->vhost" is what the backend port received, "vhost->virtio"
@@ -93,6 +95,22 @@ what the frontend port received, from the ports' own counters; Gbit/s counts
 frame bytes (no preamble or gap); drops are frames a full Tx ring refused;
 DMA is the share of copied bytes the backend sent to the DMA engine.
 )");
+}
+
+// Every non-zero extended statistic of a port, one per line.
+void print_xstats(uint16_t port, const char* name) {
+  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
+  if (n <= 0) return;
+  std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+  std::vector<rte_eth_xstat> vals(static_cast<size_t>(n));
+  if (rte_eth_xstats_get_names(port, names.data(), static_cast<unsigned>(n)) != n ||
+      rte_eth_xstats_get(port, vals.data(), static_cast<unsigned>(n)) != n)
+    return;
+  std::printf("\nxstats of %s (non-zero)\n", name);
+  for (int i = 0; i < n; ++i)
+    if (vals[static_cast<size_t>(i)].value)
+      std::printf("  %-40s %20lu\n", names[vals[static_cast<size_t>(i)].id].name,
+                  static_cast<unsigned long>(vals[static_cast<size_t>(i)].value));
 }
 
 bool on_off(const char* v, bool* out) {
@@ -113,7 +131,7 @@ bool parse_u32(const char* v, uint32_t lo, uint32_t hi, uint32_t* out) {
 int parse(int argc, char** argv, Options* o) {
   enum {
     kFrontend = 1, kBackend, kRing, kSize, kQueues, kRingSize, kMode, kDuration, kWarmup, kDma, kDmaThr, kMrg,
-    kInOrder, kInflight, kCores, kCsv, kQuiet, kHelp, kLockstep
+    kInOrder, kInflight, kCores, kCsv, kQuiet, kHelp, kLockstep, kXstats
   };
   static const option longopts[] = {
       {"frontend", required_argument, nullptr, kFrontend}, {"backend", required_argument, nullptr, kBackend},
@@ -125,7 +143,7 @@ int parse(int argc, char** argv, Options* o) {
       {"in-order", required_argument, nullptr, kInOrder},  {"inflight", required_argument, nullptr, kInflight},
       {"cores", required_argument, nullptr, kCores},       {"csv", no_argument, nullptr, kCsv},
       {"quiet", no_argument, nullptr, kQuiet},             {"help", no_argument, nullptr, kHelp},
-      {"lockstep", required_argument, nullptr, kLockstep},
+      {"lockstep", required_argument, nullptr, kLockstep}, {"xstats", no_argument, nullptr, kXstats},
       {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
@@ -174,6 +192,7 @@ int parse(int argc, char** argv, Options* o) {
       case kLockstep: ok = parse_u32(v, 1, 100000000, &o->lockstep); break;
       case kCsv: o->csv = true; break;
       case kQuiet: o->quiet = true; break;
+      case kXstats: o->xstats = true; break;
       case 'h':
       case kHelp: usage(stdout); std::exit(0);
       default: return -EINVAL;
@@ -597,6 +616,10 @@ int run(const Options& o, const char* argv0) {
       std::printf("  %-22s %16.3f %16.3f\n", "Gbit/s (frame bytes)", r.v2h_gbps, r.h2v_gbps);
       std::printf("  %-22s %16lu %16lu\n", "drops (Tx ring full)", peek(sides[0].drops), peek(sides[1].drops));
       std::printf("  %-22s %16s\n", "DMA share of bytes", dma);
+    }
+    if (o.xstats) {
+      print_xstats(fe, fe_name);
+      print_xstats(be, be_name);
     }
     rc = 0;
   } else {
