@@ -63,6 +63,20 @@ struct Cursor {
 
 inline constexpr DevErr kNoErr = DevErr::Count;
 
+// Used entries a ring stages during a burst and writes in its flush(), so
+// the lines the driver reads are written once a burst rather than under it.
+struct UsedStage {
+  static constexpr uint16_t kMax = 64;
+  struct Entry {
+    uint16_t slot;   // split: used index; packed: descriptor slot
+    uint16_t flags;  // packed: the used flags, little-endian as stored
+    uint16_t id;
+    uint32_t len;
+  };
+  uint16_t n = 0;
+  Entry e[kMax];
+};
+
 inline void chain_reset(Chain& c) noexcept {
   c.nout = c.nseg = 0;
   c.out_len = c.in_len = 0;

@@ -37,7 +37,7 @@ class PackedDevice {
     used_idx_ = cfg.used_base;
     used_wrap_ = cfg.used_wrap;
     pushed_since_notify_ = 0;
-    nshadow_ = 0;
+    stage_.n = 0;
     broken_ = false;
     err_ = {};
     return 0;
@@ -122,21 +122,22 @@ class PackedDevice {
   // slots in order) sees the whole batch at once, and the descriptor lines
   // move to the driver once a burst rather than once an entry.
   void flush() {
-    const uint16_t n = nshadow_;
+    const uint16_t n = stage_.n;
     if (n == 0) return;
-    nshadow_ = 0;
+    stage_.n = 0;
+    const UsedStage::Entry* e = stage_.e;
     for (uint16_t i = 0; i < n; ++i) {
-      virtio::PackedDesc& d = desc_[shadow_[i].slot];
-      d.id.set(shadow_[i].id);
-      d.len.set(shadow_[i].len);
+      virtio::PackedDesc& d = desc_[e[i].slot];
+      d.id.set(e[i].id);
+      d.len.set(e[i].len);
     }
     // release: every staged id and len is visible before any of their flags.
     std::atomic_thread_fence(std::memory_order_release);
     for (uint16_t i = 1; i < n; ++i)
-      std::atomic_ref<uint16_t>(desc_[shadow_[i].slot].flags.raw).store(shadow_[i].flags, std::memory_order_relaxed);
+      std::atomic_ref<uint16_t>(desc_[e[i].slot].flags.raw).store(e[i].flags, std::memory_order_relaxed);
     // release: the later entries' flags are visible before the first
     // entry's, which hands the batch over.
-    std::atomic_ref<uint16_t>(desc_[shadow_[0].slot].flags.raw).store(shadow_[0].flags, std::memory_order_release);
+    std::atomic_ref<uint16_t>(desc_[e[0].slot].flags.raw).store(e[0].flags, std::memory_order_release);
   }
 
   bool should_notify() {
@@ -213,9 +214,9 @@ class PackedDevice {
   }
 
   void stage_used(uint16_t id, uint32_t len, uint16_t nslots) {
-    if (nshadow_ == kShadow) flush();
+    if (stage_.n == UsedStage::kMax) flush();
     const uint16_t fl = used_wrap_ ? (virtio::DESC_F_AVAIL | virtio::DESC_F_USED) : 0;
-    shadow_[nshadow_++] = Shadow{used_idx_, virtio::to_le(fl), id, len};
+    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, virtio::to_le(fl), id, len};
     uint32_t next = uint32_t{used_idx_} + nslots;
     while (next >= size_) {  // a caller's batch may exceed one lap: stay inside the table
       next -= size_;
@@ -245,16 +246,7 @@ class PackedDevice {
   uint16_t used_idx_ = 0;
   bool used_wrap_ = true;
   uint16_t pushed_since_notify_ = 0;
-  // Used entries staged since the last flush(), in push order.
-  struct Shadow {
-    uint16_t slot;
-    uint16_t flags;  // little-endian, as stored
-    uint16_t id;
-    uint32_t len;
-  };
-  static constexpr uint16_t kShadow = 64;
-  uint16_t nshadow_ = 0;
-  Shadow shadow_[kShadow];
+  UsedStage stage_;  // staged since the last flush(), in push order
   ErrCounters<DevErr> err_;
 };
 

@@ -37,6 +37,7 @@ class SplitDevice {
     avail_event_ = reinterpret_cast<virtio::le16*>(used_ring_ + n);
     last_avail_ = avail_seen_ = cfg.avail_base;
     used_idx_ = published_ = signalled_ = cfg.used_base;
+    stage_.n = 0;
     broken_ = false;
     err_ = {};
     return 0;
@@ -89,21 +90,20 @@ class SplitDevice {
   Cursor save() const { return Cursor{last_avail_, true}; }
   void restore(Cursor c) { last_avail_ = c.idx; }
 
-  // Stage a used entry; flush() publishes.
-  void push_used(const Chain& c, uint32_t len) {
-    virtio::SplitUsedElem& e = used_ring_[used_idx_ & mask_];
-    e.id.set(c.head);
-    e.len.set(len);
-    ++used_idx_;
-  }
+  // Stage a used entry; flush() writes it and publishes.
+  void push_used(const Chain& c, uint32_t len) { stage(c.head, len, 1); }
   // IN_ORDER: one entry for `nbufs` buffers ending with `last` (2.7.9).
-  void push_used_batch(const Chain& last, uint32_t len, uint16_t nbufs) {
-    virtio::SplitUsedElem& e = used_ring_[used_idx_ & mask_];
-    e.id.set(last.head);
-    e.len.set(len);
-    used_idx_ = static_cast<uint16_t>(used_idx_ + nbufs);
-  }
+  void push_used_batch(const Chain& last, uint32_t len, uint16_t nbufs) { stage(last.head, len, nbufs); }
+  // Write the staged used entries, then used->idx over them: the used ring's
+  // lines are written once a burst, not under the driver while it reads
+  // the entries before them.
   void flush() {
+    for (uint16_t i = 0; i < stage_.n; ++i) {
+      virtio::SplitUsedElem& e = used_ring_[stage_.e[i].slot & mask_];
+      e.id.set(stage_.e[i].id);
+      e.len.set(stage_.e[i].len);
+    }
+    stage_.n = 0;
     if (published_ == used_idx_) return;
     // release: used entries are visible before used->idx covers them.
     std::atomic_ref<uint16_t>(used_->idx.raw).store(virtio::to_le(used_idx_), std::memory_order_release);
@@ -193,6 +193,12 @@ class SplitDevice {
     const uint64_t n = ++err_[e];
     log_error("split device", to_string(e), n, "chain at head %u dropped", head);
   }
+  void stage(uint16_t id, uint32_t len, uint16_t nbufs) {
+    if (stage_.n == UsedStage::kMax) flush();
+    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, 0, id, len};
+    used_idx_ = static_cast<uint16_t>(used_idx_ + nbufs);
+  }
+
   void fail(DevErr e, uint32_t a, uint32_t b) {
     broken_ = true;
     const uint64_t n = ++err_[e];
@@ -218,6 +224,7 @@ class SplitDevice {
   uint16_t used_idx_ = 0;    // next used slot (staged)
   uint16_t published_ = 0;   // used->idx the driver can see
   uint16_t signalled_ = 0;   // used idx at the last notify decision
+  UsedStage stage_;
   ErrCounters<DevErr> err_;
 };
 
