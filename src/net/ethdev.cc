@@ -326,7 +326,10 @@ int link_update(rte_eth_dev* dev, int) {
 // Stop the bursts and wait until none is inside (the other half of BurstGate).
 void quiesce(rte_eth_dev* dev) {
   Port& p = port_of(dev);
-  p.pause.store(1, std::memory_order_seq_cst);  // before reading any queue's busy flag
+  p.pause.store(1, std::memory_order_relaxed);
+  // asymmetric fence, every thread: pause=1 is ordered before reading any
+  // queue's busy flag (pairs with BurstGate's asym_fence_fast()).
+  ring::asym_fence_slow();
   for (uint16_t i = 0; i < p.nqp; ++i)
     for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
       if (auto* q = static_cast<Queue*>(qv))
@@ -393,6 +396,7 @@ void set_queue_state(rte_eth_dev* dev, uint8_t state) {
 int dev_start(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const std::lock_guard<std::mutex> g(p.lock);
+  ring::asym_fence_enable();  // before the first burst (BurstGate)
   for (uint16_t i = 0; i < p.nqp; ++i)
     if (!dev->data->rx_queues[i] || !dev->data->tx_queues[i]) {
       VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);

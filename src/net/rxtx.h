@@ -16,21 +16,26 @@
 #include <cstring>
 
 #include "net/queue.h"
+#include "ring/asym_fence.h"
 #include "virtio/net_hdr.h"
 
 namespace vnet::net {
 
 // Every burst passes this gate. The control path (stop, backend gone or
 // back) sets the port's pause flag and waits until no burst is inside
-// before it touches the rings (quiesce() in ethdev.cc): Dekker's handshake,
-// one exchange per burst, nothing per packet.
+// before it touches the rings (quiesce() in ethdev.cc): Dekker's handshake
+// with an asymmetric fence (ring/asym_fence.h), so a burst pays two plain
+// stores, a load and a compiler barrier, nothing per packet.
 struct BurstGate {
   Queue& q;
   bool open;
   explicit BurstGate(Queue& queue) : q(queue) {
-    // seq_cst exchange: our busy flag is visible before we read pause.
-    q.busy.exchange(1, std::memory_order_seq_cst);
-    open = q.pause->load(std::memory_order_seq_cst) == 0;
+    q.busy.store(1, std::memory_order_relaxed);
+    // asymmetric fence: busy=1 is ordered before reading pause (pairs with
+    // quiesce()'s asym_fence_slow()).
+    ring::asym_fence_fast();
+    // acquire: the ring set-up done before pause was cleared is visible.
+    open = q.pause->load(std::memory_order_acquire) == 0;
   }
   ~BurstGate() {
     // release: our ring and mbuf writes happen before the control path sees us out.
@@ -173,6 +178,14 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   while (nrx < nb) {
     const uint16_t n = r.poll_used(used, static_cast<uint16_t>(std::min<uint32_t>(kBurst, nb - nrx)));
     if (n == 0) break;
+    // The device just wrote these lines from its core: ask for all of them
+    // at once rather than miss on each frame in turn.
+    for (uint16_t i = 0; i < n; ++i) {
+      const auto* d = static_cast<const uint8_t*>(static_cast<const rte_mbuf*>(used[i].token)->buf_addr) +
+                      RTE_PKTMBUF_HEADROOM;
+      rte_prefetch0(d - hdr);  // the virtio-net header (num_buffers, offloads)
+      rte_prefetch0(d);        // the Ethernet header count_rx() reads
+    }
     for (uint16_t i = 0; i < n; ++i) {
       auto* m = static_cast<rte_mbuf*>(used[i].token);
       const uint32_t len = used[i].len;

@@ -189,6 +189,7 @@ void tx_queue_release(rte_eth_dev* dev, uint16_t qid) {
 }
 
 int dev_start(rte_eth_dev* dev) {
+  ring::asym_fence_enable();  // before the first burst (enter())
   port_of(dev)->server->set_started(true);
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "ring/asym_fence.h"
+
 #include "ring/memory.h"
 #include "ring/packed_device.h"
 #include "ring/split_device.h"
@@ -80,8 +82,9 @@ inline bool enter(Vring& v) noexcept {
   // acquire: the ring set-up done before `ready` was published is visible.
   if (!v.ready.load(std::memory_order_acquire)) return false;
   v.busy.store(1, std::memory_order_relaxed);
-  // full fence: busy=1 is ordered before re-reading ready (pairs with quiesce()).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // asymmetric fence: busy=1 is ordered before re-reading ready (pairs with
+  // quiesce()'s asym_fence_slow()).
+  ring::asym_fence_fast();
   if (v.ready.load(std::memory_order_relaxed)) return true;
   // release: nothing of the ring was touched; just let quiesce() go on.
   v.busy.store(0, std::memory_order_release);
@@ -99,8 +102,9 @@ inline void leave(Vring& v) noexcept {
 // left in flight and publish them, so nothing writes guest memory after.
 inline void quiesce(Vring& v) noexcept {
   v.ready.store(0, std::memory_order_relaxed);
-  // full fence: ready=0 is ordered before reading busy (pairs with enter()).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // asymmetric fence, every thread: ready=0 is ordered before reading busy
+  // (pairs with enter()'s asym_fence_fast()).
+  ring::asym_fence_slow();
   // acquire: once busy reads 0, the last burst's writes are visible here.
   while (v.busy.load(std::memory_order_acquire)) rte_pause();
   if (v.settle) v.settle(v);
