@@ -56,23 +56,16 @@ struct RawCopy {
 
 // A zeroed virtio-net header of `hdr` bytes (10 or 12) carrying
 // num_buffers = nbufs (only present in the 12-byte form), as fixed-size
-// loads and stores. A header that already holds those bytes (the same
-// buffer came back round) is left alone: the frontend read that line, and a
-// store would take it back from the frontend's cache.
+// stores. Not compared first: the frontend usually owns that line (ours
+// takes it for writing on Rx), and a load that misses stalls the burst where
+// a store that misses only waits in the store buffer.
 inline void write_hdr(uint8_t* dst, uint32_t hdr, uint16_t nbufs) {
-  static_assert(sizeof(virtio::NetHdrMrg) == 12);
-  const uint16_t nb = virtio::to_le(nbufs);
-  uint64_t a;
-  uint16_t b, c = nb;
-  __builtin_memcpy(&a, dst, 8);
-  __builtin_memcpy(&b, dst + 8, 2);
-  if (hdr == sizeof(virtio::NetHdrMrg)) __builtin_memcpy(&c, dst + 10, 2);
-  if ((a | b | static_cast<uint16_t>(c ^ nb)) == 0) return;
-  constexpr uint64_t z8 = 0;
-  constexpr uint16_t z2 = 0;
-  __builtin_memcpy(dst, &z8, 8);
-  __builtin_memcpy(dst + 8, &z2, 2);
-  if (hdr == sizeof(virtio::NetHdrMrg)) __builtin_memcpy(dst + 10, &nb, 2);
+  virtio::NetHdrMrg h{};
+  h.num_buffers.set(nbufs);
+  if (hdr == sizeof h)
+    __builtin_memcpy(dst, &h, sizeof h);
+  else
+    __builtin_memcpy(dst, &h, sizeof(virtio::NetHdr));
 }
 
 // Free consumed mbufs: one-segment ones whose last reference this was go
