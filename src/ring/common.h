@@ -120,7 +120,7 @@ concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const S
   { q.init(cfg) } -> std::same_as<int>;
   { q.add(segs, n, token) } -> std::same_as<int>;  // chain (indirect when configured and n > 1)
   { q.add(segs, n, token, false) } -> std::same_as<int>;
-  { q.publish() } -> std::same_as<void>;
+  { q.publish() } -> std::same_as<void>;  // the device sees nothing added before this
   { q.kick_prepare() } -> std::same_as<bool>;
   { q.poll_used(out, n) } -> std::same_as<uint16_t>;
   { cq.free_slots() } -> std::same_as<uint32_t>;

@@ -2,7 +2,8 @@
 // Invariants: every descriptor is copied out of guest memory once and then
 // validated; a chain walk is bounded by its table size; indirect inside
 // indirect is rejected; avail idx may run at most `size` ahead; a violation
-// that leaves the ring ambiguous marks it broken (never an assert).
+// that leaves the ring ambiguous marks it broken (never an assert); used
+// entries are staged and written, then covered by used->idx, in flush().
 #pragma once
 
 #include <atomic>
