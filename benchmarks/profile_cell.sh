@@ -23,11 +23,12 @@ perf record -q -e cpu-clock -F 5000 -o "$out/perf.data" -- \
   "$bin" --dma off --duration 3 --warmup 1 --quiet "$@" | sed -n '/summary/,$p'
 echo
 echo "hottest functions (share of all samples, both cores):"
-perf report -i "$out/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep '%' | head -15
-perf report -i "$out/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep '%' | grep 'vnet::' | head -4 |
-  sed 's/^ *[0-9.]*% *\[\.\] *//' | while IFS= read -r sym; do
-    echo
-    echo "hottest lines of $sym:"
-    perf annotate -i "$out/perf.data" --stdio -l -s "$sym" 2>/dev/null |
-      grep -E '^\s+[0-9]+\.[0-9]+ +[A-Za-z0-9_]+\.(h|cc):[0-9]+$' | sort -rn | head -5
-  done
+perf report -i "$out/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep '%' | head -15 || true
+mapfile -t syms < <(perf report -i "$out/perf.data" --no-children --sort sym --stdio 2>/dev/null |
+                    sed -n 's/^ *[0-9.]*% *\[\.\] *\(vnet::.*\)$/\1/p' | head -4 || true)
+for sym in "${syms[@]}"; do
+  echo
+  echo "hottest lines of $sym:"
+  perf annotate -i "$out/perf.data" --stdio -l -s "$sym" 2>/dev/null </dev/null |
+    grep -E '^\s+[0-9]+\.[0-9]+ +[A-Za-z0-9_]+\.(h|cc):[0-9]+$' | sort -rn | head -5 || true
+done

@@ -493,6 +493,36 @@ TEST(PackedDevicePeer, OversizedBatchStaysInsideTable) {
   EXPECT_EQ(r.p.dev.used_idx() & 0x7fff, 2);
 }
 
+// Buffers completed in order come back to the free list in order, so
+// descriptor i goes out again at avail slot i: the device reads the table in
+// sequence and the avail ring keeps its values. (A LIFO free list handed
+// them out reversed within each burst and rewrote the avail ring every lap.)
+TEST(SplitDriverPeer, InOrderCompletionReusesDescriptorsInRingOrder) {
+  QueuePair<SplitDriver> p;
+  ASSERT_EQ(p.init(16, {}), 0);
+  Pool pool;
+  pool.init(*p.arena, 16, 64);
+  uint32_t slot = 0;
+  for (int burst = 0; burst < 12; ++burst) {
+    const uint32_t n = 1 + static_cast<uint32_t>(burst * 5) % 16;
+    for (uint32_t i = 0; i < n; ++i) {
+      Seg s{pool.iova(i), 64, true};
+      ASSERT_EQ(p.drv.add(&s, 1, tok(i)), 0);
+    }
+    p.drv.publish();
+    Chain c[16];
+    for (uint32_t i = 0; i < n; ++i, ++slot) {
+      ASSERT_EQ(p.dev.pop(c[i]), Pop::Ok);
+      EXPECT_EQ(c[i].head, slot % 16) << "burst " << burst << " buffer " << i;
+    }
+    for (uint32_t i = 0; i < n; ++i) p.dev.push_used(c[i], 64);
+    p.dev.flush();
+    UsedBuf u[16];
+    ASSERT_EQ(p.drv.poll_used(u, 16), n);
+    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(untok(u[i].token), i);
+  }
+}
+
 TEST(SplitDriverPeer, UsedIdxJump) {
   QueuePair<SplitDriver> p;
   ASSERT_EQ(p.init(8, {}), 0);

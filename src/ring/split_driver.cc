@@ -36,6 +36,7 @@ int SplitDriver::init(const DriverConfig& cfg) {
   avail_shadow_.assign(n, 0);
   for (uint32_t i = 0; i < n; ++i) shadow_[i].next = static_cast<uint16_t>(i + 1 < n ? i + 1 : 0);
   free_head_ = 0;
+  free_tail_ = static_cast<uint16_t>(n - 1);
   num_free_ = n;
   avail_idx_ = published_ = kicked_ = last_used_ = 0;
   batch_left_ = 0;

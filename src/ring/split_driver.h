@@ -2,6 +2,9 @@
 // of every descriptor and avail entry (shared memory is written, never read
 // back, except the device-owned used ring and its suppression fields), the
 // free list, and the broken flag. Any device violation breaks the ring.
+// The free list is FIFO: with buffers completed in order, descriptor i goes
+// out again at avail slot i (mod size), so the device reads descriptors in
+// sequence and the avail ring keeps its values (we do not rewrite them).
 #pragma once
 
 #include <atomic>
@@ -67,6 +70,17 @@ class SplitDriver {
 
   inline void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next);
   inline void free_head(uint16_t head);
+  // Put a chain's head at the next avail slot. The entry is written only
+  // if it changes: in steady state it holds the same head as a lap ago, and
+  // leaving the line alone leaves it in the device's cache.
+  inline void place_avail(uint16_t head) {
+    const uint16_t slot = avail_idx_ & mask_;
+    if (avail_shadow_[slot] != head) {
+      avail_shadow_[slot] = head;
+      avail_ring_[slot].set(head);
+    }
+    ++avail_idx_;
+  }
   inline void reap_one(UsedBuf& out, uint16_t head, uint32_t len) {
     out = UsedBuf{heads_[head].token, len};
     free_head(head);
@@ -94,6 +108,7 @@ class SplitDriver {
   std::vector<Head> heads_;
   std::vector<uint16_t> avail_shadow_;  // head placed at each avail slot
   uint16_t free_head_ = 0;
+  uint16_t free_tail_ = 0;  // valid while num_free_ > 0
   uint32_t num_free_ = 0;
   uint16_t avail_idx_ = 0;     // next avail slot (private copy of avail->idx)
   uint16_t published_ = 0;     // avail idx the device can see
@@ -126,10 +141,7 @@ inline int SplitDriver::add_one(const Seg& s, void* token) {
   write_desc(head, s.addr, s.len, s.write ? virtio::DESC_F_WRITE : 0, free_head_);
   --num_free_;
   heads_[head] = Head{token, s.write ? s.len : 0, 1, head, true};
-  const uint16_t slot = avail_idx_ & mask_;
-  avail_shadow_[slot] = head;
-  avail_ring_[slot].set(head);
-  ++avail_idx_;
+  place_avail(head);
   return 0;
 }
 
@@ -174,10 +186,7 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
   }
   num_free_ -= need;
   heads_[head] = Head{token, static_cast<uint32_t>(in_len), static_cast<uint16_t>(need), last, true};
-  const uint16_t slot = avail_idx_ & mask_;
-  avail_shadow_[slot] = head;
-  avail_ring_[slot].set(head);
-  ++avail_idx_;
+  place_avail(head);
   return 0;
 }
 
@@ -208,8 +217,13 @@ inline bool SplitDriver::kick_prepare() {
 inline void SplitDriver::free_head(uint16_t head) {
   Head& h = heads_[head];
   h.busy = false;
-  shadow_[h.last].next = free_head_;
-  free_head_ = head;
+  // FIFO: the chain goes to the tail, so descriptors go out in the order
+  // they came back (in order, that is ring order; see the file comment).
+  if (num_free_ == 0)
+    free_head_ = head;
+  else
+    shadow_[free_tail_].next = head;
+  free_tail_ = h.last;
   num_free_ += h.ndesc;
 }
 
