@@ -64,6 +64,12 @@ class SplitDevice {
       return Pop::Broken;
     }
     ++last_avail_;
+    // Drivers that hand descriptors out in ring order (ours, DPDK's) put
+    // chain k's head at table index k: start loading a later one's line
+    // now. Only published slots are touched, so no line is taken from the
+    // driver while it writes; a wrong guess costs one prefetch.
+    if (static_cast<uint16_t>(avail_seen_ - last_avail_) > kAhead)
+      __builtin_prefetch(&desc_[static_cast<uint16_t>(last_avail_ + kAhead) & mask_]);
     chain_reset(c);
     c.head = head;
     c.ndesc = 1;
@@ -206,6 +212,7 @@ class SplitDevice {
     log_error("split device", to_string(e), n, "values %u %u; queue marked broken", a, b);
   }
 
+  static constexpr uint16_t kAhead = 8;  // chains ahead whose descriptor pop() prefetches
   uint32_t size_ = 0;
   uint16_t mask_ = 0;
   bool indirect_ = false;
