@@ -11,11 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "fd_audit.h"
 #include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
 #include "virtio/ring_layout.h"
@@ -30,17 +30,8 @@ constexpr uint64_t kGpa = 0x40000000;       // guest physical (descriptors)
 constexpr uint64_t kUva = 0x7f1200000000;   // frontend virtual (rings)
 constexpr uint64_t kMemSize = 1 << 20;
 
-size_t open_fds() {
-  size_t n = 0;
-  for (int fd = 0; fd < 1024; ++fd) n += ::fcntl(fd, F_GETFD) != -1;
-  return n;
-}
-size_t count_maps() {
-  std::ifstream f("/proc/self/maps");
-  size_t n = 0;
-  for (std::string line; std::getline(f, line);) n += line.find("vnet-vhost-srvtest") != std::string::npos;
-  return n;
-}
+using test::open_fds;
+size_t count_maps() { return test::count_maps("vnet-vhost-srvtest"); }
 
 struct Rig {
   std::unique_ptr<Vring[]> vr{new Vring[4]};
