@@ -297,6 +297,22 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
          r.msg(vu::SET_VRING_ADDR, &a, sizeof a);
          return r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD);
        }},
+      // Found by fuzz_vhost_messages: aligned user addresses, but the region's
+      // user_addr is odd against its mmap_offset, so the used ring's local
+      // address was misaligned (UB in the data path's 16-bit accesses).
+      {"ring misaligned in the region's mapping", [](Rig& r) {
+         const int fd = ::memfd_create("vnet-vhost-srvtest", MFD_CLOEXEC);
+         (void)!::ftruncate(fd, kMemSize);
+         vu::MemTable t{};
+         t.nregions = 1;
+         t.regions[0] = {kGpa, kMemSize - 0x1000, kUva + 1, 0};
+         EXPECT_EQ(r.msg(vu::SET_MEM_TABLE, &t, 8 + 32, &fd, 1), 0);
+         ::close(fd);
+         r.state(vu::SET_VRING_NUM, 0, 256);
+         const auto a = Rig::addr(0);
+         r.msg(vu::SET_VRING_ADDR, &a, sizeof a);
+         return r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD);
+       }},
       {"mem table: 2 regions, 1 fd", [](Rig& r) {
          vu::MemTable t{};
          t.nregions = 2;
