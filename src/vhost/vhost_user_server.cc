@@ -520,8 +520,15 @@ int Server::arm(unsigned idx, bool keep_pos) {
               cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
     return -EFAULT;
   }
-  if (v.addr.desc % 16 || v.addr.avail % aal || v.addr.used % ual) {
-    VHOST_LOG(ERR, "%s: vring %u: misaligned ring addresses", cfg_.name.c_str(), idx);
+  // Both the frontend's addresses and where they land in our mapping: a region
+  // whose user_addr and mmap_offset differ modulo 16 misaligns aligned addresses.
+  const auto mis = [](uint64_t uaddr, const uint8_t* local, unsigned al) {
+    return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
+  };
+  if (mis(v.addr.desc, d, 16) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
+    VHOST_LOG(ERR, "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64
+                   " used 0x%" PRIx64 ", or their place in the region's mapping)",
+              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
   uint32_t avail_pos, used_pos;

@@ -1,7 +1,8 @@
 // Writes a small seed corpus for one ring fuzzer: a few well-formed inputs
 // (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
 // fuzzers start past the header checks. Run at build time:
-//   fuzz_seeds <fuzz_split_device|fuzz_packed_device|fuzz_driver_used> <dir>
+// For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform.
+//   fuzz_seeds <fuzz_split_device|fuzz_packed_device|fuzz_driver_used|fuzz_vhost_messages> <dir>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "fuzz_util.h"
+#include "vhost_fuzz.h"
 
 namespace {
 
@@ -206,6 +208,72 @@ std::vector<Bytes> driver_used() {
 
 }  // namespace
 
+// A frontend's handshake as fuzz_vhost_messages frames: features, protocol
+// features, one 64 KiB memfd region, then NUM/BASE/ADDR/CALL/KICK and ENABLE
+// for both rings of pair 0, and DRIVER_OK. Guest and user addresses differ.
+Bytes vhost_handshake(bool packed, bool protocol_features) {
+  namespace vu = vhost_user;
+  using vhost_in::frame;
+  constexpr uint64_t kGpa = 0x40000000, kUva = 0x7f1200000000;
+  constexpr uint32_t kMemSize = 64 << 10;  // memfd size class 4: 4 KiB << 4
+  Writer w;
+  auto u64 = [&](uint32_t req, uint64_t v, uint8_t flags = 0) { frame(w, req, &v, 8, flags); };
+  auto state = [&](uint32_t req, uint32_t idx, uint32_t num) {
+    const vu::VringState st{idx, num};
+    frame(w, req, &st, sizeof st);
+  };
+  uint64_t features = virtio::bit(virtio::feat::VERSION_1) | virtio::bit(virtio::feat::EVENT_IDX) |
+                      virtio::bit(virtio::feat::NET_MRG_RXBUF) | virtio::bit(virtio::feat::NET_MQ);
+  if (packed) features |= virtio::bit(virtio::feat::RING_PACKED);
+  if (protocol_features) features |= virtio::bit(virtio::feat::PROTOCOL_FEATURES);
+  frame(w, vu::GET_FEATURES, nullptr, 0);
+  frame(w, vu::SET_OWNER, nullptr, 0);
+  if (protocol_features) {
+    frame(w, vu::GET_PROTOCOL_FEATURES, nullptr, 0);
+    u64(vu::SET_PROTOCOL_FEATURES, virtio::bit(vu::pf::MQ) | virtio::bit(vu::pf::REPLY_ACK) |
+                                       virtio::bit(vu::pf::CONFIGURE_MEM_SLOTS) | virtio::bit(vu::pf::STATUS));
+  }
+  u64(vu::SET_FEATURES, features);
+  vu::MemTable t{};
+  t.nregions = 1;
+  t.regions[0] = {kGpa, kMemSize, kUva, 0};
+  frame(w, vu::SET_MEM_TABLE, &t, 8 + sizeof(vu::MemRegion), vhost_in::memfds(1, 4));
+  for (uint32_t i = 0; i < 2; ++i) {
+    // Ring i: descriptors, driver area and device area a page apart, 256 entries.
+    const uint64_t b = kUva + 0x4000 * (i + 1);
+    state(vu::SET_VRING_NUM, i, 256);
+    state(vu::SET_VRING_BASE, i, packed ? 0x80008000u : 0u);
+    const vu::VringAddr a{i, 0, b, b + 0x2000, b + 0x1000, 0};
+    frame(w, vu::SET_VRING_ADDR, &a, sizeof a);
+    const uint64_t index = i;
+    frame(w, vu::SET_VRING_CALL, &index, 8, vhost_in::memfds(1, 0) | vhost_in::kEventFds);
+    frame(w, vu::SET_VRING_KICK, &index, 8, vhost_in::memfds(1, 0) | vhost_in::kEventFds);
+    if (protocol_features) state(vu::SET_VRING_ENABLE, i, 1);
+  }
+  if (protocol_features) {
+    u64(vu::SET_STATUS, 0xf);
+    state(vu::GET_VRING_BASE, 1, 0);  // stops ring 1: the link goes down
+  }
+  return w.b;
+}
+
+std::vector<Bytes> vhost_messages() {
+  std::vector<Bytes> s;
+  for (bool packed : {false, true})
+    for (bool pf : {false, true}) s.push_back(vhost_handshake(packed, pf));
+  // ADD_MEM_REG / REM_MEM_REG after the handshake (CONFIGURE_MEM_SLOTS).
+  namespace vu = vhost_user;
+  Bytes b = vhost_handshake(false, true);
+  Writer w;
+  vu::SingleMemRegion reg{};
+  reg.region = {0x80000000, 8192, 0x7f1300000000, 4096};
+  vhost_in::frame(w, vu::ADD_MEM_REG, &reg, sizeof reg, vhost_in::memfds(1, 2));
+  vhost_in::frame(w, vu::REM_MEM_REG, &reg, sizeof reg);
+  b.insert(b.end(), w.b.begin(), w.b.end());
+  s.push_back(b);
+  return s;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
@@ -219,6 +287,8 @@ int main(int argc, char** argv) {
     seeds = packed_device();
   } else if (target == "fuzz_driver_used") {
     seeds = driver_used();
+  } else if (target == "fuzz_vhost_messages") {
+    seeds = vhost_messages();
   } else {
     std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
     return 2;
