@@ -47,13 +47,14 @@ int expected_size(uint32_t req) noexcept {
   }
 }
 
-int send(int sock, const Msg& m, const int* fds, size_t nfds) noexcept {
-  if (nfds > kMaxFds || m.hdr.size > kMaxPayload) return -EINVAL;
-  // Two pieces: Msg has padding between the 12-byte header and the payload.
-  iovec iov[2] = {{const_cast<Header*>(&m.hdr), sizeof(Header)}, {const_cast<Payload*>(&m.p), m.hdr.size}};
+ssize_t send_fds(int sock, const iovec* iov, size_t niov, const int* fds, size_t nfds, int flags) noexcept {
+  if (nfds > kMaxFds) {
+    errno = EINVAL;
+    return -1;
+  }
   msghdr mh{};
-  mh.msg_iov = iov;
-  mh.msg_iovlen = m.hdr.size ? 2 : 1;
+  mh.msg_iov = const_cast<iovec*>(iov);
+  mh.msg_iovlen = niov;
   alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * kMaxFds)];
   if (nfds > 0) {
     std::memset(ctl, 0, sizeof ctl);
@@ -65,8 +66,15 @@ int send(int sock, const Msg& m, const int* fds, size_t nfds) noexcept {
     c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
     std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
+  return ::sendmsg(sock, &mh, flags);
+}
+
+int send(int sock, const Msg& m, const int* fds, size_t nfds) noexcept {
+  if (nfds > kMaxFds || m.hdr.size > kMaxPayload) return -EINVAL;
+  // Two pieces: Msg has padding between the 12-byte header and the payload.
+  const iovec iov[2] = {{const_cast<Header*>(&m.hdr), sizeof(Header)}, {const_cast<Payload*>(&m.p), m.hdr.size}};
   for (;;) {
-    const ssize_t n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+    const ssize_t n = send_fds(sock, iov, m.hdr.size ? 2 : 1, fds, nfds, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (static_cast<size_t>(n) != sizeof(Header) + m.hdr.size) return -EIO;

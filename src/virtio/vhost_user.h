@@ -4,6 +4,9 @@
 // recv() validates sizes and fd counts before anyone looks at a payload.
 #pragma once
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -143,6 +146,10 @@ int expected_size(uint32_t req) noexcept;
 // version, size over the maximum, more fds than kMaxFds, short read);
 // received fds are stored in fds[0..*nfds) and owned by the caller.
 int send(int sock, const Msg& m, const int* fds = nullptr, size_t nfds = 0) noexcept;
+// The sendmsg(2) under send(): `niov` pieces and up to kMaxFds fds as
+// SCM_RIGHTS, `flags` as for sendmsg. Bytes sent, or -1 with errno (EINVAL
+// for too many fds). For callers that frame the bytes themselves (tests).
+ssize_t send_fds(int sock, const iovec* iov, size_t niov, const int* fds, size_t nfds, int flags) noexcept;
 int recv(int sock, Msg& m, int* fds, size_t* nfds) noexcept;
 void close_fds(int* fds, size_t nfds) noexcept;
 

@@ -36,21 +36,8 @@ bool send_frame(int sock, const uint8_t* p, size_t len, uint8_t flags) {
     }
     VNET_FUZZ_CHECK(fds[i] >= 0, "cannot create fd %u", i);
   }
-  iovec iov{const_cast<uint8_t*>(p), len};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof fds)];
-  if (nfds) {
-    mh.msg_control = ctl;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  const bool ok = ::sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(len);
+  const iovec iov{const_cast<uint8_t*>(p), len};
+  const bool ok = vu::send_fds(sock, &iov, 1, fds, nfds, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(len);
   for (unsigned i = 0; i < nfds; ++i) ::close(fds[i]);
   return ok;
 }
