@@ -21,3 +21,15 @@ case $mode in
     rx) positive "$h2v" || { echo "FAILED: nothing reached the frontend" >&2; exit 1; } ;;
     *) positive "$v2h" && positive "$h2v" || { echo "FAILED: frames did not go both ways" >&2; exit 1; } ;;
 esac
+# --xstats: both ports' sections, each with its queue 0 counter of the
+# direction that carried frames (tx mode: frontend sent, backend received).
+if [[ " $* " == *" --xstats "* ]]; then
+    xstat() {  # <port section> <counter>: the counter's value in that section (empty if absent)
+        awk -v sec="xstats of $1 " -v name="$2" 'index($0, sec) == 1 { on = 1; next }
+            /^xstats of / { on = 0 } on && $1 == name { print $2 }' <<<"$out"
+    }
+    for want in "net_vnet_user0 tx_q0_packets" "net_vnet_vhost0 rx_q0_packets"; do
+        v=$(xstat $want)
+        positive "${v:-0}" || { echo "FAILED: --xstats printed no non-zero ${want#* } for ${want% *}" >&2; exit 1; }
+    done
+fi
