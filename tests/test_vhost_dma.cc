@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <set>
 #include <string>
@@ -221,6 +222,18 @@ struct Rig {
   }
   uint16_t enqueue_mrg(rte_mbuf** pkts, uint16_t n) {
     return enqueue_burst<Dev, true, Fake>(v, pkts, n);
+  }
+  // The synchronous engine (CPU copies), mergeable: the pop-ahead path.
+  uint16_t enqueue_cpu_mrg(rte_mbuf** pkts, uint16_t n) { return enqueue_burst<Dev, true, CpuCopy>(v, pkts, n); }
+  // Receive side: buffers first..first+lens.size()-1, of these lengths.
+  void offer_lens(uint32_t first, std::initializer_list<uint32_t> lens) {
+    uint32_t i = first;
+    for (const uint32_t len : lens) {
+      const ring::Seg s{ring::Arena::iova(buf(i)), len, true};
+      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
+      ++i;
+    }
+    qp.drv.publish();
   }
   // A mergeable frame spread over buffers first..first+k-1 (header in the first).
   bool rx_mrg_ok(uint32_t first, uint16_t k, uint32_t seq, uint32_t len) {
@@ -494,6 +507,46 @@ TEST(FreeMbufs, MixedPoolsChainsAndReferences) {
   EXPECT_EQ(rte_mempool_avail_count(a), a0);
   EXPECT_EQ(rte_mempool_avail_count(b), b0);
   rte_mempool_free(b);
+}
+
+// CPU copies with MRG_RXBUF pop several chains before copying into any: each
+// frame must still get exactly the chains one-at-a-time handling gives it,
+// whatever ends a group early: a chain too small for its frame (spread over
+// the next ones), a chain shorter than a header (returned empty), a frame
+// too big to send (dropped without a chain), the ring running dry mid-group
+// (the rest stay with the caller and go next burst).
+TYPED_TEST(VhostDma, CpuEnqueuePopsAheadButPairsChainsInOrder) {
+  auto& r = *this->rig;
+  r.init(16, false, 0);
+  r.offer_lens(0, {kBuf, 8, kBuf, kBuf, kBuf, kBuf});
+  const uint32_t big = kBuf + 1000;  // header + frame need two buffers
+  rte_mbuf* pkts[7] = {frame(0, 64), frame(1, 64), frame(2, big), frame(3, 64), frame(4, 64), frame(5, 64),
+                       frame(6, 64)};
+  rte_pktmbuf_pkt_len(pkts[3]) = kMaxFrame + 1;  // too big for any chain: dropped
+  ASSERT_EQ(r.enqueue_cpu_mrg(pkts, 7), 5) << "frames 5 and 6 found no buffer and stay with the caller";
+  auto u = r.used();
+  ASSERT_EQ(u.size(), 6u);
+  const uint32_t want_len[6] = {kHdr + 64, 0, kHdr + 64, kBuf, kHdr + big - kBuf, kHdr + 64};
+  for (uint32_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(ring::test_untok(u[i].token), i) << "used entry " << i;
+    EXPECT_EQ(u[i].len, want_len[i]) << "used entry " << i;
+  }
+  EXPECT_TRUE(r.rx_ok(0, 0, 64));
+  EXPECT_TRUE(r.rx_ok(2, 1, 64)) << "frame 1 skips the 8-byte buffer";
+  EXPECT_TRUE(r.rx_mrg_ok(3, 2, 2, big));
+  EXPECT_TRUE(r.rx_ok(5, 4, 64));
+  EXPECT_EQ(r.v.st.packets, 4u);
+  EXPECT_EQ(r.v.st.dropped, 1u);
+  EXPECT_EQ(r.v.st.bad_chains, 1u);
+  r.offer_lens(6, {kBuf, kBuf});
+  ASSERT_EQ(r.enqueue_cpu_mrg(pkts + 5, 2), 2);
+  u = r.used();
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(ring::test_untok(u[0].token), 6u);
+  EXPECT_EQ(ring::test_untok(u[1].token), 7u);
+  EXPECT_TRUE(r.rx_ok(6, 5, 64));
+  EXPECT_TRUE(r.rx_ok(7, 6, 64));
+  EXPECT_EQ(r.v.st.packets, 6u);
 }
 
 // cpu_copy picks fixed-size overlapping moves by length (16..32, 33..64) and

@@ -121,7 +121,7 @@ void give_back(Vring& v, Dev& dev, const ring::Chain& c) {
 template <class Dev, bool Deq>
 void publish_done(Vring& v, Dev& dev) {
   AsyncQueue& q = *v.aq;
-  ring::Chain& c = v.chain;
+  ring::Chain& c = v.chain[0];
   while (q.pub != q.tail) {
     Pending& p = q.at(q.pub);
     if (p.copies) break;
@@ -312,7 +312,7 @@ Eng engine_of(Vring& v) {
 template <class Dev, class Eng = CpuCopy>
 uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   Dev& dev = dev_of<Dev>(v);
-  ring::Chain& c = v.chain;
+  ring::Chain& c = v.chain[0];
   const uint32_t hdr = v.hdr_len;
   Eng e = engine_of<Eng>(v);
   uint16_t got = 0;
@@ -638,29 +638,23 @@ inline Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr
   return put_one_piece(v, dev, c, m, hdr, e, p, static_cast<uint32_t>(need));
 }
 
-// Enqueue: our transmitted mbufs land in the frontend's receive ring.
-// Returns how many mbufs were consumed (sent, dropped or held until their
-// copies complete).
-template <class Dev, bool Mrg, class Eng = CpuCopy>
-uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
-  Dev& dev = dev_of<Dev>(v);
-  ring::Chain& c = v.chain;
-  const uint32_t hdr = v.hdr_len;
-  Eng e = engine_of<Eng>(v);
-  if constexpr (Eng::kAsync) {
-    e.poll();
-    publish_done<Dev, false>(v, dev);
-  }
-  uint16_t i = 0, sent = 0;
+// Take the lines a chain's first piece starts with for writing: the header
+// line and the frame's first line, which the frontend last read (its
+// receive path). Issued for several chains before any is written, their
+// ownership requests overlap instead of each waiting behind a copy.
+inline void prefetch_for_write(const uint8_t* dst, uint32_t hdr) {
+  asm volatile("prefetchw %0" ::"m"(*dst));
+  asm volatile("prefetchw %0" ::"m"(*(dst + hdr + 63)));
+}
+
+// What enqueue_burst does with an mbuf once a put consumed it (sent or
+// dropped; held ones belong to their async record).
+struct Consumed {
+  uint16_t sent = 0, ndone = 0;
   uint64_t bytes = 0;
-  rte_mbuf* done[kFreeBatch];  // consumed mbufs, freed in bulk
-  uint16_t ndone = 0;
-  for (; i < n; ++i) {
-    rte_mbuf* m = pkts[i];
-    Put r = Put::Dropped;
-    if (m->pkt_len <= kMaxFrame) r = Mrg ? put_mrg(v, dev, c, m, hdr, e) : put_one(v, dev, c, m, hdr, e);
-    if (r == Put::NoRoom) break;
-    if (r == Put::Held) continue;
+  rte_mbuf* done[kFreeBatch];  // freed in bulk
+  void take(Vring& v, rte_mbuf* m, Put r) {
+    if (r == Put::Held) return;
     if (r == Put::Sent) {
       ++sent;
       bytes += m->pkt_len;
@@ -673,7 +667,81 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
       ndone = 0;
     }
   }
-  if (ndone) free_mbufs(done, ndone);
+};
+
+// Sync copies with MRG_RXBUF: pop up to Vring::kPopAhead chains before
+// copying into any, taking their first lines for writing as they are
+// popped. A chain is popped ahead only while every chain before it takes
+// its whole frame (one chain each, fits_one_piece), so chains pair with
+// frames exactly as one at a time would; a chain that does not fit ends the
+// group and goes to put_mrg_slow with its pop. Returns mbufs consumed.
+template <class Dev, class Eng>
+uint16_t enqueue_ahead(Vring& v, Dev& dev, rte_mbuf** pkts, uint16_t n, Eng& e, Consumed& out) {
+  constexpr uint16_t K = Vring::kPopAhead;
+  const uint32_t hdr = v.hdr_len;
+  uint16_t i = 0;
+  while (i < n) {
+    ring::Cursor at[K];
+    ring::Pop pr[K];
+    uint16_t k = 0;
+    bool last_slow = false;
+    while (k < K && i + k < n) {
+      const rte_mbuf* m = pkts[i + k];
+      if (m->pkt_len > kMaxFrame) break;  // dropped below, without a chain
+      ring::Chain& c = v.chain[k];
+      at[k] = dev.save();
+      pr[k] = dev.pop(c);
+      if (pr[k] != ring::Pop::Ok || !fits_one_piece(c, m, uint64_t{hdr} + m->pkt_len)) {
+        last_slow = true;
+        ++k;
+        break;
+      }
+      prefetch_for_write(c.segs[c.nout].ptr, hdr);
+      ++k;
+    }
+    if (k == 0) {
+      out.take(v, pkts[i++], Put::Dropped);
+      continue;
+    }
+    for (uint16_t j = 0; j < k; ++j, ++i) {
+      rte_mbuf* m = pkts[i];
+      const uint32_t need = hdr + m->pkt_len;
+      const Put r = j + 1 == k && last_slow ? put_mrg_slow(v, dev, v.chain[j], m, hdr, e, nullptr, at[j], pr[j])
+                                            : put_one_piece(v, dev, v.chain[j], m, hdr, e, nullptr, need);
+      if (r == Put::NoRoom) return i;  // only the last of a group can run short
+      out.take(v, m, r);
+    }
+  }
+  return i;
+}
+
+// Enqueue: our transmitted mbufs land in the frontend's receive ring.
+// Returns how many mbufs were consumed (sent, dropped or held until their
+// copies complete).
+template <class Dev, bool Mrg, class Eng = CpuCopy>
+uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
+  Dev& dev = dev_of<Dev>(v);
+  Eng e = engine_of<Eng>(v);
+  if constexpr (Eng::kAsync) {
+    e.poll();
+    publish_done<Dev, false>(v, dev);
+  }
+  uint16_t i = 0;
+  Consumed out;
+  if constexpr (Mrg && !Eng::kAsync) {
+    i = enqueue_ahead(v, dev, pkts, n, e, out);
+  } else {
+    ring::Chain& c = v.chain[0];
+    const uint32_t hdr = v.hdr_len;
+    for (; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      Put r = Put::Dropped;
+      if (m->pkt_len <= kMaxFrame) r = Mrg ? put_mrg(v, dev, c, m, hdr, e) : put_one(v, dev, c, m, hdr, e);
+      if (r == Put::NoRoom) break;
+      out.take(v, m, r);
+    }
+  }
+  if (out.ndone) free_mbufs(out.done, out.ndone);
   if constexpr (Eng::kAsync) {
     e.submit();
     e.poll();
@@ -681,8 +749,8 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
     note_inflight(v);
   }
   finish(v, dev);
-  v.st.packets += sent;
-  v.st.bytes += bytes;
+  v.st.packets += out.sent;
+  v.st.bytes += out.bytes;
   return i;
 }
 

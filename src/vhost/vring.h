@@ -53,7 +53,10 @@ struct alignas(64) Vring {
   ring::SplitDevice<Mem> split;
   ring::PackedDevice<Mem> packed;
   Mem mem;           // private copy of the guest-address table (no sharing between lcores)
-  ring::Chain chain;  // scratch for pop()
+  // Scratch for pop(); sync enqueue pops up to kPopAhead chains before
+  // copying into any (datapath.h), the other bursts use chain[0].
+  static constexpr uint16_t kPopAhead = 4;
+  ring::Chain chain[kPopAhead];
 
   // ---- control path only ----------------------------------------------
   uint32_t num = 0;  // SET_VRING_NUM (0: not set)
