@@ -167,6 +167,13 @@ fi
 $VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
     --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC ${MQ[*]}
 rc=\$?
+if [[ \$rc -ne 0 ]]; then
+    # For a failure's post-mortem: the interrupt line's count, the UIO event
+    # count, and the function's PCI command and status registers.
+    grep -E 'CPU|uio|virtio' /proc/interrupts || true
+    for u in /sys/bus/pci/devices/\$bdf/uio/uio*; do [[ -e \$u/event ]] && echo "\${u##*/} events \$(cat \$u/event)"; done
+    echo "pci command/status: \$(od -An -tx2 -j4 -N4 /sys/bus/pci/devices/\$bdf/config)"
+fi
 \$tool bind \$bdf kernel >/dev/null || true
 exit \$rc
 EOF
@@ -188,11 +195,45 @@ if [[ $WARMUP -gt 0 ]]; then
     ) &
     SNAP=$!
 fi
-# One line to QEMU's human monitor; prints its reply.
+# One line to QEMU's human monitor. Waits for the first prompt, sends the
+# line, and returns only once QEMU echoed it and printed the next prompt,
+# i.e. ran it: the monitor reads its input a byte per main-loop turn and
+# drops what it has not read when the client hangs up, so a fixed sleep
+# could lose the command on a busy host. Prints what the command printed;
+# exits non-zero after 60 s without that.
 monitor() {
-    python3 -c 'import socket, sys, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(0.3); s.recv(65536)
-s.sendall((sys.argv[2] + "\n").encode()); time.sleep(0.5); print(s.recv(65536).decode(errors="replace").strip())' "$MON" "$1"
+    python3 - "$MON" "$1" <<'PY'
+import re, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+cmd = sys.argv[2].encode()
+buf = b""
+def until(done, what):
+    global buf
+    end = time.monotonic() + 60
+    while not done():
+        if time.monotonic() > end:
+            sys.exit("monitor: no %s within 60 s; got %r" % (what, buf[-200:]))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            sys.exit("monitor: QEMU closed the connection; got %r" % buf[-200:])
+        buf += chunk
+until(lambda: buf.rstrip().endswith(b"(qemu)"), "prompt")
+start = len(buf)
+s.sendall(cmd + b"\n")
+def ran():
+    tail = buf[start:]
+    at = tail.find(cmd)
+    return at >= 0 and b"\n" in tail[at:] and tail.rstrip().endswith(b"(qemu)")
+until(ran, "reply to %r" % cmd)
+tail = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", buf[start:].decode(errors="replace"))
+out = tail[tail.find(sys.argv[2]) + len(sys.argv[2]):].rsplit("(qemu)", 1)[0].strip()
+print(out or "ok")
+PY
 }
 wait_console() {  # REGEX SECONDS
     local i
@@ -207,9 +248,9 @@ if [[ $LSC -eq 1 ]]; then
     (
         wait_console '^VNET-PCI-LSC-READY' 400 || exit 0
         sleep 1
-        vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' | tr -d '\r' | tail -n1)"
+        vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' 2>&1)"
         wait_console '^VNET-PCI-LSC-DOWN-SEEN' 120 || exit 0
-        vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' | tr -d '\r' | tail -n1)"
+        vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' 2>&1)"
     ) &
     LSCDRV=$!
 fi
