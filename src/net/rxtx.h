@@ -165,6 +165,10 @@ inline bool rx_complete(Queue& q, rte_mbuf* m, uint8_t off) {
   return true;
 }
 
+// Rx prefetches the header and Ethernet lines of buffers with at most this
+// much written (header included): a 64 B frame's, not a 1518 B frame's.
+inline constexpr uint32_t kRxPrefetchMaxLen = 192;
+
 template <class R, bool Va, bool Mrg>
 uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(rxq);
@@ -179,8 +183,14 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
     const uint16_t n = r.poll_used(used, static_cast<uint16_t>(std::min<uint32_t>(kBurst, nb - nrx)));
     if (n == 0) break;
     // The device just wrote these lines from its core: ask for all of them
-    // at once rather than miss on each frame in turn.
+    // at once rather than miss on each frame in turn. Only for buffers the
+    // device filled no further than the line after the Ethernet header's:
+    // prefetching two lines of a big frame's buffer lets the core's stream
+    // prefetcher pull the rest of it, every line of which the device must
+    // then take back to write the next frame there (ours+ours packed 1518 B
+    // rx ran at half the rate with the prefetch).
     for (uint16_t i = 0; i < n; ++i) {
+      if (used[i].len > kRxPrefetchMaxLen) continue;
       const auto* d = static_cast<const uint8_t*>(static_cast<const rte_mbuf*>(used[i].token)->buf_addr) +
                       RTE_PKTMBUF_HEADROOM;
       // Read-only: a device that compares before it rewrites the header
