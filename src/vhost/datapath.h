@@ -308,73 +308,123 @@ Eng engine_of(Vring& v) {
     return Eng{v.cs};
 }
 
-// Dequeue: what the frontend transmitted becomes our received mbufs.
-template <class Dev, class Eng = CpuCopy>
-uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
-  Dev& dev = dev_of<Dev>(v);
-  ring::Chain& c = v.chain[0];
+// Start the first lines of a popped chain's frame (past the header) on their
+// way from the frontend's core: read prefetches, the copy only reads them.
+inline void prefetch_frame(const ring::Chain& c, uint32_t hdr) {
+  if (c.nout == 0) return;
+  const uint8_t* src = c.segs[0].len > hdr ? c.segs[0].ptr + hdr : c.nout > 1 ? c.segs[1].ptr : nullptr;
+  if (!src) return;
+  rte_prefetch0(src);
+  rte_prefetch0(src + 64);
+}
+
+// Sync dequeue: each chain's mbuf is allocated, then the next chain is
+// popped and its frame's first lines prefetched, then this chain is copied,
+// so the next frame's lines travel while this one is copied. The next chain
+// is popped only when the burst has room for it and after this chain's
+// allocation succeeded: nothing popped is ever left over or restored.
+template <class Dev>
+uint16_t dequeue_sync(Vring& v, Dev& dev, rte_mbuf** pkts, uint16_t n, uint64_t& bytes) {
   const uint32_t hdr = v.hdr_len;
-  Eng e = engine_of<Eng>(v);
+  CpuCopy e = engine_of<CpuCopy>(v);
+  ring::Chain* c = &v.chain[0];
+  ring::Chain* ahead = &v.chain[1];
   uint16_t got = 0;
-  uint64_t bytes = 0;
-  if constexpr (Eng::kAsync) {
-    e.poll();
-    publish_done<Dev, true>(v, dev);
-    got = deliver(v, pkts, n);
-  }
-  for (uint16_t taken = 0; taken < n && (Eng::kAsync || got < n);) {
-    if constexpr (Eng::kAsync) {
-      if (!v.aq->room(1)) break;
-    }
-    const ring::Cursor pos = dev.save();
-    const ring::Pop r = dev.pop(c);
+  if (n == 0) return 0;
+  ring::Cursor pos = dev.save();
+  ring::Pop r = dev.pop(*c);
+  for (;;) {
     if (r == ring::Pop::Empty || r == ring::Pop::Broken) break;
-    if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
-      give_back<Eng>(v, dev, c);
+    if (r == ring::Pop::Dropped || c->out_len <= hdr || c->out_len - hdr > kMaxFrame) {
+      give_back<CpuCopy>(v, dev, *c);
       ++v.st.dropped;
+      pos = dev.save();  // got < n still: this chain took no slot
+      r = dev.pop(*c);
       continue;
     }
-    rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
+    rte_mbuf* m = alloc_chain(v.mp, c->out_len - hdr);
     if (!m) {
       dev.restore(pos);  // the frame stays in the ring for the next burst
       ++v.st.nombuf;
       break;
     }
     m->port = v.port_id;
-    ++taken;
-    if constexpr (Eng::kAsync) {
+    ring::Cursor next_pos{};
+    ring::Pop next = ring::Pop::Empty;
+    if (got + 1 < n) {
+      next_pos = dev.save();
+      next = dev.pop(*ahead);
+      if (next == ring::Pop::Ok) prefetch_frame(*ahead, hdr);
+    }
+    if (c->nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
+      const uint32_t len = c->out_len - hdr;
+      e.copy(rte_pktmbuf_mtod(m, uint8_t*), c->segs[0].ptr + hdr, len, nullptr);
+      m->data_len = static_cast<uint16_t>(len);
+      m->pkt_len = len;
+    } else {
+      fill_mbuf(m, *c, hdr, e, nullptr);
+    }
+    dev.push_used(*c, 0);
+    bytes += m->pkt_len;
+    pkts[got++] = m;
+    std::swap(c, ahead);
+    pos = next_pos;
+    r = next;
+  }
+  return got;
+}
+
+// Dequeue: what the frontend transmitted becomes our received mbufs.
+template <class Dev, class Eng = CpuCopy>
+uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
+  Dev& dev = dev_of<Dev>(v);
+  if constexpr (!Eng::kAsync) {
+    uint64_t bytes = 0;
+    const uint16_t got = dequeue_sync(v, dev, pkts, n, bytes);
+    v.st.packets += got;
+    v.st.bytes += bytes;
+    finish(v, dev);
+    return got;
+  } else {
+    ring::Chain& c = v.chain[0];
+    const uint32_t hdr = v.hdr_len;
+    Eng e = engine_of<Eng>(v);
+    e.poll();
+    publish_done<Dev, true>(v, dev);
+    uint16_t got = deliver(v, pkts, n);
+    for (uint16_t taken = 0; taken < n;) {
+      if (!v.aq->room(1)) break;
+      const ring::Cursor pos = dev.save();
+      const ring::Pop r = dev.pop(c);
+      if (r == ring::Pop::Empty || r == ring::Pop::Broken) break;
+      if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
+        give_back<Eng>(v, dev, c);
+        ++v.st.dropped;
+        continue;
+      }
+      rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
+      if (!m) {
+        dev.restore(pos);  // the frame stays in the ring for the next burst
+        ++v.st.nombuf;
+        break;
+      }
+      m->port = v.port_id;
+      ++taken;
       AsyncQueue& q = *v.aq;
       Pending& p = q.open();
       fill_mbuf(m, c, hdr, e, &p);
       p.m = m;
       q.used_at(q.utail) = UsedRec{c.head, c.ndesc, 0};
       commit(q, p, 1);
-    } else {
-      if (c.nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
-        const uint32_t len = c.out_len - hdr;
-        e.copy(rte_pktmbuf_mtod(m, uint8_t*), c.segs[0].ptr + hdr, len, nullptr);
-        m->data_len = static_cast<uint16_t>(len);
-        m->pkt_len = len;
-      } else {
-        fill_mbuf(m, c, hdr, e, nullptr);
-      }
-      dev.push_used(c, 0);
-      bytes += m->pkt_len;
-      pkts[got++] = m;
     }
-  }
-  if constexpr (Eng::kAsync) {
     e.submit();
     e.poll();
     publish_done<Dev, true>(v, dev);
     got = static_cast<uint16_t>(got + deliver(v, pkts + got, static_cast<uint16_t>(n - got)));
     note_inflight(v);
-  } else {
-    v.st.packets += got;
-    v.st.bytes += bytes;
+    finish(v, dev);
+    return got;
   }
-  finish(v, dev);
-  return got;
 }
 
 // ---- enqueue ---------------------------------------------------------------
