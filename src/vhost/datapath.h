@@ -693,8 +693,15 @@ inline Put put_mrg(Vring& v, Dev& dev, ring::Chain& c, rte_mbuf* m, uint32_t hdr
 // receive path). Issued for several chains before any is written, their
 // ownership requests overlap instead of each waiting behind a copy.
 inline void prefetch_for_write(const uint8_t* dst, uint32_t hdr) {
+#if defined(__x86_64__) || defined(__i386__)
+  // PREFETCHW (a NOP on CPUs without it); GCC emits it from
+  // __builtin_prefetch only under -mprfchw, which our -march lacks.
   asm volatile("prefetchw %0" ::"m"(*dst));
   asm volatile("prefetchw %0" ::"m"(*(dst + hdr + 63)));
+#else
+  __builtin_prefetch(dst, 1);
+  __builtin_prefetch(dst + hdr + 63, 1);
+#endif
 }
 
 // What enqueue_burst does with an mbuf once a put consumed it (sent or
