@@ -28,6 +28,13 @@ namespace vnet::vhost {
 inline constexpr uint32_t kMaxFrame = 65535 + 14;  // no TSO offered: nothing bigger is valid
 inline constexpr uint16_t kMaxBufsPerFrame = 64;    // mergeable: buffers one frame may take
 inline constexpr uint16_t kFreeBatch = 64;          // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
+// Chains a sync burst pops before copying into (enqueue) or out of
+// (dequeue) any of them. Measured on the loopback: 8 beat 4 on enqueue
+// (64 B rx +20%, 1518 B within noise), 4 beat 8 on dequeue (64 B tx -15%
+// at 8).
+inline constexpr uint16_t kEnqueueAhead = 8;
+inline constexpr uint16_t kDequeueAhead = 4;
+static_assert(kEnqueueAhead <= Vring::kPopAhead && kDequeueAhead <= Vring::kPopAhead);
 
 using SplitDev = ring::SplitDevice<Mem>;
 using PackedDev = ring::PackedDevice<Mem>;
@@ -318,58 +325,67 @@ inline void prefetch_frame(const ring::Chain& c, uint32_t hdr) {
   rte_prefetch0(src + 64);
 }
 
-// Sync dequeue: each chain's mbuf is allocated, then the next chain is
-// popped and its frame's first lines prefetched, then this chain is copied,
-// so the next frame's lines travel while this one is copied. The next chain
-// is popped only when the burst has room for it and after this chain's
-// allocation succeeded: nothing popped is ever left over or restored.
+// Sync dequeue in groups of up to kDequeueAhead chains: pop each, give
+// it its mbuf and prefetch its frame's first lines, then copy the group, so
+// the frames' lines travel from the frontend's core together rather than
+// one copy at a time. A chain is popped only while the burst has room for
+// it, and only after the previous one got its mbuf: a shortage restores
+// just the chain it hit, so nothing popped is left over. Invalid chains
+// keep their place in the group and are returned in ring order.
 template <class Dev>
 uint16_t dequeue_sync(Vring& v, Dev& dev, rte_mbuf** pkts, uint16_t n, uint64_t& bytes) {
+  constexpr uint16_t K = kDequeueAhead;
   const uint32_t hdr = v.hdr_len;
   CpuCopy e = engine_of<CpuCopy>(v);
-  ring::Chain* c = &v.chain[0];
-  ring::Chain* ahead = &v.chain[1];
   uint16_t got = 0;
-  if (n == 0) return 0;
-  ring::Cursor pos = dev.save();
-  ring::Pop r = dev.pop(*c);
-  for (;;) {
-    if (r == ring::Pop::Empty || r == ring::Pop::Broken) break;
-    if (r == ring::Pop::Dropped || c->out_len <= hdr || c->out_len - hdr > kMaxFrame) {
-      give_back<CpuCopy>(v, dev, *c);
-      ++v.st.dropped;
-      pos = dev.save();  // got < n still: this chain took no slot
-      r = dev.pop(*c);
-      continue;
+  bool more = true;
+  while (more && got < n) {
+    rte_mbuf* ms[K];  // nullptr: an invalid chain, returned unused
+    uint16_t k = 0, valid = 0;
+    while (k < K && got + valid < n) {
+      ring::Chain& c = v.chain[k];
+      const ring::Cursor pos = dev.save();
+      const ring::Pop r = dev.pop(c);
+      if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
+        more = false;
+        break;
+      }
+      if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
+        ms[k++] = nullptr;
+        continue;
+      }
+      rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
+      if (!m) {
+        dev.restore(pos);  // the frame stays in the ring for the next burst
+        ++v.st.nombuf;
+        more = false;
+        break;
+      }
+      prefetch_frame(c, hdr);
+      ms[k++] = m;
+      ++valid;
     }
-    rte_mbuf* m = alloc_chain(v.mp, c->out_len - hdr);
-    if (!m) {
-      dev.restore(pos);  // the frame stays in the ring for the next burst
-      ++v.st.nombuf;
-      break;
+    for (uint16_t j = 0; j < k; ++j) {
+      const ring::Chain& c = v.chain[j];
+      rte_mbuf* m = ms[j];
+      if (!m) {
+        give_back<CpuCopy>(v, dev, c);
+        ++v.st.dropped;
+        continue;
+      }
+      m->port = v.port_id;
+      if (c.nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
+        const uint32_t len = c.out_len - hdr;
+        e.copy(rte_pktmbuf_mtod(m, uint8_t*), c.segs[0].ptr + hdr, len, nullptr);
+        m->data_len = static_cast<uint16_t>(len);
+        m->pkt_len = len;
+      } else {
+        fill_mbuf(m, c, hdr, e, nullptr);
+      }
+      dev.push_used(c, 0);
+      bytes += m->pkt_len;
+      pkts[got++] = m;
     }
-    m->port = v.port_id;
-    ring::Cursor next_pos{};
-    ring::Pop next = ring::Pop::Empty;
-    if (got + 1 < n) {
-      next_pos = dev.save();
-      next = dev.pop(*ahead);
-      if (next == ring::Pop::Ok) prefetch_frame(*ahead, hdr);
-    }
-    if (c->nout == 1 && m->next == nullptr) {  // header and frame in one piece, one mbuf holds it
-      const uint32_t len = c->out_len - hdr;
-      e.copy(rte_pktmbuf_mtod(m, uint8_t*), c->segs[0].ptr + hdr, len, nullptr);
-      m->data_len = static_cast<uint16_t>(len);
-      m->pkt_len = len;
-    } else {
-      fill_mbuf(m, *c, hdr, e, nullptr);
-    }
-    dev.push_used(*c, 0);
-    bytes += m->pkt_len;
-    pkts[got++] = m;
-    std::swap(c, ahead);
-    pos = next_pos;
-    r = next;
   }
   return got;
 }
@@ -726,7 +742,7 @@ struct Consumed {
   }
 };
 
-// Sync copies with MRG_RXBUF: pop up to Vring::kPopAhead chains before
+// Sync copies with MRG_RXBUF: pop up to kEnqueueAhead chains before
 // copying into any, taking their first lines for writing as they are
 // popped. A chain is popped ahead only while every chain before it takes
 // its whole frame (one chain each, fits_one_piece), so chains pair with
@@ -734,7 +750,7 @@ struct Consumed {
 // group and goes to put_mrg_slow with its pop. Returns mbufs consumed.
 template <class Dev, class Eng>
 uint16_t enqueue_ahead(Vring& v, Dev& dev, rte_mbuf** pkts, uint16_t n, Eng& e, Consumed& out) {
-  constexpr uint16_t K = Vring::kPopAhead;
+  constexpr uint16_t K = kEnqueueAhead;
   const uint32_t hdr = v.hdr_len;
   uint16_t i = 0;
   while (i < n) {

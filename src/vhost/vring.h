@@ -53,9 +53,9 @@ struct alignas(64) Vring {
   ring::SplitDevice<Mem> split;
   ring::PackedDevice<Mem> packed;
   Mem mem;           // private copy of the guest-address table (no sharing between lcores)
-  // Scratch for pop(); sync enqueue pops up to kPopAhead chains before
-  // copying into any (datapath.h), the other bursts use chain[0].
-  static constexpr uint16_t kPopAhead = 4;
+  // Scratch for pop(): the sync bursts pop groups of chains before copying
+  // (datapath.h: kEnqueueAhead, kDequeueAhead); the others use chain[0].
+  static constexpr uint16_t kPopAhead = 8;
   ring::Chain chain[kPopAhead];
 
   // ---- control path only ----------------------------------------------
