@@ -188,21 +188,17 @@ struct Rig {
   uint8_t* buf(uint32_t i) { return bufs + size_t{i} * kBuf; }
   // Receive side: offer k empty buffers.
   void offer(uint32_t k) {
-    for (uint32_t i = 0; i < k; ++i) {
-      const ring::Seg s{ring::Arena::iova(buf(i)), kBuf, true};
-      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
-    }
+    for (uint32_t i = 0; i < k; ++i) add_rx(i, kBuf);
     qp.drv.publish();
+  }
+  // Receive side, one empty buffer: slot `i`, `len` bytes (not yet published).
+  void add_rx(uint32_t i, uint32_t len) {
+    const ring::Seg s{ring::Arena::iova(buf(i)), len, true};
+    ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
   }
   // Transmit side: k frames (header + payload in one buffer).
   void transmit(uint32_t first_seq, uint32_t k, uint32_t len) {
-    for (uint32_t i = 0; i < k; ++i) {
-      uint8_t* b = buf(i);
-      std::memset(b, 0, kHdr);
-      for (uint32_t j = 0; j < len; ++j) b[kHdr + j] = pattern(first_seq + i, j);
-      const ring::Seg s{ring::Arena::iova(b), kHdr + len, false};
-      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
-    }
+    for (uint32_t i = 0; i < k; ++i) add_frame(i, first_seq + i, len);
     qp.drv.publish();
   }
   std::vector<ring::UsedBuf> used() {
@@ -228,11 +224,7 @@ struct Rig {
   // Receive side: buffers first..first+lens.size()-1, of these lengths.
   void offer_lens(uint32_t first, std::initializer_list<uint32_t> lens) {
     uint32_t i = first;
-    for (const uint32_t len : lens) {
-      const ring::Seg s{ring::Arena::iova(buf(i)), len, true};
-      ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(i)), 0);
-      ++i;
-    }
+    for (const uint32_t len : lens) add_rx(i++, len);
     qp.drv.publish();
   }
   // A mergeable frame spread over buffers first..first+k-1 (header in the first).

@@ -318,6 +318,26 @@ Eng engine_of(Vring& v) {
     return Eng{v.cs};
 }
 
+// A transmit chain dequeue cannot turn into a frame: invalid, no byte past
+// the header, or bigger than any valid frame. It is returned unused.
+inline bool unusable_tx(ring::Pop r, const ring::Chain& c, uint32_t hdr) {
+  return r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame;
+}
+
+// The mbuf (chain) a popped frame (past its `hdr` header bytes) is copied
+// into; when the pool is short, the chain is restored to `pos` (the frame
+// stays in the ring for the next burst), counted, and nullptr returned.
+template <class Dev>
+inline rte_mbuf* frame_mbuf(Vring& v, Dev& dev, const ring::Chain& c, ring::Cursor pos, uint32_t hdr) {
+  rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
+  if (!m) {
+    dev.restore(pos);
+    ++v.st.nombuf;
+    return nullptr;
+  }
+  return m;
+}
+
 // Start the first lines of a popped chain's frame (past the header) on their
 // way from the frontend's core: read prefetches, the copy only reads them.
 inline void prefetch_frame(const ring::Chain& c, uint32_t hdr) {
@@ -353,14 +373,12 @@ uint16_t dequeue_sync(Vring& v, Dev& dev, rte_mbuf** pkts, uint16_t n, uint64_t&
         more = false;
         break;
       }
-      if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
+      if (unusable_tx(r, c, hdr)) {
         ms[k++] = nullptr;
         continue;
       }
-      rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
+      rte_mbuf* m = frame_mbuf(v, dev, c, pos, hdr);
       if (!m) {
-        dev.restore(pos);  // the frame stays in the ring for the next burst
-        ++v.st.nombuf;
         more = false;
         break;
       }
@@ -416,17 +434,13 @@ uint16_t dequeue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
       const ring::Cursor pos = dev.save();
       const ring::Pop r = dev.pop(c);
       if (r == ring::Pop::Empty || r == ring::Pop::Broken) break;
-      if (r == ring::Pop::Dropped || c.out_len <= hdr || c.out_len - hdr > kMaxFrame) {
+      if (unusable_tx(r, c, hdr)) {
         give_back<Eng>(v, dev, c);
         ++v.st.dropped;
         continue;
       }
-      rte_mbuf* m = alloc_chain(v.mp, c.out_len - hdr);
-      if (!m) {
-        dev.restore(pos);  // the frame stays in the ring for the next burst
-        ++v.st.nombuf;
-        break;
-      }
+      rte_mbuf* m = frame_mbuf(v, dev, c, pos, hdr);
+      if (!m) break;
       m->port = v.port_id;
       ++taken;
       AsyncQueue& q = *v.aq;
