@@ -141,15 +141,33 @@ struct Msg {
 // it varies (checked by the handler) / the request is unknown.
 int expected_size(uint32_t req) noexcept;
 
-// One message over a unix stream socket. send(): 0 or -errno. recv(): 0,
-// -ECONNRESET on orderly close, -EBADMSG for a malformed frame (header
-// version, size over the maximum, more fds than kMaxFds, short read);
-// received fds are stored in fds[0..*nfds) and owned by the caller.
+// How long one whole message may take on the wire, and what cancels the
+// wait. The socket itself may be blocking: send()/recv() never block in a
+// syscall, they poll with what is left of the deadline. A peer that sends a
+// message one byte at a time, or never reads its replies, costs at most the
+// deadline, not a deadline per byte.
+struct Pace {
+  int64_t deadline_ns = -1;  // CLOCK_MONOTONIC; -1: wait as long as it takes
+  int cancel_fd = -1;        // readable (an eventfd): give up with -ECANCELED
+};
+int64_t now_ns() noexcept;
+// A Pace whose deadline is `ms` from now (ms < 0: none).
+Pace pace_ms(int ms, int cancel_fd = -1) noexcept;
+
+// One message over a unix stream socket. send(): 0 or -errno (never raises
+// SIGPIPE). recv(): 0, -ECONNRESET on orderly close before a message began,
+// -EBADMSG for a malformed frame (header version, size over the maximum,
+// more fds than kMaxFds, closed mid-message); received fds are stored in
+// fds[0..*nfds) and owned by the caller. Both: -ETIMEDOUT when the deadline
+// passed, -ECANCELED when cancel_fd became readable; the connection is then
+// out of step (part of a message may have crossed) and must be closed.
+int send(int sock, const Msg& m, const int* fds, size_t nfds, const Pace& pace) noexcept;
 int send(int sock, const Msg& m, const int* fds = nullptr, size_t nfds = 0) noexcept;
 // The sendmsg(2) under send(): `niov` pieces and up to kMaxFds fds as
 // SCM_RIGHTS, `flags` as for sendmsg. Bytes sent, or -1 with errno (EINVAL
 // for too many fds). For callers that frame the bytes themselves (tests).
 ssize_t send_fds(int sock, const iovec* iov, size_t niov, const int* fds, size_t nfds, int flags) noexcept;
+int recv(int sock, Msg& m, int* fds, size_t* nfds, const Pace& pace) noexcept;
 int recv(int sock, Msg& m, int* fds, size_t* nfds) noexcept;
 void close_fds(int* fds, size_t nfds) noexcept;
 
