@@ -14,7 +14,7 @@
 
 namespace vnet::vhost {
 
-int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) noexcept {
+int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, Mapping& out) noexcept {
   if (fd < 0) return -EBADF;
   if (r.size == 0 || r.guest_addr + r.size < r.guest_addr || r.user_addr + r.size < r.user_addr ||
       r.mmap_offset + r.size < r.mmap_offset) {
@@ -42,13 +42,31 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) n
   const uint64_t start = r.mmap_offset & ~(align - 1);
   const uint64_t len = (r.mmap_offset + r.size - start + align - 1) & ~(align - 1);
   if (len > SIZE_MAX) return -EINVAL;
-  void* p = ::mmap(nullptr, static_cast<size_t>(len), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+  if (len > limit_ || have + len > limit_) {
+    VHOST_LOG(ERR, "memory region of 0x%" PRIx64 " bytes would map 0x%" PRIx64 " bytes in all, over the limit "
+                   "of 0x%" PRIx64 " (devarg max_mem_mb)",
+              r.size, have + len, limit_);
+    return -E2BIG;
+  }
+  // PROT_NONE first: with mlockall(MCL_FUTURE) in force (testpmd does that),
+  // mmap populates and locks every accessible page of a new mapping; an
+  // inaccessible one is left alone, and mprotect does not populate a shared
+  // mapping. munlock then drops the lock flag, so the pages the backend does
+  // touch are not pinned either.
+  void* p = ::mmap(nullptr, static_cast<size_t>(len), PROT_NONE, MAP_SHARED | MAP_NORESERVE, fd,
                    static_cast<off_t>(start));
-  if (p == MAP_FAILED) {
+  if (p == MAP_FAILED || ::mprotect(p, static_cast<size_t>(len), PROT_READ | PROT_WRITE) != 0) {
     const int e = errno;
+    if (p != MAP_FAILED) ::munmap(p, static_cast<size_t>(len));
     VHOST_LOG(ERR, "mmap of memory region (0x%" PRIx64 " bytes at 0x%" PRIx64 ") failed: %s", len, start,
               std::strerror(e));
     return -e;
+  }
+  ::munlock(p, static_cast<size_t>(len));
+  if (const int rc = fault::guard(p, static_cast<size_t>(len), static_cast<size_t>(align), &owner_); rc != 0) {
+    VHOST_LOG(ERR, "memory region cannot be fault-guarded (%s)", std::strerror(-rc));
+    ::munmap(p, static_cast<size_t>(len));
+    return rc;
   }
   out.base = p;
   out.len = static_cast<size_t>(len);
@@ -58,8 +76,17 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) n
   return 0;
 }
 
+uint64_t GuestMemory::mapped_bytes() const noexcept {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n_; ++i) sum += maps_[i].len;
+  return sum;
+}
+
 void GuestMemory::unmap(Mapping& m) noexcept {
-  if (m.base) ::munmap(m.base, m.len);
+  if (m.base) {
+    fault::unguard(m.base);
+    ::munmap(m.base, m.len);
+  }
   m = Mapping{};
 }
 
@@ -88,7 +115,11 @@ int GuestMemory::set_table(const vhost_user::MemRegion* regions, uint32_t n, int
   }
   std::array<Mapping, kMaxSlots> fresh{};
   size_t k = 0;
-  for (; rc == 0 && k < n; ++k) rc = map_one(regions[k], fds[k], fresh[k]);
+  uint64_t have = 0;  // the new table replaces the old one: only its own bytes count
+  for (; rc == 0 && k < n; ++k) {
+    rc = map_one(regions[k], fds[k], have, fresh[k]);
+    have += fresh[k].len;
+  }
   vhost_user::close_fds(fds, nfds);  // a mapping keeps the file alive
   ring::RegionTable g, u;
   if (rc == 0) rc = index(fresh.data(), n, g, u);
@@ -120,7 +151,7 @@ int GuestMemory::add_region(const vhost_user::MemRegion& r, int fd) noexcept {
     return -ENOSPC;
   }
   Mapping m;
-  int rc = map_one(r, fd, m);
+  int rc = map_one(r, fd, mapped_bytes(), m);
   if (fd >= 0) ::close(fd);
   if (rc != 0) return rc;
   rc = guest_.add(ring::Region{r.guest_addr, r.size, m.local});

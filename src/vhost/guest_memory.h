@@ -5,6 +5,9 @@
 // regions never overlap on either side, every mapping lies inside its file,
 // a replaced or removed region is unmapped only after the caller stopped
 // every ring that could use it (the caller quiesces; this class does not lock).
+// Mappings are made without populating or locking a page (whatever mlockall
+// the application did), their total is capped, and each is fault-guarded: a
+// page the frontend takes away later reads as zeros and reports to owner().
 #pragma once
 
 #include <array>
@@ -12,6 +15,7 @@
 #include <cstdint>
 
 #include "ring/memory.h"
+#include "vhost/fault_guard.h"
 #include "virtio/vhost_user.h"
 
 namespace vnet::vhost {
@@ -19,6 +23,8 @@ namespace vnet::vhost {
 class GuestMemory {
  public:
   static constexpr uint32_t kMaxSlots = ring::RegionTable::kMax;  // GET_MAX_MEM_SLOTS
+
+  static constexpr uint64_t kDefaultLimit = uint64_t{64} << 30;  // devarg max_mem_mb
 
   GuestMemory() = default;
   ~GuestMemory() { clear(); }
@@ -39,6 +45,11 @@ class GuestMemory {
   void clear() noexcept;
 
   size_t count() const noexcept { return n_; }
+  // Most bytes of guest memory mapped at once (checked before mapping).
+  void set_limit(uint64_t bytes) noexcept { limit_ = bytes; }
+  uint64_t mapped_bytes() const noexcept;
+  // Where faults in our mappings are reported (a frontend shrank its memory).
+  fault::Owner& owner() noexcept { return owner_; }
   // Frontend user address -> local pointer, whole range inside one region.
   uint8_t* user_to_local(uint64_t uaddr, uint64_t len) noexcept { return user_.translate(uaddr, len); }
   // Guest address -> local pointer (contiguous).
@@ -54,7 +65,8 @@ class GuestMemory {
     uint8_t* local = nullptr;  // first byte of the region
     uint32_t refs = 0;         // ADD_MEM_REGs of this very region not yet removed
   };
-  static int map_one(const vhost_user::MemRegion& r, int fd, Mapping& out) noexcept;
+  // have: bytes already mapped that count against the limit.
+  int map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, Mapping& out) noexcept;
   static void unmap(Mapping& m) noexcept;
   static int index(const Mapping* maps, size_t n, ring::RegionTable& guest, ring::RegionTable& user) noexcept;
 
@@ -62,6 +74,8 @@ class GuestMemory {
   size_t n_ = 0;
   ring::RegionTable guest_;
   ring::RegionTable user_;
+  uint64_t limit_ = kDefaultLimit;
+  fault::Owner owner_;
 };
 
 }  // namespace vnet::vhost
