@@ -39,7 +39,9 @@ constexpr const char* kArgQueues = "queues";
 constexpr const char* kArgClient = "client";
 constexpr const char* kArgDmas = "dmas";
 constexpr const char* kArgDmaThreshold = "dma_threshold";
-constexpr const char* const kValidArgs[] = {kArgIface, kArgQueues, kArgClient, kArgDmas, kArgDmaThreshold, nullptr};
+constexpr const char* kArgMaxMem = "max_mem_mb";
+constexpr const char* const kValidArgs[] = {kArgIface, kArgQueues,       kArgClient, kArgDmas,
+                                            kArgDmaThreshold, kArgMaxMem, nullptr};
 
 // Copies at least this long go to the DMA engine unless dma_threshold= says
 // otherwise: below ~1 KiB a CPU copy of cache-hot data costs less than
@@ -301,7 +303,8 @@ constexpr const char* kQueueNames[] = {"packets",    "bytes",         "errors", 
 constexpr unsigned kGauges = 2;  // the last queue names are gauges (high-water mark, in flight)
 constexpr unsigned kPerQueue = std::size(kQueueNames) + std::size(kRingErrNames);
 constexpr const char* kPortNames[] = {"vhost_messages", "vhost_bad_messages", "vhost_unsupported",
-                                      "vhost_connects", "vhost_disconnects"};
+                                      "vhost_connects", "vhost_disconnects", "vhost_memory_faults",
+                                      "vhost_timeouts"};
 
 unsigned xstats_count(const Port* p) { return 2u * p->queue_pairs * kPerQueue + std::size(kPortNames); }
 
@@ -330,7 +333,10 @@ void xstats_collect(const Port* p, uint64_t* out) {
     for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
   }
   const ServerStats ss = p->server->stats();
-  for (uint64_t x : {ss.messages, ss.errors, ss.unsupported, ss.connects, ss.disconnects}) out[i++] = x;
+  const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,
+                                 ss.disconnects, ss.mem_faults, ss.timeouts};
+  static_assert(std::size(port_stats) == std::size(kPortNames));
+  for (uint64_t x : port_stats) out[i++] = x;
 }
 
 int xstats_get_names(rte_eth_dev* dev, rte_eth_xstat_name* names, unsigned size) {
@@ -406,6 +412,7 @@ struct Args {
   long client = 0;
   std::string dmas;
   long dma_threshold = kDefaultDmaThreshold;
+  long max_mem_mb = static_cast<long>(GuestMemory::kDefaultLimit >> 20);
 };
 
 int parse_long(const char*, const char* value, void* out) {
@@ -439,7 +446,12 @@ int parse_args(const char* name, const char* params, Args& a) {
   if (rc == 0 && rte_kvargs_count(kv, kArgDmas)) rc = rte_kvargs_process(kv, kArgDmas, parse_str, &a.dmas);
   if (rc == 0 && rte_kvargs_count(kv, kArgDmaThreshold))
     rc = rte_kvargs_process(kv, kArgDmaThreshold, parse_long, &a.dma_threshold);
+  if (rc == 0 && rte_kvargs_count(kv, kArgMaxMem)) rc = rte_kvargs_process(kv, kArgMaxMem, parse_long, &a.max_mem_mb);
   rte_kvargs_free(kv);
+  if (rc == 0 && (a.max_mem_mb < 1 || a.max_mem_mb > (1L << 30))) {
+    VHOST_LOG(ERR, "%s: max_mem_mb=%ld must be 1..%ld MiB", name, a.max_mem_mb, 1L << 30);
+    rc = -EINVAL;
+  }
   if (rc == 0 && (a.queues < 1 || a.queues > kMaxQueuePairs)) {
     VHOST_LOG(ERR, "%s: queues=%ld out of range 1..%u", name, a.queues, kMaxQueuePairs);
     rc = -EINVAL;
@@ -623,6 +635,7 @@ int probe(rte_vdev_device* vdev) {
     cfg.queue_pairs = p->queue_pairs;
     cfg.port_id = dev->data->port_id;
     cfg.name = name;
+    cfg.max_mem = static_cast<uint64_t>(a.max_mem_mb) << 20;
     p->server = new (std::nothrow) Server(p->vrings, cfg, &on_link, p);
     p->vrings[1].rarp = p->server;  // Rx queue 0 carries RARP announcements
   }
@@ -693,4 +706,5 @@ static rte_vdev_driver vnet_vhost_vdev = [] {
 RTE_PMD_REGISTER_VDEV(net_vnet_vhost, vnet_vhost_vdev);
 RTE_PMD_REGISTER_PARAM_STRING(net_vnet_vhost,
                               "iface=<path> queues=<int> client=<0|1> "
-                              "dmas=[txq<N>@<dmadev>-<vchan>;rxq<N>@<dmadev>-<vchan>...] dma_threshold=<bytes>");
+                              "dmas=[txq<N>@<dmadev>-<vchan>;rxq<N>@<dmadev>-<vchan>...] dma_threshold=<bytes> "
+                              "max_mem_mb=<MiB>");

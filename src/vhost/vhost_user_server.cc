@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <rte_lcore.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,11 +30,23 @@ using virtio::has;
 
 namespace {
 
-int send_u64(int sock, uint32_t req, uint64_t v) {
-  vu::Msg r{};
+// The reply to `req` carrying one u64.
+void make_u64(vu::Msg& r, uint32_t req, uint64_t v) {
+  r = vu::Msg{};
   r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(uint64_t)};
   r.p.u64 = v;
-  return vu::send(sock, r);
+}
+
+// Call, kick and err fds must be eventfds: anything else (a pipe whose
+// reader is gone raises SIGPIPE on write, a socket or FIFO may block) is
+// refused. The name is the one the kernel gives every eventfd.
+bool is_eventfd(int fd) {
+  char path[48], target[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const ssize_t n = ::readlink(path, target, sizeof target - 1);
+  if (n < 0) return false;
+  target[n] = 0;
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
 // Readable (frontend -> device) rings are the odd ones: the frontend's
@@ -72,6 +85,7 @@ void close_fd(int& fd) {
 Server::Server(Vring* vrings, const ServerConfig& cfg, LinkHook hook, void* ctx)
     : vrings_(vrings), nvrings_(2u * cfg.queue_pairs), cfg_(cfg), hook_(hook), hook_ctx_(ctx) {
   for (unsigned i = 0; i < nvrings_; ++i) vrings_[i].port_id = cfg.port_id;
+  mem_.set_limit(cfg.max_mem);
 }
 
 Server::~Server() { stop(); }
@@ -121,6 +135,7 @@ int Server::set_client(const char* path) {
 int Server::start(const char* thread_name) {
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return -errno;
+  mem_.owner().wake_fd.store(wake_fd_, std::memory_order_relaxed);  // a memory fault wakes the thread
   stopping_.store(false);
   const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
   if (rc != 0) {
@@ -142,6 +157,7 @@ void Server::stop() {
   }
   close_conn();
   disconnect();
+  mem_.owner().wake_fd.store(-1, std::memory_order_relaxed);
   close_fd(wake_fd_);
   if (listen_fd_ >= 0) {
     close_fd(listen_fd_);
@@ -156,13 +172,34 @@ void* Server::thread_main(void* arg) {
   return nullptr;
 }
 
+// Close the connection for a reason the frontend gave (logged by the caller
+// or here), and forget everything it set up.
+void Server::drop_frontend(const char* why) {
+  if (why) conn_log(RTE_LOG_ERR, "%s; closing the connection", why);
+  close_conn();
+  disconnect();
+}
+
 void Server::run() {
   while (!stopping_.load()) {
+    // A fault in the frontend's memory (it shrank or punched its file): the
+    // handler already put anonymous pages in; the connection is done.
+    if (const uint64_t f = mem_.owner().faults.load(std::memory_order_relaxed); f != faults_seen_) {
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        st_.mem_faults += f - faults_seen_;
+      }
+      faults_seen_ = f;
+      if (conn_fd_ >= 0) drop_frontend("the frontend took away memory it shared (SIGBUS caught in a guest region)");
+    }
+    uint64_t drain;
+    [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drain, sizeof drain);  // wake-ups are acted on from here
     if (conn_fd_ < 0 && client_) {
-      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       sockaddr_un sa{};
       sa.sun_family = AF_UNIX;
       std::strcpy(sa.sun_path, path_.c_str());
+      // Non-blocking: a listener with a full backlog must not hold this thread.
       if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
         conn_fd_ = fd;
       } else {
@@ -175,24 +212,20 @@ void Server::run() {
       pollfd p[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       if (::poll(p, 2, -1) < 0 || (p[1].revents & POLLIN)) continue;
       if (!(p[0].revents & POLLIN)) continue;
-      conn_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      conn_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (conn_fd_ < 0) continue;
     } else {
       pollfd p[2] = {{conn_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       if (::poll(p, 2, -1) < 0 || (p[1].revents & POLLIN)) continue;
       if (!p[0].revents) continue;
-      if (handle_one(conn_fd_) < 0) {
-        close_conn();
-        disconnect();
-      }
+      if (handle_one(conn_fd_) < 0) drop_frontend(nullptr);
       continue;
     }
-    // A new connection: a frontend that stalls mid-message must not block us forever.
-    timeval tv{2, 0};
-    ::setsockopt(conn_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     {
       std::lock_guard<std::mutex> g(mu_);
       ++st_.connects;
+      log_window_ns_ = 0;  // a new frontend, a new log budget
+      log_held_ = 0;
     }
     VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
   }
@@ -207,35 +240,80 @@ Server::Outcome Server::bad(const vu::Msg& m, const char* fmt, ...) {
   std::vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   ++st_.errors;
-  VHOST_LOG(ERR, "%s: %s (%u): %s; closing the connection", cfg_.name.c_str(), vu::req_name(m.hdr.request),
-            m.hdr.request, detail);
+  conn_log(RTE_LOG_ERR, "%s (%u): %s; closing the connection", vu::req_name(m.hdr.request), m.hdr.request, detail);
   return Outcome::Bad;
+}
+
+void Server::conn_log(uint32_t level, const char* fmt, ...) {
+  constexpr uint32_t kLogBurst = 10;
+  const int64_t now = vu::now_ns();
+  if (log_window_ns_ == 0 || now - static_cast<int64_t>(log_window_ns_) > 1000000000) {
+    log_window_ns_ = static_cast<uint64_t>(now);
+    log_lines_ = 0;
+  }
+  if (log_lines_ >= kLogBurst) {
+    ++log_held_;
+    return;
+  }
+  ++log_lines_;
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (log_held_) {
+    rte_log(level, static_cast<uint32_t>(vnet_logtype_vhost), "vnet_vhost: %s: %s (%u earlier lines held back)\n",
+            cfg_.name.c_str(), line, log_held_);
+    log_held_ = 0;
+  } else {
+    rte_log(level, static_cast<uint32_t>(vnet_logtype_vhost), "vnet_vhost: %s: %s\n", cfg_.name.c_str(), line);
+  }
+}
+
+// A call, kick or err fd: an eventfd, and never one a write can block on.
+int Server::check_vring_fd(const vu::Msg& m, unsigned idx, int fd, bool notify) {
+  if (!is_eventfd(fd)) return -EBADF;
+  // The data path writes call fds: a blocking one whose counter the frontend
+  // left at its maximum would stall the lcore. (The flag is shared with the
+  // frontend's copy of the fd; a vhost-user frontend polls it anyway.)
+  if (notify) {
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || ((fl & O_NONBLOCK) == 0 && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)) {
+      conn_log(RTE_LOG_ERR, "%s: vring %u: cannot make the call fd non-blocking", vu::req_name(m.hdr.request), idx);
+      return -EBADF;
+    }
+  }
+  return 0;
 }
 
 int Server::handle_one(int sock) {
   vu::Msg m{};
   int fds[vu::kMaxFds];
   size_t nfds = 0;
-  const int rc = vu::recv(sock, m, fds, &nfds);
+  // One deadline for the whole message: a frontend that trickles it a byte
+  // at a time gets the same time as one that sends it at once.
+  int rc = vu::recv(sock, m, fds, &nfds, vu::pace_ms(cfg_.msg_timeout_ms, wake_fd_));
   if (rc == -ECONNRESET) {
     VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
     return rc;
   }
+  if (rc == -ECANCELED) return rc;  // stopping, or the memory broke: run() says which
   if (rc < 0) {
     std::lock_guard<std::mutex> g(mu_);
-    ++st_.errors;
-    VHOST_LOG(ERR, "%s: malformed message frame (%s); closing the connection", cfg_.name.c_str(),
-              std::strerror(-rc));
+    ++(rc == -ETIMEDOUT ? st_.timeouts : st_.errors);
+    conn_log(RTE_LOG_ERR, "%s; closing the connection",
+             rc == -ETIMEDOUT ? "frontend stalled in the middle of a message" : "malformed message frame");
     return rc;
   }
   Outcome o;
   bool changed;
   bool ack;
+  vu::Msg reply{};
   {
     std::lock_guard<std::mutex> g(mu_);
     connected_ = true;
     ++st_.messages;
-    o = dispatch(sock, m, fds, nfds);
+    o = dispatch(m, fds, nfds, reply);
     changed = update_locked();
     ack = (m.hdr.flags & vu::FLAG_NEED_REPLY) && has(protocol_features_, vu::pf::REPLY_ACK);
   }
@@ -243,13 +321,22 @@ int Server::handle_one(int sock) {
   if (o == Outcome::Bad) return -EPROTO;
   const bool reply_due = (m.hdr.flags & vu::FLAG_NEED_REPLY) || m.hdr.request == vu::GET_CONFIG ||
                          m.hdr.request == vu::GET_INFLIGHT_FD;
-  if (o == Outcome::Unsupported && reply_due) return send_u64(sock, m.hdr.request, 1) == 0 ? 0 : -EIO;
-  if (o == Outcome::Nack && ack) return send_u64(sock, m.hdr.request, 1) == 0 ? 0 : -EIO;
-  if (o == Outcome::Ok && ack) return send_u64(sock, m.hdr.request, 0) == 0 ? 0 : -EIO;
-  return 0;
+  if (o == Outcome::Unsupported && reply_due) make_u64(reply, m.hdr.request, 1);
+  else if (o == Outcome::Nack && ack) make_u64(reply, m.hdr.request, 1);
+  else if (o == Outcome::Ok && ack) make_u64(reply, m.hdr.request, 0);
+  else if (o != Outcome::Replied) return 0;
+  // Outside the lock, with a deadline: a frontend that does not read its
+  // replies holds up nobody but itself, and not for long.
+  rc = vu::send(sock, reply, nullptr, 0, vu::pace_ms(cfg_.msg_timeout_ms, wake_fd_));
+  if (rc == 0 || rc == -ECANCELED) return rc;
+  std::lock_guard<std::mutex> g(mu_);
+  ++(rc == -ETIMEDOUT ? st_.timeouts : st_.errors);
+  conn_log(RTE_LOG_ERR, "reply to %s: %s; closing the connection", vu::req_name(m.hdr.request),
+           rc == -ETIMEDOUT ? "the frontend does not read its replies" : std::strerror(-rc));
+  return rc;
 }
 
-Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
+Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& reply) {
   const uint32_t req = m.hdr.request;
   // Size for the type; SET_MEM_TABLE varies with its region count.
   const int es = vu::expected_size(req);
@@ -264,7 +351,7 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
   } else if (es < 0) {
     vu::close_fds(fds, nfds);
     ++st_.unsupported;
-    VHOST_LOG(NOTICE, "%s: request %s (%u) not supported", cfg_.name.c_str(), vu::req_name(req), req);
+    conn_log(RTE_LOG_NOTICE, "request %s (%u) not supported", vu::req_name(req), req);
     return Outcome::Unsupported;
   } else if (m.hdr.size != static_cast<uint32_t>(es)) {
     vu::close_fds(fds, nfds);
@@ -311,7 +398,8 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
 
   switch (req) {
     case vu::GET_FEATURES:
-      return send_u64(sock, req, kOfferedFeatures) == 0 ? Outcome::Replied : Outcome::Bad;
+      make_u64(reply, req, kOfferedFeatures);
+      return Outcome::Replied;
     case vu::SET_FEATURES: {
       const uint64_t f = m.p.u64;
       if (f & ~kOfferedFeatures) return bad(m, "features 0x%" PRIx64 " include bits not offered", f);
@@ -322,7 +410,8 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       return Outcome::Ok;
     }
     case vu::GET_PROTOCOL_FEATURES:
-      return send_u64(sock, req, kOfferedProtocolFeatures) == 0 ? Outcome::Replied : Outcome::Bad;
+      make_u64(reply, req, kOfferedProtocolFeatures);
+      return Outcome::Replied;
     case vu::SET_PROTOCOL_FEATURES:
       if (m.p.u64 & ~kOfferedProtocolFeatures)
         return bad(m, "protocol features 0x%" PRIx64 " include bits not offered", m.p.u64);
@@ -331,14 +420,19 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
     case vu::SET_OWNER:
       return Outcome::Ok;
     case vu::RESET_OWNER:
+      // Back to a fresh connection: rings, memory table, features, protocol
+      // features and status all go (the frontend starts over with SET_OWNER).
       for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
-      features_ = 0;
+      mem_.clear();
+      features_ = protocol_features_ = 0;
       status_ = 0;
       return Outcome::Ok;
     case vu::GET_QUEUE_NUM:
-      return send_u64(sock, req, cfg_.queue_pairs) == 0 ? Outcome::Replied : Outcome::Bad;
+      make_u64(reply, req, cfg_.queue_pairs);
+      return Outcome::Replied;
     case vu::GET_MAX_MEM_SLOTS:
-      return send_u64(sock, req, GuestMemory::kMaxSlots) == 0 ? Outcome::Replied : Outcome::Bad;
+      make_u64(reply, req, GuestMemory::kMaxSlots);
+      return Outcome::Replied;
 
     case vu::SET_MEM_TABLE: {
       bool was[2 * kMaxQueuePairs];
@@ -407,12 +501,15 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
         pos = v.is_packed ? v.packed.last_avail() | uint32_t{v.packed.used_idx()} << 16 : v.split.last_avail();
       reset_vring(idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
       v.base = pos;
-      vu::Msg r{};
-      r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
-      r.p.state = {idx, pos};
-      return vu::send(sock, r) == 0 ? Outcome::Replied : Outcome::Bad;
+      reply.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
+      reply.p.state = {idx, pos};
+      return Outcome::Replied;
     }
     case vu::SET_VRING_KICK: {
+      if (nfds && check_vring_fd(m, idx, fds[0], false) != 0) {
+        vu::close_fds(fds, nfds);
+        return bad(m, "vring %u: the kick fd is not an eventfd", idx);
+      }
       close_fd(v.kick_fd);
       v.kick_fd = nfds ? fds[0] : -1;  // we poll; the fd only marks the ring started
       v.kicked = true;
@@ -425,11 +522,19 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       return Outcome::Ok;
     }
     case vu::SET_VRING_CALL:
+      if (nfds && check_vring_fd(m, idx, fds[0], true) != 0) {
+        vu::close_fds(fds, nfds);
+        return bad(m, "vring %u: the call fd is not an eventfd (or cannot be made non-blocking)", idx);
+      }
       quiesce(v);  // the data path reads call_fd; update_locked() republishes
       close_fd(v.call_fd);
       v.call_fd = nfds ? fds[0] : -1;
       return Outcome::Ok;
     case vu::SET_VRING_ERR:
+      if (nfds && check_vring_fd(m, idx, fds[0], false) != 0) {
+        vu::close_fds(fds, nfds);
+        return bad(m, "vring %u: the error fd is not an eventfd", idx);
+      }
       vu::close_fds(fds, nfds);  // no error notifications are ever sent
       return Outcome::Ok;
     case vu::SET_VRING_ENABLE:
@@ -437,18 +542,21 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       v.enabled = m.p.state.num == 1;
       return Outcome::Ok;
 
-    case vu::SEND_RARP:
-      // A request still pending is replaced (the data path takes the flag first).
-      rarp_pending_.store(false, std::memory_order_relaxed);
-      std::memcpy(rarp_mac_, &m.p.u64, sizeof rarp_mac_);
-      // release: the MAC is written before the data path can see the flag.
-      rarp_pending_.store(true, std::memory_order_release);
-      VHOST_LOG(INFO, "%s: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", cfg_.name.c_str(), rarp_mac_[0],
-                rarp_mac_[1], rarp_mac_[2], rarp_mac_[3], rarp_mac_[4], rarp_mac_[5]);
+    case vu::SEND_RARP: {
+      // The MAC is the payload's first 6 bytes; a request still pending is
+      // replaced whole (one atomic word: the data path never sees half).
+      uint8_t mac[6];
+      std::memcpy(mac, &m.p.u64, sizeof mac);
+      uint64_t w = kRarpPending;
+      for (int i = 0; i < 6; ++i) w |= uint64_t{mac[i]} << (8 * i);
+      rarp_.store(w, std::memory_order_relaxed);
+      conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+               mac[4], mac[5]);
       return Outcome::Ok;
+    }
     case vu::NET_SET_MTU:
       if (m.p.u64 < 68 || m.p.u64 > 65535) {
-        VHOST_LOG(ERR, "%s: NET_SET_MTU %" PRIu64 " out of range", cfg_.name.c_str(), m.p.u64);
+        conn_log(RTE_LOG_ERR, "NET_SET_MTU %" PRIu64 " out of range", m.p.u64);
         return Outcome::Nack;
       }
       mtu_ = static_cast<uint16_t>(m.p.u64);
@@ -458,12 +566,13 @@ Server::Outcome Server::dispatch(int sock, vu::Msg& m, int* fds, size_t nfds) {
       status_ = static_cast<uint8_t>(m.p.u64);
       return Outcome::Ok;
     case vu::GET_STATUS:
-      return send_u64(sock, req, status_) == 0 ? Outcome::Replied : Outcome::Bad;
+      make_u64(reply, req, status_);
+      return Outcome::Replied;
 
     default:  // known to the codec, not to a net backend (logging, config space, inflight, ...)
       vu::close_fds(fds, nfds);
       ++st_.unsupported;
-      VHOST_LOG(NOTICE, "%s: request %s (%u) not supported", cfg_.name.c_str(), vu::req_name(req), req);
+      conn_log(RTE_LOG_NOTICE, "request %s (%u) not supported", vu::req_name(req), req);
       return Outcome::Unsupported;
   }
 }

@@ -4,7 +4,8 @@
 // message is validated (size for its type, fd count, queue index, ring size,
 // ring addresses inside mapped memory) before it changes anything; a
 // malformed one is counted, logged and closes the connection; a ring is
-// changed only after quiesce(); the data path never takes this class's lock.
+// changed only after quiesce(); the data path never takes this class's lock;
+// no socket I/O happens under it, and each message and reply has a deadline.
 #pragma once
 
 #include <pthread.h>
@@ -41,6 +42,8 @@ struct ServerConfig {
   uint16_t queue_pairs = 1;  // 1..kMaxQueuePairs; vrings = 2 * queue_pairs
   uint16_t port_id = 0;      // stamped on received mbufs
   std::string name = "vhost";  // for log lines
+  uint64_t max_mem = GuestMemory::kDefaultLimit;  // bytes of guest memory mapped at most
+  int msg_timeout_ms = 2000;  // one whole message, or one reply, once it began
 };
 
 struct ServerStats {
@@ -49,6 +52,8 @@ struct ServerStats {
   uint64_t unsupported = 0;
   uint64_t connects = 0;
   uint64_t disconnects = 0;
+  uint64_t mem_faults = 0;  // accesses to guest memory the frontend took away (each broke the connection)
+  uint64_t timeouts = 0;    // messages or replies that missed their deadline (each closed the connection)
 };
 
 class Server {
@@ -86,10 +91,12 @@ class Server {
   // returns true once per request and fills mac. Called by the data path
   // (one relaxed load while nothing is pending).
   bool take_rarp(uint8_t mac[6]) {
-    if (!rarp_pending_.load(std::memory_order_relaxed)) return false;
-    // acquire: rarp_mac_ was written before the flag was set.
-    if (!rarp_pending_.exchange(false, std::memory_order_acquire)) return false;
-    std::memcpy(mac, rarp_mac_, 6);
+    if (!rarp_.load(std::memory_order_relaxed)) return false;
+    // One word holds the MAC and its pending bit: a second SEND_RARP
+    // replaces it whole, never half of it.
+    const uint64_t w = rarp_.exchange(0, std::memory_order_relaxed);
+    if (!(w & kRarpPending)) return false;
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(w >> (8 * i));
     return true;
   }
   unsigned vring_count() const { return nvrings_; }
@@ -97,9 +104,16 @@ class Server {
 
  private:
   enum class Outcome : uint8_t { Ok, Replied, Nack, Unsupported, Bad };
+  static constexpr uint64_t kRarpPending = uint64_t{1} << 63;
 
-  Outcome dispatch(int sock, vhost_user::Msg& m, int* fds, size_t nfds);
+  // Acts on one message; a reply of its own (GET_*) is left in `reply` and
+  // sent by the caller once the lock is dropped.
+  Outcome dispatch(vhost_user::Msg& m, int* fds, size_t nfds, vhost_user::Msg& reply);
   Outcome bad(const vhost_user::Msg& m, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+  // A per-connection log line, at most kLogBurst per second (a frontend must
+  // not flood the log); the lines held back are counted in the next one.
+  void conn_log(uint32_t level, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+  int check_vring_fd(const vhost_user::Msg& m, unsigned idx, int fd, bool notify);
   int arm(unsigned idx, bool keep_pos);
   void disarm(unsigned idx);
   void reset_vring(unsigned idx);
@@ -111,6 +125,7 @@ class Server {
   void run();
   static void* thread_main(void* arg);
   void close_conn();
+  void drop_frontend(const char* why);
 
   Vring* vrings_;
   unsigned nvrings_;
@@ -124,8 +139,12 @@ class Server {
   uint64_t protocol_features_ = 0;
   uint8_t status_ = 0;
   uint16_t mtu_ = 1500;
-  uint8_t rarp_mac_[6] = {};
-  std::atomic<bool> rarp_pending_{false};
+  std::atomic<uint64_t> rarp_{0};  // kRarpPending | MAC (byte i at bits 8i..8i+7), or 0
+  uint64_t faults_seen_ = 0;      // mem_.owner().faults already acted on
+  // conn_log's budget
+  uint64_t log_window_ns_ = 0;
+  uint32_t log_lines_ = 0;
+  uint32_t log_held_ = 0;
   bool connected_ = false;
   bool started_ = false;
   bool link_reported_ = false;
