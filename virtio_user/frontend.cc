@@ -58,7 +58,9 @@ int Frontend::connect(const std::string& path, int timeout_ms) {
   path_ = path;
   const uint64_t end = now_ms() + static_cast<uint64_t>(timeout_ms);
   for (;;) {
-    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Non-blocking: a listener whose backlog is full answers EAGAIN instead
+    // of holding us (the codec never blocks on the socket either).
+    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) return -errno;
     if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
       sock_ = s;
@@ -66,7 +68,7 @@ int Frontend::connect(const std::string& path, int timeout_ms) {
     }
     const int err = errno;
     ::close(s);
-    if ((err != ENOENT && err != ECONNREFUSED) || now_ms() >= end) return -err;
+    if ((err != ENOENT && err != ECONNREFUSED && err != EAGAIN) || now_ms() >= end) return -err;
     ::usleep(20000);
   }
 }
@@ -93,24 +95,36 @@ int Frontend::accept_peer(int timeout_ms) {
   const int r = ::poll(&p, 1, timeout_ms);
   if (r < 0) return -errno;
   if (r == 0) return -ETIMEDOUT;
-  const int s = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  const int s = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (s < 0) return -errno;
   disconnect();
   sock_ = s;
   return 0;
 }
 
+vu::Pace Frontend::pace() const {
+  vu::Pace p = vu::pace_ms(kReplyTimeoutMs, cancel_fd_);
+  if (op_deadline_ns_ >= 0 && op_deadline_ns_ < p.deadline_ns) p.deadline_ns = op_deadline_ns_;
+  return p;
+}
+
+// The connection is out of step with the backend: shut it down (the socket
+// monitor sees the hang-up, reports the device gone and reconnects) so that
+// no late reply is ever matched to a later request.
+int Frontend::desync(int rc) {
+  if (sock_ >= 0) ::shutdown(sock_, SHUT_RDWR);
+  return rc;
+}
+
 int Frontend::wait_reply(uint32_t req, vu::Msg& r) {
-  pollfd p{sock_, POLLIN, 0};
-  const int pr = ::poll(&p, 1, kReplyTimeoutMs);
-  if (pr == 0) return -ETIMEDOUT;
-  if (pr < 0) return -errno;
   int fds[vu::kMaxFds];
   size_t nfds = 0;
-  const int rc = vu::recv(sock_, r, fds, &nfds);
+  // One deadline for the whole reply: a backend that sends part of a header
+  // and goes quiet costs kReplyTimeoutMs at most, then the connection.
+  const int rc = vu::recv(sock_, r, fds, &nfds, pace());
   vu::close_fds(fds, nfds);  // no reply we ask for carries fds
-  if (rc != 0) return rc;
-  if (r.hdr.request != req || !(r.hdr.flags & vu::FLAG_REPLY)) return -EPROTO;
+  if (rc != 0) return desync(rc);
+  if (r.hdr.request != req || !(r.hdr.flags & vu::FLAG_REPLY)) return desync(-EPROTO);
   return 0;
 }
 
@@ -124,19 +138,19 @@ int Frontend::request(uint32_t req, const void* payload, uint32_t size, const in
   if (size) std::memcpy(&m.p, payload, size);
   const bool want_ack = ack && has_proto(vu::pf::REPLY_ACK);
   if (want_ack) m.hdr.flags |= vu::FLAG_NEED_REPLY;
-  if (int rc = vu::send(sock_, m, fds, nfds)) return rc;
+  if (int rc = vu::send(sock_, m, fds, nfds, pace())) return desync(rc);
   if (!want_ack) return 0;
   vu::Msg r{};
   if (int rc = wait_reply(req, r)) return rc;
-  if (r.hdr.size != 8) return -EPROTO;
-  return r.p.u64 == 0 ? 0 : -EPROTO;
+  if (r.hdr.size != 8) return desync(-EPROTO);
+  return r.p.u64 == 0 ? 0 : -EPROTO;  // a refusal: the connection is still in step
 }
 
 int Frontend::get_u64(uint32_t req, uint64_t* v) {
   if (int rc = request(req, nullptr, 0, nullptr, 0, false)) return rc;
   vu::Msg r{};
   if (int rc = wait_reply(req, r)) return rc;
-  if (r.hdr.size != 8) return -EPROTO;
+  if (r.hdr.size != 8) return desync(-EPROTO);
   *v = r.p.u64;
   return 0;
 }
@@ -187,7 +201,7 @@ int Frontend::get_vring_base(uint32_t idx, uint32_t* base) {
   if (int rc = request(vu::GET_VRING_BASE, &s, sizeof s, nullptr, 0, false)) return rc;
   vu::Msg r{};
   if (int rc = wait_reply(vu::GET_VRING_BASE, r)) return rc;
-  if (r.hdr.size != sizeof(vu::VringState) || r.p.state.index != idx) return -EPROTO;
+  if (r.hdr.size != sizeof(vu::VringState) || r.p.state.index != idx) return desync(-EPROTO);
   *base = r.p.state.num;
   return 0;
 }

@@ -56,6 +56,17 @@ class Frontend {
   int get_status(uint8_t* s);
   int net_set_mtu(uint16_t mtu) { return set_u64(vhost_user::NET_SET_MTU, mtu); }
 
+  // How requests are paced: each reply within kReplyTimeoutMs, and all of
+  // them before `op_deadline_ns` (CLOCK_MONOTONIC, -1: no such bound); while
+  // `cancel_fd` (an eventfd, or -1) is readable, every wait ends at once.
+  // A request that fails on the wire (timeout, cancel, malformed or
+  // mismatched reply) leaves the socket shut down: its reply may still come,
+  // so the connection is out of step and must be made again.
+  void set_pace(int64_t op_deadline_ns, int cancel_fd) {
+    op_deadline_ns_ = op_deadline_ns;
+    cancel_fd_ = cancel_fd;
+  }
+
   uint64_t protocol_features() const { return proto_; }
   bool has_proto(unsigned bit) const { return (proto_ >> bit) & 1; }
 
@@ -66,11 +77,15 @@ class Frontend {
   int get_u64(uint32_t req, uint64_t* v);
   int set_u64(uint32_t req, uint64_t v);
   int set_state(uint32_t req, uint32_t idx, uint32_t num);
+  vhost_user::Pace pace() const;
+  int desync(int rc);
 
   int sock_ = -1;
   int listen_fd_ = -1;
   std::string path_;
   uint64_t proto_ = 0;  // negotiated protocol features
+  int64_t op_deadline_ns_ = -1;
+  int cancel_fd_ = -1;
 };
 
 }  // namespace vnet::virtio_user

@@ -46,11 +46,24 @@ uint64_t VhostUserTransport::device_features() const {
 
 VhostUserTransport::~VhostUserTransport() {
   quit_ = true;
+  hold(true);  // a monitor in the middle of a handshake gives up now
   // A monitor stuck waiting for a reply (a backend that accepted and went
   // silent) wakes up now instead of after the reply timeout.
   if (const int s = fe_.sock(); s >= 0) ::shutdown(s, SHUT_RDWR);
   if (monitor_running_) pthread_join(monitor_, nullptr);
   close_eventfds();
+  if (hold_fd_ >= 0) ::close(hold_fd_);
+}
+
+void VhostUserTransport::hold(bool on) {
+  const std::lock_guard<std::mutex> g(hold_mu_);
+  if (hold_fd_ < 0) return;
+  uint64_t v = 1;
+  if (on && holds_++ == 0) {
+    [[maybe_unused]] ssize_t r = ::write(hold_fd_, &v, sizeof v);  // readable: waits end
+  } else if (!on && holds_ > 0 && --holds_ == 0) {
+    [[maybe_unused]] ssize_t r = ::read(hold_fd_, &v, sizeof v);  // drained: waits wait again
+  }
 }
 
 void VhostUserTransport::close_eventfds() {
@@ -66,6 +79,9 @@ int VhostUserTransport::open(const UserOptions& o) {
   opt_ = o;
   for (uint16_t i = 0; i < kMaxVqs; ++i) kickfd_[i] = callfd_[i] = -1;
   fds_init_ = true;
+  hold_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (hold_fd_ < 0) return -errno;
+  fe_.set_pace(-1, hold_fd_);
   int rc;
   if (o.server) {
     rc = fe_.listen(o.path);
@@ -101,10 +117,8 @@ int VhostUserTransport::open(const UserOptions& o) {
   return 0;
 }
 
-bool VhostUserTransport::link_up() {
-  const std::lock_guard<std::mutex> g(mu_);
-  return fe_.connected() && running_;
-}
+// Without mu_: a monitor reconnecting to a slow backend holds it for a while.
+bool VhostUserTransport::link_up() { return link_.load(std::memory_order_acquire); }
 
 void VhostUserTransport::set_event_handler(net::TransportEventFn fn, void* arg) {
   ev_arg_ = arg;
@@ -139,6 +153,7 @@ void VhostUserTransport::monitor() {
         const std::lock_guard<std::mutex> g(mu_);
         fe_.disconnect();
         running_ = false;
+        link_.store(false, std::memory_order_release);
         ctrl_running_ = false;
       }
       VNET_USER_LOG(WARNING, "%s: backend went away; %s", opt_.path.c_str(),
@@ -345,6 +360,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
     return rc;
   }
   running_ = true;
+  link_.store(true, std::memory_order_release);
   return 0;
 }
 
@@ -352,13 +368,27 @@ int VhostUserTransport::stop() {
   const std::lock_guard<std::mutex> g(mu_);
   if (!running_) return 0;
   running_ = false;
+  link_.store(false, std::memory_order_release);
   ctrl_running_ = false;
+  // Not cancelled by hold() (stop is what the hold is for), but bounded: a
+  // backend that stops answering gets kStopTimeoutMs for all rings; the
+  // connection is then shut down (Frontend::desync) and the driver
+  // reclaims its buffers anyway.
+  constexpr int64_t kStopTimeoutMs = 3000;
+  fe_.set_pace(vu::now_ns() + kStopTimeoutMs * 1000000, -1);
   int first = 0;
   for (uint16_t q = 0; q < nvqs_ && fe_.connected(); ++q) {
     uint32_t base = 0;
-    if (proto_bit_) fe_.set_vring_enable(q, false);
-    if (int rc = fe_.get_vring_base(q, &base); rc != 0 && first == 0) first = rc;
+    int rc = proto_bit_ ? fe_.set_vring_enable(q, false) : 0;
+    if (rc == 0 || rc == -EPROTO) rc = fe_.get_vring_base(q, &base);
+    if (rc != 0 && first == 0) first = rc;
+    if (rc != 0 && rc != -EPROTO) {
+      VNET_USER_LOG(ERR, "%s: the backend failed while the rings stopped (%s); connection dropped",
+                    opt_.path.c_str(), strerror(-rc));
+      break;
+    }
   }
+  fe_.set_pace(-1, hold_fd_);
   return first;
 }
 

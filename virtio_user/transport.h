@@ -45,6 +45,7 @@ class VhostUserTransport final : public net::Transport {
   bool link_up() override;
   void control_kicked() override;
   void set_event_handler(net::TransportEventFn fn, void* arg) override;
+  void hold(bool on) override;
 
  private:
   int handshake();
@@ -87,6 +88,12 @@ class VhostUserTransport final : public net::Transport {
   std::atomic<net::TransportEventFn> ev_fn_{nullptr};
   std::atomic<void*> ev_arg_{nullptr};
   bool assumed_ = false;  // server mode, no backend yet: dev_features_ is what we expect
+  // hold(): an eventfd kept readable while any hold is in force; every
+  // request but stop()'s waits on it (Frontend::set_pace).
+  std::mutex hold_mu_;  // the count and the fd's level only; never held over I/O
+  unsigned holds_ = 0;
+  int hold_fd_ = -1;
+  std::atomic<bool> link_{false};  // connected and started: read without mu_
 };
 
 }  // namespace vnet::virtio_user

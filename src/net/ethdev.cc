@@ -421,13 +421,21 @@ int dev_start(rte_eth_dev* dev) {
 
 int dev_stop(rte_eth_dev* dev) {
   Port& p = port_of(dev);
-  const std::lock_guard<std::mutex> g(p.lock);
-  if (!p.started) return 0;
-  quiesce(dev);
-  p.started = false;
-  device_down(dev);
-  set_queue_state(dev, RTE_ETH_QUEUE_STATE_STOPPED);
-  link_update(dev, 0);
+  // A restart under way in the transport's thread (it holds the port lock
+  // while it talks to the device) gives up at once instead of making us
+  // wait on a device that stalls.
+  if (p.t) p.t->hold(true);
+  {
+    const std::lock_guard<std::mutex> g(p.lock);
+    if (p.started) {
+      quiesce(dev);
+      p.started = false;
+      device_down(dev);
+      set_queue_state(dev, RTE_ETH_QUEUE_STATE_STOPPED);
+      link_update(dev, 0);
+    }
+  }
+  if (p.t) p.t->hold(false);
   return 0;
 }
 

@@ -75,6 +75,12 @@ class Transport {
   // (nothing to do); a vhost-user backend never sees it, so virtio-user
   // serves the commands in process here, before the driver polls for them.
   virtual void control_kicked() {}
+  // hold(true): control-path I/O with the device that is under way in
+  // another thread (a reconnect, a restart), or that starts before
+  // hold(false), gives up at once, so that stop and close never wait on a
+  // device that stalls. stop() itself is bounded by its own deadline.
+  // Calls nest. Default: a transport whose I/O cannot stall (PCI).
+  virtual void hold(bool) {}
   // The ethdev's handler for Down/Up events; called from the transport's
   // own thread, never with a transport lock held. Default: no such events.
   virtual void set_event_handler(TransportEventFn, void*) {}
