@@ -154,7 +154,8 @@ inline bool rx_offload_hdr(const Queue& q, rte_mbuf* m, const virtio::NetHdr& h)
 // false: dropped and counted.
 inline bool rx_complete(Queue& q, rte_mbuf* m, uint8_t off) {
   if (off) {
-    if ((off & kRxOffHdr) && !rx_offload_hdr(q, m, rx_hdr(q, m))) {
+    // One copy of the header the device wrote: each field (gso_size too) is read once.
+    if ((off & kRxOffHdr) && !rx_offload_hdr(q, m, virtio::snapshot<virtio::NetHdr>(&rx_hdr(q, m)))) {
       ++q.st.errors;
       rte_pktmbuf_free(m);
       return false;

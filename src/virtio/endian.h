@@ -40,10 +40,14 @@ static_assert(sizeof(le64) == 8 && alignof(le64) == 8);
 
 // Copy a wire struct out of memory a peer may be writing concurrently: one
 // snapshot, then validate the copy (never re-read the shared original).
+// The compiler barrier makes the copy the only read: without it the
+// compiler may drop the copy and load a field from shared memory again
+// where it is used (two loads, two values, one check bypassed).
 template <class T>
 inline T snapshot(const void* p) noexcept {
   T t;
   std::memcpy(&t, p, sizeof(T));
+  asm volatile("" : : "r"(&t) : "memory");  // compiler barrier: the copy above is final
   return t;
 }
 
