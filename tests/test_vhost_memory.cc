@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -185,6 +186,77 @@ TEST(VhostMemory, SameRegionAddedByEachVhostDevice) {
   EXPECT_EQ(mem.guest_to_local(0x1000, 1), nullptr);
   EXPECT_EQ(count_maps(), 0u);
   EXPECT_EQ(mem.remove_region(r), -ENOENT);
+}
+
+
+// The cap on mapped guest memory (devarg max_mem_mb): checked before mapping.
+TEST(VhostMemory, LimitRefusesTablesOverIt) {
+  GuestMemory mem;
+  mem.set_limit(kFile / 2);
+  MemRegion r{0, kFile, 0x7f0000000000, 0};
+  int fd = make_memfd(1);
+  EXPECT_EQ(mem.set_table(&r, 1, &fd, 1), -E2BIG);
+  EXPECT_EQ(mem.count(), 0u);
+  EXPECT_EQ(count_maps(), 0u);
+  mem.set_limit(kFile);
+  fd = make_memfd(1);
+  EXPECT_EQ(mem.set_table(&r, 1, &fd, 1), 0);
+  MemRegion r2{kFile, kFile, 0x7f0000000000 + kFile, 0};
+  EXPECT_EQ(mem.add_region(r2, make_memfd(2)), -E2BIG);  // the sum counts
+  EXPECT_EQ(mem.count(), 1u);
+}
+
+long rss_kib() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// testpmd runs mlockall(MCL_FUTURE): a mapping must still not populate (or
+// lock) pages the guest never touched. In a child: mlockall is for good.
+TEST(VhostMemory, SparseRegionStaysUnpopulatedUnderMlockall) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) ::_exit(3);
+    const long before = rss_kib();
+    const int fd = ::memfd_create("vnet-vhost-memtest", MFD_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, 1L << 30) != 0) ::_exit(4);
+    int f = fd;
+    GuestMemory mem;
+    MemRegion r{0, 1ull << 30, 0x7f0000000000, 0};
+    if (mem.set_table(&r, 1, &f, 1) != 0) ::_exit(5);
+    mem.guest_to_local(0x1000, 8)[0] = 1;  // a page the guest did give us
+    const long grown = rss_kib() - before;
+    std::fprintf(stderr, "RSS grew by %ld KiB for a 1 GiB region\n", grown);
+    ::_exit(grown < 64 * 1024 ? 0 : 6);
+  }
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0) << "3: mlockall failed, 4/5: set-up, 6: the region was populated";
+}
+
+// The frontend shrinks its file under a live mapping: the access that would
+// have been SIGBUS reads zeros, and the fault is reported to the owner.
+TEST(VhostMemory, ShrunkFileFaultsAreCaughtAndReported) {
+  GuestMemory mem;
+  MemRegion r{0x100000, kFile, 0x7f0000000000, 0};
+  const int fd = make_memfd(9);
+  const int keep = ::dup(fd);
+  int f = fd;
+  ASSERT_EQ(mem.set_table(&r, 1, &f, 1), 0);
+  volatile uint8_t* g = mem.guest_to_local(0x100000 + 0x3000, 1);
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(*g, expect_byte(9, 0x3000));
+  ASSERT_EQ(::ftruncate(keep, 0), 0);
+  EXPECT_EQ(*g, 0);  // SIGBUS caught: an anonymous page took the lost one's place
+  *g = 5;
+  EXPECT_EQ(*g, 5);
+  EXPECT_EQ(mem.owner().faults.load(), 1u);
+  mem.clear();
+  EXPECT_EQ(count_maps(), 0u);
+  ::close(keep);
 }
 
 }  // namespace

@@ -466,5 +466,94 @@ TEST(VhostServer, SendRarpIsTakenOnceAndBuildsTheAnnouncement) {
   EXPECT_EQ(std::memcmp(f + 14 + 18, want, 6), 0);
 }
 
+
+// Call, kick and err fds must be eventfds: a pipe whose reader is gone
+// raised SIGPIPE from the data path's notification write.
+TEST(VhostServer, VringFdsMustBeEventfds) {
+  for (uint32_t req : {vu::SET_VRING_CALL, vu::SET_VRING_KICK, vu::SET_VRING_ERR}) {
+    Rig r;
+    r.handshake(kFeat, kProto);
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    ::close(p[0]);
+    const size_t fds_before = open_fds();
+    const uint64_t index = 0;
+    EXPECT_LT(r.msg(req, &index, 8, &p[1], 1), 0) << vu::req_name(req);
+    EXPECT_EQ(r.srv.stats().errors, 1u) << vu::req_name(req);
+    EXPECT_EQ(open_fds(), fds_before) << "the refused fd is closed: " << vu::req_name(req);
+    ::close(p[1]);
+  }
+}
+
+// A blocking call eventfd is made non-blocking: a counter the frontend left
+// at its maximum must never block the data path's write.
+TEST(VhostServer, CallEventfdIsMadeNonBlocking) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  const int call = ::eventfd(0, EFD_CLOEXEC);
+  const uint64_t max = 0xfffffffffffffffeull;
+  ASSERT_EQ(::write(call, &max, 8), 8);
+  const uint64_t index = 0;
+  ASSERT_EQ(r.msg(vu::SET_VRING_CALL, &index, 8, &call, 1), 0);
+  EXPECT_TRUE(::fcntl(call, F_GETFL) & O_NONBLOCK);
+  ASSERT_GE(r.vr[0].call_fd, 0);
+  const uint64_t one = 1;
+  EXPECT_EQ(::write(r.vr[0].call_fd, &one, 8), -1);  // EAGAIN, at once
+  EXPECT_EQ(errno, EAGAIN);
+  ::close(call);
+}
+
+// RESET_OWNER is a fresh start: memory table and protocol state go too.
+TEST(VhostServer, ResetOwnerDropsMemoryAndProtocolState) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  r.ring(0);
+  ASSERT_GT(count_maps(), 0u);
+  ASSERT_EQ(r.msg(vu::RESET_OWNER, nullptr, 0), 0);
+  EXPECT_EQ(count_maps(), 0u);
+  EXPECT_EQ(r.srv.features(), 0u);
+  EXPECT_FALSE(r.vr[0].armed);
+  // No REPLY_ACK any more: a NEED_REPLY message gets no ack.
+  ASSERT_EQ(r.u64(vu::SET_FEATURES, kFeat, vu::FLAG_VERSION | vu::FLAG_NEED_REPLY), 0);
+  EXPECT_FALSE(r.has_reply());
+  // No memory table any more: a ring cannot start.
+  ASSERT_EQ(r.state(vu::SET_VRING_NUM, 0, 256), 0);
+  const auto a = Rig::addr(0);
+  ASSERT_EQ(r.msg(vu::SET_VRING_ADDR, &a, sizeof a), 0);
+  const int kick = ::eventfd(0, EFD_CLOEXEC);
+  const uint64_t index = 0;
+  EXPECT_LT(r.msg(vu::SET_VRING_KICK, &index, 8, &kick, 1), 0);
+  ::close(kick);
+}
+
+// A second SEND_RARP replaces the first whole: the MAC is never half of each.
+TEST(VhostServer, SecondSendRarpReplacesTheFirstWhole) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  ASSERT_EQ(r.u64(vu::SEND_RARP, 0x0000665544332211ull), 0);
+  ASSERT_EQ(r.u64(vu::SEND_RARP, 0x0000ccbbaa998877ull), 0);
+  uint8_t mac[6] = {};
+  ASSERT_TRUE(r.srv.take_rarp(mac));
+  const uint8_t want[6] = {0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc};
+  EXPECT_EQ(std::memcmp(mac, want, 6), 0);
+  EXPECT_FALSE(r.srv.take_rarp(mac));
+}
+
+// A frontend that never reads its replies: the backend gives up after one
+// reply deadline and never blocks with its lock held (stats() answers).
+TEST(VhostServer, FrontendThatNeverReadsRepliesIsDropped) {
+  Rig r;
+  r.handshake(kFeat, kProto);
+  int rc = 0;
+  const int64_t t0 = vu::now_ns();
+  for (int i = 0; i < 100000 && rc == 0; ++i) {
+    rc = r.msg(vu::GET_FEATURES, nullptr, 0);
+    EXPECT_LT((vu::now_ns() - t0) / 1000000, 10000);
+    if ((vu::now_ns() - t0) / 1000000 >= 10000) break;
+  }
+  EXPECT_EQ(rc, -ETIMEDOUT);
+  EXPECT_EQ(r.srv.stats().timeouts, 1u);
+}
+
 }  // namespace
 }  // namespace vnet::vhost

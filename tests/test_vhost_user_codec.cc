@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
+
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "virtio/vhost_user.h"
 
@@ -108,6 +112,68 @@ TEST(VhostUserCodec, HeaderSplitAcrossReads) {
   size_t nfds;
   ASSERT_EQ(recv(p.s[1], r, fds, &nfds), 0);
   EXPECT_EQ(r.p.u64, 0x1234u);
+}
+
+
+// A peer that trickles a message gets one deadline for all of it, not one
+// per byte (it used to be 2 s per recv: minutes for one message).
+TEST(VhostUserCodec, TrickledMessageMissesOneWholeDeadline) {
+  Pair p;
+  Msg m{};
+  m.hdr = {GET_FEATURES, FLAG_VERSION, 0};
+  std::thread peer([&] {
+    const auto* b = reinterpret_cast<const uint8_t*>(&m.hdr);
+    for (size_t i = 0; i < sizeof(Header); ++i) {
+      if (::send(p.s[0], b + i, 1, MSG_NOSIGNAL) != 1) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  Msg r{};
+  int fds[kMaxFds];
+  size_t n = 0;
+  const int64_t t0 = now_ns();
+  EXPECT_EQ(recv(p.s[1], r, fds, &n, pace_ms(500)), -ETIMEDOUT);
+  const int64_t took_ms = (now_ns() - t0) / 1000000;
+  EXPECT_GE(took_ms, 450);
+  EXPECT_LT(took_ms, 900);  // the 12 bytes take 1.2 s: the deadline is for the message
+  ::shutdown(p.s[1], SHUT_RDWR);
+  peer.join();
+}
+
+// A reply to a peer that never reads: send() gives up at the deadline
+// instead of blocking (the socket itself is blocking).
+TEST(VhostUserCodec, SendToAPeerThatNeverReadsTimesOut) {
+  Pair p;
+  Msg m{};
+  m.hdr = {GET_FEATURES, FLAG_VERSION | FLAG_REPLY, 8};
+  int rc = 0;
+  const int64_t t0 = now_ns();
+  for (int i = 0; i < 1000000 && rc == 0; ++i) rc = send(p.s[1], m, nullptr, 0, pace_ms(300));
+  EXPECT_EQ(rc, -ETIMEDOUT);
+  EXPECT_LT((now_ns() - t0) / 1000000, 5000);
+}
+
+// A cancel fd ends a wait at once; a closed peer never raises SIGPIPE.
+TEST(VhostUserCodec, CancelFdEndsTheWaitAndNoSigpipe) {
+  Pair p;
+  const int cancel = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(cancel, 0);
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const uint64_t one = 1;
+    EXPECT_EQ(::write(cancel, &one, sizeof one), 8);
+  });
+  Msg r{};
+  int fds[kMaxFds];
+  size_t n = 0;
+  EXPECT_EQ(recv(p.s[1], r, fds, &n, Pace{-1, cancel}), -ECANCELED);
+  waker.join();
+  ::close(cancel);
+  ::close(p.s[0]);
+  p.s[0] = -1;
+  Msg m{};
+  m.hdr = {GET_FEATURES, FLAG_VERSION, 0};
+  EXPECT_EQ(send(p.s[1], m), -EPIPE);  // an error, not a signal
 }
 
 }  // namespace
