@@ -52,14 +52,17 @@ struct CopyStats {
   uint64_t dma_fallbacks = 0;  // packets copied (partly) by CPU because the DMA ring was full
   uint64_t dma_errors = 0;     // packets dropped because a DMA copy reported an error
   uint64_t inflight_hwm = 0;   // most packets in flight at the end of a burst
+  uint64_t dma_abandoned = 0;  // mbufs kept out of the pool: a stopped engine may still copy into them
 };
+
+inline constexpr uint8_t kAbandoned = 2;  // Pending::err: the copy may still land after the engine stopped
 
 // One packet whose copies may still be running.
 struct Pending {
   rte_mbuf* m;      // enqueue: the source, freed at publish; dequeue: the frame to deliver
   uint16_t copies;  // DMA copies not yet completed (guarded by the channel lock)
   uint16_t nused;   // used entries it owns, next in the used-record FIFO
-  uint8_t err;      // a DMA copy of it failed (guarded by the channel lock)
+  uint8_t err;      // a DMA copy of it failed (kAbandoned: still running when the engine was stopped)
   uint8_t zero;     // return its buffers with length 0 (already counted as dropped)
   uint8_t cpu_only; // the DMA ring was full: its remaining copies go to the CPU
 };
@@ -178,7 +181,7 @@ void dma_kill(DmaChan& ch) {
   for (uint16_t i = ch.next_done; i != ch.next_sub; ++i) {
     Pending* p = ch.tag[i & ch.mask];
     --p->copies;
-    p->err = 1;
+    p->err = kAbandoned;
   }
   ch.next_done = ch.next_sub;
   ch.unsubmitted = 0;

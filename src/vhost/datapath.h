@@ -148,6 +148,13 @@ void publish_done(Vring& v, Dev& dev) {
       ++v.cs.dma_errors;
       ++v.st.dropped;
     }
+    if (Deq && p.m && p.err == kAbandoned) {
+      // The mbuf is the destination of a copy the stopped engine may still
+      // make: it never goes back to the pool, where the next user would see
+      // the late bytes land.
+      ++v.cs.dma_abandoned;
+      p.m = nullptr;
+    }
     if (p.m && (!Deq || p.err)) {
       if (!Deq && !bad) {
         ++v.st.packets;

@@ -298,7 +298,7 @@ static_assert(std::size(kRingErrNames) == static_cast<size_t>(ring::DevErr::Coun
 
 constexpr const char* kQueueNames[] = {"packets",    "bytes",         "errors",     "drops",
                                        "nombuf",     "cpu_copies",    "cpu_bytes",  "dma_copies",
-                                       "dma_bytes",  "dma_fallbacks", "dma_errors", "dma_inflight_hwm",
+                                       "dma_bytes",  "dma_fallbacks", "dma_errors", "dma_abandoned", "dma_inflight_hwm",
                                        "dma_inflight"};
 constexpr unsigned kGauges = 2;  // the last queue names are gauges (high-water mark, in flight)
 constexpr unsigned kPerQueue = std::size(kQueueNames) + std::size(kRingErrNames);
@@ -325,7 +325,7 @@ void xstats_collect(const Port* p, uint64_t* out) {
     const Vring& v = p->vrings[xstats_vring(p, k)];
     const uint64_t q[] = {v.st.packets,       v.st.bytes,        v.st.bad_chains,     v.st.dropped,
                           v.st.nombuf,        v.cs.cpu_copies,   v.cs.cpu_bytes,      v.cs.dma_copies,
-                          v.cs.dma_bytes,     v.cs.dma_fallbacks, v.cs.dma_errors,    v.cs.inflight_hwm,
+                          v.cs.dma_bytes,     v.cs.dma_fallbacks, v.cs.dma_errors,    v.cs.dma_abandoned, v.cs.inflight_hwm,
                           v.aq ? v.aq->in_flight() : 0u};
     static_assert(std::size(q) == std::size(kQueueNames));
     for (uint64_t x : q) out[i++] = x;

@@ -82,6 +82,25 @@ uint64_t GuestMemory::mapped_bytes() const noexcept {
   return sum;
 }
 
+// A mapping the frontend no longer names. With copies abandoned in a DMA
+// engine (stopped after a drain timeout; hardware need not abort them), the
+// range is not given back: an inaccessible anonymous reservation takes the
+// guest pages' place, so a late copy lands nowhere (it faults), never in the
+// next frontend's memory. The reservation costs address space only.
+void GuestMemory::retire(Mapping& m) noexcept {
+  if (m.base && quarantine_) {
+    fault::unguard(m.base);
+    if (::mmap(m.base, m.len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) !=
+        MAP_FAILED) {
+      quarantined_ += m.len;
+      VHOST_LOG(WARNING, "guest memory region (0x%zx bytes) quarantined: DMA copies were abandoned in flight", m.len);
+      m = Mapping{};
+      return;
+    }
+  }
+  unmap(m);
+}
+
 void GuestMemory::unmap(Mapping& m) noexcept {
   if (m.base) {
     fault::unguard(m.base);
@@ -179,7 +198,7 @@ int GuestMemory::remove_region(const vhost_user::MemRegion& r) noexcept {
     }
     guest_.remove(m.r.guest_addr, m.r.size);
     user_.remove(m.r.user_addr, m.r.size);
-    unmap(m);
+    retire(m);
     maps_[i] = maps_[n_ - 1];
     maps_[n_ - 1] = Mapping{};
     --n_;
@@ -190,7 +209,7 @@ int GuestMemory::remove_region(const vhost_user::MemRegion& r) noexcept {
 }
 
 void GuestMemory::clear() noexcept {
-  for (size_t i = 0; i < n_; ++i) unmap(maps_[i]);
+  for (size_t i = 0; i < n_; ++i) retire(maps_[i]);
   n_ = 0;
   guest_.clear();
   user_.clear();

@@ -48,6 +48,10 @@ class GuestMemory {
   // Most bytes of guest memory mapped at once (checked before mapping).
   void set_limit(uint64_t bytes) noexcept { limit_ = bytes; }
   uint64_t mapped_bytes() const noexcept;
+  // From now on, regions are quarantined instead of unmapped (a DMA engine
+  // may still write them: copies were abandoned in flight).
+  void set_quarantine() noexcept { quarantine_ = true; }
+  uint64_t quarantined_bytes() const noexcept { return quarantined_; }
   // Where faults in our mappings are reported (a frontend shrank its memory).
   fault::Owner& owner() noexcept { return owner_; }
   // Frontend user address -> local pointer, whole range inside one region.
@@ -68,6 +72,7 @@ class GuestMemory {
   // have: bytes already mapped that count against the limit.
   int map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, Mapping& out) noexcept;
   static void unmap(Mapping& m) noexcept;
+  void retire(Mapping& m) noexcept;
   static int index(const Mapping* maps, size_t n, ring::RegionTable& guest, ring::RegionTable& user) noexcept;
 
   std::array<Mapping, kMaxSlots> maps_{};
@@ -75,6 +80,8 @@ class GuestMemory {
   ring::RegionTable guest_;
   ring::RegionTable user_;
   uint64_t limit_ = kDefaultLimit;
+  bool quarantine_ = false;
+  uint64_t quarantined_ = 0;
   fault::Owner owner_;
 };
 

@@ -423,6 +423,7 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
       // Back to a fresh connection: rings, memory table, features, protocol
       // features and status all go (the frontend starts over with SET_OWNER).
       for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
+      quarantine_if_abandoned();
       mem_.clear();
       features_ = protocol_features_ = 0;
       status_ = 0;
@@ -584,7 +585,15 @@ bool Server::memory_changed_prepare(bool* was_armed) {
     quiesce(vrings_[i]);
     was_armed[i] = vrings_[i].armed;
   }
+  quarantine_if_abandoned();
   return true;
+}
+
+// After quiesce: a channel that had to be stopped with copies in flight
+// may still write guest memory; what is unmapped from now on is quarantined.
+void Server::quarantine_if_abandoned() {
+  for (unsigned i = 0; i < nvrings_; ++i)
+    if (vrings_[i].aq && vrings_[i].aq->ch && vrings_[i].aq->ch->dead) mem_.set_quarantine();
 }
 
 // After: re-arm those rings over the new table where they left off.
@@ -754,6 +763,7 @@ void Server::disconnect() {
 void Server::disconnect_locked() {
   if (connected_) ++st_.disconnects;
   for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
+  quarantine_if_abandoned();
   mem_.clear();
   features_ = protocol_features_ = 0;
   status_ = 0;

@@ -121,6 +121,7 @@ class Server {
   bool update_locked();  // republish readiness; true when the link state changed
   void report(bool changed);
   bool memory_changed_prepare(bool* was_armed);
+  void quarantine_if_abandoned();
   Outcome memory_changed_finish(const vhost_user::Msg& m, const bool* was_armed);
   void run();
   static void* thread_main(void* arg);
