@@ -357,3 +357,75 @@ TEST(HostileFrontend, GibibyteRegionStaysSparse) {
     return 0;
   });
 }
+
+// 7. The backend answers GET_FEATURES with 5 of the 12 header bytes and
+// keeps the socket open: the probe must fail within 30 s (the frontend's
+// whole-reply deadline is 20 s), leaving no port behind.
+TEST(HostileBackend, PartialReplyHeader) {
+  expect_child_ok({.recovery = "net_vnet_user7"}, [](Env& e) {
+    {
+      FakeBackend b(e.f_sock, [](FakeBackend& b) {
+        const int s = b.accept();
+        vu::Msg m{};
+        if (s < 0 || !b.serve_until(s, vu::GET_FEATURES, m)) return;
+        const uint32_t hdr[3] = {vu::GET_FEATURES, vu::FLAG_VERSION | vu::FLAG_REPLY, 8};
+        if (::send(s, hdr, 5, MSG_NOSIGNAL) != 5) return;
+        b.stage = 1;
+        b.hold(s);
+      });
+      if (!b.listening()) e.fatal("fake backend cannot listen on %s", e.f_sock.c_str());
+      const std::string args = "path=" + e.f_sock;
+      const int rc = e.timed("rte_vdev_init(net_vnet_user7) against 5 bytes of a 12-byte reply header", 30,
+                             [&] { return rte_vdev_init("net_vnet_user7", args.c_str()); });
+      if (b.stage < 1) e.fail("the fake backend never sent its partial reply");
+      if (rc == 0) e.fail("the probe succeeded on a partial reply header");
+      uint16_t p;
+      if (rte_eth_dev_get_port_by_name("net_vnet_user7", &p) == 0) {
+        e.fail("a port was left behind");
+        rte_vdev_uninit("net_vnet_user7");
+      }
+    }
+    return 0;
+  });
+}
+
+// 8. A started port whose backend goes away; on reconnection (client mode,
+// every 250 ms) the backend answers the handshake, then never answers
+// SET_MEM_TABLE. Stop and close of the port must each return within 5 s.
+TEST(HostileBackend, StallMidReconnect) {
+  expect_child_ok({.recovery = "net_vnet_user8"}, [](Env& e) {
+    {
+      FakeBackend b(e.f_sock, [](FakeBackend& b) {
+        int s = b.accept();
+        vu::Msg m{};
+        if (s < 0) return;
+        while (b.next(s, m, 1)) FakeBackend::serve(s, m);  // until told to go away
+        b.drop(s);
+        b.stage = 1;
+        if ((s = b.accept()) < 0) return;
+        b.stage = 2;
+        if (!b.serve_until(s, vu::SET_MEM_TABLE, m)) return;
+        b.stage = 3;  // never answered
+        b.hold(s);
+      });
+      if (!b.listening()) e.fatal("fake backend cannot listen on %s", e.f_sock.c_str());
+      const std::string args = "path=" + e.f_sock;
+      uint16_t p;
+      if (e.timed("rte_vdev_init(net_vnet_user8)", 10, [&] { return rte_vdev_init("net_vnet_user8", args.c_str()); }) ||
+          rte_eth_dev_get_port_by_name("net_vnet_user8", &p))
+        e.fatal("net_vnet_user8 does not probe against the fake backend");
+      if (e.timed("start net_vnet_user8", 10, [&] { return setup_port(p, e.mp, false, 1); }) != 0)
+        e.fatal("net_vnet_user8 does not start against the fake backend");
+      b.cmd = 1;
+      step("the backend goes away; the frontend reconnects into a stall");
+      if (!e.pump_until([&] { return b.stage.load() >= 3; }, 5))
+        e.fail("the frontend did not reconnect and reach SET_MEM_TABLE within 5 s (stage %d)", b.stage.load());
+      e.timed("rte_eth_dev_stop(net_vnet_user8) while its backend stalls on SET_MEM_TABLE", kControlS,
+              [&] { return rte_eth_dev_stop(p); });
+      e.timed("rte_eth_dev_close(net_vnet_user8) while its backend stalls on SET_MEM_TABLE", kControlS,
+              [&] { return rte_eth_dev_close(p); });
+      e.timed("rte_vdev_uninit(net_vnet_user8)", kControlS, [&] { return rte_vdev_uninit("net_vnet_user8"); });
+    }
+    return 0;
+  });
+}
