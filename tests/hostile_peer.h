@@ -213,7 +213,7 @@ class RawFrontend {
   size_t map_len = 0;
   uint64_t region_size = 0;
   int kick[2] = {-1, -1};
-  bool touch_ok = true;  // false once the memfd was shrunk under the mapping
+  bool touch_ok = true;  // false once the memfd was shrunk under the mapping: no ring access here
 
   RawFrontend() = default;
   RawFrontend(const RawFrontend&) = delete;
@@ -449,7 +449,7 @@ class Hostile {
   // Offer Rx buffers and send frames, recycling both, until `until` holds.
   void traffic(const std::function<bool()>& until) {
     uint64_t seq = 0;
-    while (!stop && !dropped && !until()) {
+    while (!stop && !dropped && f.touch_ok && !until()) {
       rx_frames += f.reap_rx();
       tx_frames += f.reap_tx();
       for (int i = 0; i < 8 && f.send_frame(seq); ++i) ++seq;
