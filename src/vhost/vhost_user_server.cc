@@ -184,13 +184,15 @@ void Server::run() {
   while (!stopping_.load()) {
     // A fault in the frontend's memory (it shrank or punched its file): the
     // handler already put anonymous pages in; the connection is done.
-    if (const uint64_t f = mem_.owner().faults.load(std::memory_order_relaxed); f != faults_seen_) {
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        st_.mem_faults += f - faults_seen_;
-      }
-      faults_seen_ = f;
+    if (mem_.owner().faults.load(std::memory_order_relaxed) != faults_seen_) {
       if (conn_fd_ >= 0) drop_frontend("the frontend took away memory it shared (SIGBUS caught in a guest region)");
+      // Every fault so far belongs to the frontend just dropped: its rings
+      // (other lcores, other rings) may have faulted again until disconnect()
+      // quiesced them and unmapped its memory; none may count against the next.
+      const uint64_t f = mem_.owner().faults.load(std::memory_order_relaxed);
+      std::lock_guard<std::mutex> g(mu_);
+      st_.mem_faults += f - faults_seen_;
+      faults_seen_ = f;
     }
     uint64_t drain;
     [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drain, sizeof drain);  // wake-ups are acted on from here
