@@ -600,21 +600,22 @@ class Env {
 
   explicit Env(std::string d) : dir(std::move(d)), a_sock(dir + "/a.sock"), b_sock(dir + "/b.sock"), f_sock(dir + "/f.sock") {}
 
+  static void vsay(const char* tag, const char* f, va_list ap) {
+    std::fputs(tag, stderr);
+    std::vfprintf(stderr, f, ap);
+    std::fputs("\n", stderr);
+  }
   void fail(const char* f, ...) __attribute__((format(printf, 2, 3))) {
     va_list ap;
     va_start(ap, f);
-    std::fputs("FAILED: ", stderr);
-    std::vfprintf(stderr, f, ap);
-    std::fputs("\n", stderr);
+    vsay("FAILED: ", f, ap);
     va_end(ap);
     ++failures;
   }
   [[noreturn]] void fatal(const char* f, ...) __attribute__((format(printf, 2, 3))) {
     va_list ap;
     va_start(ap, f);
-    std::fputs("FAILED (set-up): ", stderr);
-    std::vfprintf(stderr, f, ap);
-    std::fputs("\n", stderr);
+    vsay("FAILED (set-up): ", f, ap);
     va_end(ap);
     ::_exit(1);
   }

@@ -105,7 +105,13 @@ int Server::listen(const char* path) {
   struct stat st;
   if (::stat(path, &st) == 0) {
     // Something is there: a live backend (refuse) or a stale socket (replace).
-    if (!S_ISSOCK(st.st_mode) || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    // The probe connects without blocking: a listener whose backlog is full
+    // (EAGAIN) is just as alive.
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const bool live = probe >= 0 && (::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ||
+                                     errno == EAGAIN);
+    if (probe >= 0) ::close(probe);
+    if (!S_ISSOCK(st.st_mode) || live) {
       VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
                 S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
       ::close(fd);
