@@ -319,6 +319,11 @@ TEST(HostileFrontend, CloseDuringOneByteEveryHalfSecond) {
 // locked process populates every page it maps. (a) A 1 TiB sparse region
 // must be refused (the per-port cap on mapped guest memory, 64 GiB by default).
 TEST(HostileFrontend, TebibyteRegionRefused) {
+#if defined(__SANITIZE_THREAD__)
+  // mlockall would lock ThreadSanitizer's terabytes of shadow mappings; the
+  // release build runs this attack (tsan runs the label for the races).
+  GTEST_SKIP() << "mlockall under ThreadSanitizer";
+#endif
   expect_child_ok({.mlock = true}, [](Env& e) {
     const uint64_t bad0 = e.xstat("vhost_bad_messages");
     Hostile h(e.a_sock, [](Hostile& h) {
@@ -343,6 +348,11 @@ TEST(HostileFrontend, TebibyteRegionRefused) {
 // (b) A 1 GiB sparse region is accepted and the rings run inside it; pages
 // the guest never touched must stay unpopulated.
 TEST(HostileFrontend, GibibyteRegionStaysSparse) {
+#if defined(__SANITIZE_THREAD__)
+  // mlockall would lock ThreadSanitizer's terabytes of shadow mappings; the
+  // release build runs this attack (tsan runs the label for the races).
+  GTEST_SKIP() << "mlockall under ThreadSanitizer";
+#endif
   expect_child_ok({.mlock = true}, [](Env& e) {
     CallFds call;
     Hostile h(e.a_sock, [&call](Hostile& h) { arm_and_flow(h, call.fd[0], call.fd[1], [] { return false; }, 1ull << 30); });

@@ -485,24 +485,26 @@ int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) {
     const auto* q = static_cast<const Queue*>(dev->data->rx_queues[i]);
     if (!q) continue;
-    s->ipackets += q->st.packets;
-    s->ibytes += q->st.bytes;
-    s->ierrors += q->st.errors;
+    const QueueStats st = ring::counters_snapshot(q->st);  // the lcore keeps counting
+    s->ipackets += st.packets;
+    s->ibytes += st.bytes;
+    s->ierrors += st.errors;
     if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-      s->q_ipackets[i] = q->st.packets;
-      s->q_ibytes[i] = q->st.bytes;
-      s->q_errors[i] = q->st.errors;
+      s->q_ipackets[i] = st.packets;
+      s->q_ibytes[i] = st.bytes;
+      s->q_errors[i] = st.errors;
     }
   }
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) {
     const auto* q = static_cast<const Queue*>(dev->data->tx_queues[i]);
     if (!q) continue;
-    s->opackets += q->st.packets;
-    s->obytes += q->st.bytes;
-    s->oerrors += q->st.errors;
+    const QueueStats st = ring::counters_snapshot(q->st);
+    s->opackets += st.packets;
+    s->obytes += st.bytes;
+    s->oerrors += st.errors;
     if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-      s->q_opackets[i] = q->st.packets;
-      s->q_obytes[i] = q->st.bytes;
+      s->q_opackets[i] = st.packets;
+      s->q_obytes[i] = st.bytes;
     }
   }
   s->rx_nombuf = dev->data->rx_mbuf_alloc_failed;

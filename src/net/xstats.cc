@@ -82,11 +82,13 @@ int xstats_get(rte_eth_dev* dev, rte_eth_xstat* xs, unsigned size) {
       xs[k].value = v;
       ++k;
     };
-    for (const auto& f : kFields) put(q ? q->st.*f.m : 0);
-    for (size_t b = 0; b < std::size(kBins); ++b) put(q ? q->st.size_bins[b] : 0);
+    const QueueStats st = q ? ring::counters_snapshot(q->st) : QueueStats{};  // the lcore keeps counting
+    const auto errs = q && p.hdr_size ? ring::counters_snapshot(ring_errors(p, *q)) : ring::ErrCounters<ring::DrvErr>{};
+    for (const auto& f : kFields) put(st.*f.m);
+    for (size_t b = 0; b < std::size(kBins); ++b) put(st.size_bins[b]);
     for (size_t e = 0; e < std::size(kRingErrs); ++e) {
       const auto err = static_cast<ring::DrvErr>(e);
-      put(q && p.hdr_size ? ring_errors(p, *q)[err] - q->ring_err_base[err] : 0);
+      put(q && p.hdr_size ? errs[err] - q->ring_err_base[err] : 0);
     }
   });
   return static_cast<int>(n);

@@ -8,6 +8,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace vnet::ring {
 
@@ -105,6 +106,30 @@ struct ErrCounters {
     return t;
   }
 };
+
+// Statistics counters are written by the data path on its own lcore and
+// read by the control path without stopping it, as every DPDK driver does:
+// a reader may see a value one burst old, never a torn one (aligned 64-bit
+// words). All such reads go through this one function, each word read once
+// (volatile), so that ThreadSanitizer's suppression (tests/tsan.supp) names
+// exactly these racy-by-design reads and nothing else.
+template <class T>
+[[gnu::noinline]] T counters_snapshot(const T& live) noexcept {
+  static_assert(std::is_trivially_copyable_v<T>);
+  T out;
+  auto* d = reinterpret_cast<unsigned char*>(&out);
+  const auto* s = reinterpret_cast<const volatile unsigned char*>(&live);
+  if constexpr (sizeof(T) % sizeof(uint64_t) == 0 && alignof(T) >= alignof(uint64_t)) {
+    const auto* s64 = reinterpret_cast<const volatile uint64_t*>(&live);
+    for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); ++i) {
+      const uint64_t w = s64[i];
+      __builtin_memcpy(d + i * sizeof(uint64_t), &w, sizeof w);
+    }
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) d[i] = s[i];
+  }
+  return out;
+}
 
 // Error-path logging. Default writes to stderr; the ethdev layer points it
 // at rte_log. Lines are rate limited per counter (1, 2, 4, 8, ... hits).

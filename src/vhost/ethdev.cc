@@ -140,7 +140,8 @@ int tx_done_cleanup(void* q, uint32_t) {
 
 void on_link(void* ctx, bool up) {
   Port* p = static_cast<Port*>(ctx);
-  rte_eth_link link = p->dev->data->dev_link;
+  rte_eth_link link;
+  rte_eth_linkstatus_get(p->dev, &link);  // atomic: link_update() may store it from another thread
   link.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
   rte_eth_linkstatus_set(p->dev, &link);
   rte_eth_dev_callback_process(p->dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
@@ -235,7 +236,8 @@ int dev_close(rte_eth_dev* dev) {
 }
 
 int link_update(rte_eth_dev* dev, int) {
-  rte_eth_link link = dev->data->dev_link;
+  rte_eth_link link;
+  rte_eth_linkstatus_get(dev, &link);  // atomic: the control thread's on_link() may store it
   link.link_status = port_of(dev)->server->link_up() ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
   return rte_eth_linkstatus_set(dev, &link);
 }
@@ -248,8 +250,9 @@ VringStats diff(const VringStats& a, const VringStats& b) {
 int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
   Port* p = port_of(dev);
   for (uint16_t i = 0; i < p->queue_pairs; ++i) {
-    const VringStats rx = diff(p->vrings[2 * i + 1].st, p->base[2 * i + 1]);
-    const VringStats tx = diff(p->vrings[2 * i].st, p->base[2 * i]);
+    // The lcores keep counting while we read.
+    const VringStats rx = diff(ring::counters_snapshot(p->vrings[2 * i + 1].st), p->base[2 * i + 1]);
+    const VringStats tx = diff(ring::counters_snapshot(p->vrings[2 * i].st), p->base[2 * i]);
     s->ipackets += rx.packets;
     s->ibytes += rx.bytes;
     s->ierrors += rx.dropped;
@@ -319,24 +322,33 @@ bool xstats_is_gauge(unsigned i, unsigned total_queue_stats) {
   return j >= std::size(kQueueNames) - kGauges && j < std::size(kQueueNames);
 }
 
+// Packets in flight on a DMA queue its lcore keeps changing.
+uint64_t in_flight_now(const AsyncQueue& q) {
+  return static_cast<uint16_t>(ring::counters_snapshot(q.tail) - ring::counters_snapshot(q.pub));
+}
+
 void xstats_collect(const Port* p, uint64_t* out) {
-  unsigned i = 0;
-  for (unsigned k = 0; k < 2u * p->queue_pairs; ++k) {
-    const Vring& v = p->vrings[xstats_vring(p, k)];
-    const uint64_t q[] = {v.st.packets,       v.st.bytes,        v.st.bad_chains,     v.st.dropped,
-                          v.st.nombuf,        v.cs.cpu_copies,   v.cs.cpu_bytes,      v.cs.dma_copies,
-                          v.cs.dma_bytes,     v.cs.dma_fallbacks, v.cs.dma_errors,    v.cs.dma_abandoned, v.cs.inflight_hwm,
-                          v.aq ? v.aq->in_flight() : 0u};
-    static_assert(std::size(q) == std::size(kQueueNames));
-    for (uint64_t x : q) out[i++] = x;
-    const auto& live = v.is_packed ? v.packed.errors() : v.split.errors();
-    for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
-  }
-  const ServerStats ss = p->server->stats();
-  const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,
-                                 ss.disconnects, ss.mem_faults, ss.timeouts};
-  static_assert(std::size(port_stats) == std::size(kPortNames));
-  for (uint64_t x : port_stats) out[i++] = x;
+  p->server->with_control_held([&](const ServerStats& ss) {
+    unsigned i = 0;
+    for (unsigned k = 0; k < 2u * p->queue_pairs; ++k) {
+      const Vring& v = p->vrings[xstats_vring(p, k)];
+      // The lcores keep counting while we read (the control state is held).
+      const VringStats st = ring::counters_snapshot(v.st);
+      const CopyStats cs = ring::counters_snapshot(v.cs);
+      const uint64_t q[] = {st.packets,       st.bytes,         st.bad_chains,  st.dropped,
+                            st.nombuf,        cs.cpu_copies,    cs.cpu_bytes,   cs.dma_copies,
+                            cs.dma_bytes,     cs.dma_fallbacks, cs.dma_errors,  cs.dma_abandoned,
+                            cs.inflight_hwm,  v.aq ? in_flight_now(*v.aq) : 0u};
+      static_assert(std::size(q) == std::size(kQueueNames));
+      for (uint64_t x : q) out[i++] = x;
+      const auto live = ring::counters_snapshot(v.is_packed ? v.packed.errors() : v.split.errors());
+      for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
+    }
+    const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,
+                                   ss.disconnects, ss.mem_faults, ss.timeouts};
+    static_assert(std::size(port_stats) == std::size(kPortNames));
+    for (uint64_t x : port_stats) out[i++] = x;
+  });
 }
 
 int xstats_get_names(rte_eth_dev* dev, rte_eth_xstat_name* names, unsigned size) {

@@ -85,6 +85,14 @@ class Server {
   void set_started(bool on);
   bool link_up() const { return link_.load(std::memory_order_acquire); }
   ServerStats stats() const;
+  // Run f(stats) with the control thread held off: the rings' control state
+  // (layout, error counts folded at each re-arm) stays still while f reads
+  // it. Never held over socket I/O; f must not call back into the server.
+  template <class F>
+  void with_control_held(F&& f) const {
+    std::lock_guard<std::mutex> g(mu_);
+    f(static_cast<const ServerStats&>(st_));
+  }
   uint64_t features() const;
   uint16_t mtu() const;
   // SEND_RARP asked for a RARP announcement of `mac` (after a migration);
