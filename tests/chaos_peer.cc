@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fd_audit.h"
 #include "traffic.h"
 #include "vhost_pair.h"
 
@@ -239,8 +240,12 @@ int run(const Options& o, const char* argv0) {
       // inuse: the pool's mbufs out of it. The application holds only the
       // `held` frames waiting for Tx room (none while the link reads down):
       // every other one in use is the driver's.
-      std::printf("STATUS link=%d rx=%lu tx=%lu bad=%lu dup=%lu inuse=%u held=%u dropped=%lu lsc=%lu\n", up ? 1 : 0,
-                  c.rx, c.tx, c.bad, c.dup, rte_mempool_in_use_count(mp), npend, c.lost_tx, lsc_seen);
+      // fds and maps: open fds and mappings, for the script to see that a
+      // peer's departure gives back its fds and memory too.
+      std::printf("STATUS link=%d rx=%lu tx=%lu bad=%lu dup=%lu inuse=%u held=%u dropped=%lu lsc=%lu fds=%zu "
+                  "maps=%zu\n",
+                  up ? 1 : 0, c.rx, c.tx, c.bad, c.dup, rte_mempool_in_use_count(mp), npend, c.lost_tx, lsc_seen,
+                  vnet::test::open_fds(), vnet::test::count_maps(""));
     }
     if (!busy) ::usleep(20);  // idle: leave the shared cores to the rest of the machine
   }
