@@ -3,20 +3,24 @@
 # (tests/chaos_peer), one side killed with SIGKILL mid-traffic and restarted,
 # 20 rounds; checks the survivor lives, goes link-down, holds no lost mbuf,
 # comes back up and forwards again, and that no frame was ever corrupted.
-"""usage: chaos.py <chaos_peer binary> [--rounds N] [--seed N]
+"""usage: chaos.py <chaos_peer binary> [--rounds N] [--seed N] [--victim alternate|frontend|backend]
 
 Starts the backend (net_vnet_vhost, CPU 1), then the frontend (net_vnet_user
 in client mode, CPU 0), waits for verified traffic both ways, then kills
-frontend, backend, frontend, ... one per round, at a random moment (--seed
-makes the moments repeatable) while frames move. In each round the survivor
-must stay alive and keep reporting, read LINK-DOWN within LINK_S, settle to
-its idle mbuf count (no traffic, nothing held by the application; the same
-count every round, never more than one Rx ring), read LINK-UP once the killed
-side is restarted, and the frontend's verified receive count must grow by
-RESUME_FRAMES again. No peer may ever report a corrupt or duplicated frame.
-At the end both get SIGTERM and must print "RESULT ok" (port closed, every
-mbuf back in the pool). Exit status 0 on success; on failure the round, the
-side killed and the last lines of every peer's output.
+frontend, backend, frontend, ... one per round (--victim: always the same
+side, so that one survivor process sees every death), at a random moment
+(--seed makes the moments repeatable) while frames move. In each round the
+survivor must stay alive and keep reporting, read LINK-DOWN within LINK_S and
+settle idle: no traffic, nothing held by the application, and its pool's
+in-use count either 0 or exactly one Rx ring (buffers still posted), the same
+for that role every round. Its open fds and mappings must be back where they
+were before it ever had a peer (the backend's lines before its first LINK-UP)
+and where they were after its own earlier rounds. Then it must read LINK-UP
+once the killed side is restarted, and the frontend's verified receive count
+must grow by RESUME_FRAMES again. No peer may ever report a corrupt or
+duplicated frame. At the end both get SIGTERM and must print "RESULT ok"
+(port closed, every mbuf back in the pool). Exit status 0 on success; on
+failure the round, the side killed and the last lines of every peer's output.
 """
 import os
 import random
@@ -37,7 +41,8 @@ RESUME_S = 15.0     # traffic flowing again
 STOP_S = 20.0       # SIGTERM to exit
 SILENT_S = 5.0      # a live peer prints STATUS every 100 ms; this long without one is a hang
 RESUME_FRAMES = 500  # verified frames the frontend must receive to count as "traffic flows"
-RX_RING = 256       # chaos_peer's Rx ring: the most a port may hold while idle
+RX_RING = 256       # chaos_peer's Rx ring: an idle port holds none of the pool's mbufs, or exactly this many
+MAPS_SLACK = 4      # mappings an idle peer may have above its reference (glibc and EAL threads move a few)
 DPDK_RUNTIME = "/var/run/dpdk"  # EAL's runtime directories, for root
 
 
@@ -110,6 +115,11 @@ class Peer:
         with self.lock:
             return [(t, st) for t, i, st in self.status if i >= mark]
 
+    def statuses_before(self, mark):
+        """STATUS fields of the lines before line `mark`."""
+        with self.lock:
+            return [st for t, i, st in self.status if i < mark]
+
     def last_status(self):
         with self.lock:
             return self.status[-1][2] if self.status else None
@@ -133,7 +143,7 @@ class Peer:
 
 
 class Chaos:
-    def __init__(self, binary, rounds, seed):
+    def __init__(self, binary, rounds, seed, victims="alternate"):
         self.binary = binary
         self.rounds = rounds
         self.seed = seed
@@ -143,7 +153,9 @@ class Chaos:
         self.fe = self.be = None
         self.round = 0
         self.victim = "-"
-        self.baseline = {}     # role -> the survivor's idle in-use count, from its first round
+        self.victims = victims
+        self.idle_inuse = {}   # role -> in-use count of an idle survivor (its first round)
+        self.idle_ref = {}     # peer -> {"fds", "maps"} it must come back to when idle
         self.n = {"frontend": 0, "backend": 0}
         two = (os.cpu_count() or 1) >= 2
         self.cpu = {"frontend": 0, "backend": 1 if two else 0}
@@ -211,15 +223,23 @@ class Chaos:
         self.wait(grown, RESUME_S, "traffic both ways (frontend rx +%d verified frames)" % min_frames)
 
     def settle(self, p, mark):
-        """After its LINK-DOWN the survivor reaches its idle count: three STATUS lines
-        in a row with the link down, nothing held by the application and the same
-        in-use count, which is at most one Rx ring and the same every round."""
-        base = self.baseline.get(p.role)
+        """After its LINK-DOWN (line `mark`) the survivor settles idle; see the module doc.
+        fds must come back exactly, mappings within MAPS_SLACK (glibc and EAL move a
+        few). Returns the last STATUS fields."""
+        want = self.idle_inuse.get(p.role)
+        ref = self.idle_ref.get(p)
+        if ref is None:
+            # Before its first LINK-UP (a backend waiting for its first frontend).
+            up = p.find(0, "LINK-UP")
+            pre = p.statuses_before(up) if up is not None else []
+            pre = [s for s in pre if s["link"] == 0]
+            if pre:
+                ref = {"fds": min(s["fds"] for s in pre), "maps": min(s["maps"] for s in pre)}
         seen = []
 
         def idle():
             st = [s for _, s in p.statuses(mark)]
-            seen[:] = [s["inuse"] for s in st[-6:]]
+            seen[:] = ["inuse %d fds %d maps %d" % (s["inuse"], s["fds"], s["maps"]) for s in st[-4:]]
             last = st[-3:]
             if len(last) < 3 or any(s["link"] != 0 or s["held"] != 0 for s in last):
                 return None
@@ -227,17 +247,23 @@ class Chaos:
             if len(counts) != 1:
                 return None
             c = counts.pop()
-            if c > RX_RING or (base is not None and c != base):
+            if c not in (0, RX_RING) or (want is not None and c != want):
                 return None
-            return ("inuse", c)
+            if ref is not None and (last[-1]["fds"] > ref["fds"] or last[-1]["maps"] > ref["maps"] + MAPS_SLACK):
+                return None
+            return last
         try:
-            _, c = self.wait(idle, SETTLE_S, "idle in-use count")
+            last = self.wait(idle, SETTLE_S, "idle state")
         except Timeout as e:
-            raise Failure("%s: %s; last in-use counts %s, idle baseline %s (at most %d): mbufs not back" %
-                          (p.name(), e, seen, base, RX_RING))
-        if base is None:
-            self.baseline[p.role] = c
-        return c
+            raise Failure("%s: %s; last seen %s; want in use 0 or %d%s, fds and maps at most %s (+%d maps): "
+                          "mbufs, fds or mappings not given back" %
+                          (p.name(), e, seen, RX_RING, "" if want is None else " (%d as in earlier rounds)" % want,
+                           ref, MAPS_SLACK))
+        self.idle_inuse.setdefault(p.role, last[-1]["inuse"])
+        # The lowest of the three: a reconnect attempt's socket may be open at one of them.
+        now = {"fds": min(s["fds"] for s in last), "maps": min(s["maps"] for s in last)}
+        self.idle_ref[p] = now if ref is None else {k: min(ref[k], now[k]) for k in now}
+        return last[-1]
 
     # ---- the test --------------------------------------------------------
     def run(self):
@@ -253,7 +279,7 @@ class Chaos:
         for r in range(1, self.rounds + 1):
             self.round = r
             tr = time.monotonic()
-            victim_role = "frontend" if r % 2 == 1 else "backend"
+            victim_role = self.victims if self.victims != "alternate" else "frontend" if r % 2 == 1 else "backend"
             self.victim = victim_role
             victim = self.fe if victim_role == "frontend" else self.be
             survivor = self.be if victim_role == "frontend" else self.fe
@@ -264,6 +290,9 @@ class Chaos:
             before = survivor.last_status()
             t_kill = time.monotonic()
             victim.kill()  # SIGKILL
+            if victim.proc.returncode != -signal.SIGKILL:
+                raise Failure("%s had exited by itself (status %s) before it was killed" %
+                              (victim.name(), victim.proc.returncode))
             shutil.rmtree(victim.runtime_dir(), ignore_errors=True)
             if victim_role == "frontend":
                 self.fe = None
@@ -282,9 +311,10 @@ class Chaos:
             t_up = time.monotonic() - t_start
             self.flowing(fe_base=0 if victim_role == "frontend" else None)
             after = survivor.last_status()
-            print("chaos: round %2d: killed %-8s survivor %-8s rx %d, down after %.2f s, idle inuse %d, "
-                  "up %.2f s after the restart, rx %d; round %.1f s" %
-                  (r, victim_role, survivor.role, before["rx"], t_down, idle, t_up, after["rx"],
+            print("chaos: round %2d: killed %-8s survivor %-8s rx %d, down after %.2f s, idle inuse %d fds %d "
+                  "maps %d, up %.2f s after the restart, rx %d; round %.1f s" %
+                  (r, victim_role, survivor.role, before["rx"], t_down, idle["inuse"], idle["fds"], idle["maps"],
+                   t_up, after["rx"],
                    time.monotonic() - tr), flush=True)
 
         self.round = "end"
@@ -350,12 +380,14 @@ def private_dir():
 
 def main():
     args = sys.argv[1:]
-    opts = {"--rounds": ROUNDS, "--seed": random.randrange(1 << 31)}
+    opts = {"--rounds": ROUNDS, "--seed": random.randrange(1 << 31), "--victim": "alternate"}
     for o in opts:
         if o in args:
             i = args.index(o)
-            opts[o] = int(args[i + 1])
+            opts[o] = args[i + 1] if o == "--victim" else int(args[i + 1])
             del args[i:i + 2]
+    if opts["--victim"] not in ("alternate", "frontend", "backend"):
+        args = []
     if len(args) != 1 or not os.access(args[0], os.X_OK):
         print(__doc__, file=sys.stderr)
         return 2
@@ -365,7 +397,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    c = Chaos(args[0], opts["--rounds"], opts["--seed"])
+    c = Chaos(args[0], opts["--rounds"], opts["--seed"], opts["--victim"])
     try:
         c.dir = private_dir()
         c.run()
