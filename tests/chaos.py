@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-# loopback.chaos: our frontend and our backend in two EAL processes
-# (tests/chaos_peer), one side killed with SIGKILL mid-traffic and restarted,
-# 20 rounds; checks the survivor lives, goes link-down, holds no lost mbuf,
-# comes back up and forwards again, and that no frame was ever corrupted.
+# loopback.chaos: our frontend and backend as two chaos_peer processes, one
+# killed with SIGKILL mid-traffic and restarted, 20 rounds; owns the checks on
+# the survivor (alive, link down, nothing lost, back up, no frame corrupted).
 """usage: chaos.py <chaos_peer binary> [--rounds N] [--seed N] [--victim alternate|frontend|backend]
 
 Starts the backend (net_vnet_vhost, CPU 1), then the frontend (net_vnet_user

@@ -1,7 +1,6 @@
-// chaos_peer: one side of the process-level chaos test (tests/chaos.py), an
-// EAL process of its own: --role backend (net_vnet_vhost, echoes every frame)
-// or --role frontend (net_vnet_user in client mode, sends verified frames and
-// checks every echo). Prints STATUS/LINK-*/RESULT lines for the driver script.
+// chaos_peer: one side of tests/chaos.py in an EAL process of its own, the
+// backend (net_vnet_vhost, echoes every frame) or the frontend (net_vnet_user,
+// client mode, sends verified frames, checks every echo); prints STATUS lines.
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
