@@ -1,15 +1,22 @@
-// Writes a small seed corpus for one ring fuzzer: a few well-formed inputs
+// Writes a small seed corpus for one fuzz target: a few well-formed inputs
 // (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
 // fuzzers start past the header checks. Run at build time:
-// For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform.
-//   fuzz_seeds <fuzz_split_device|fuzz_packed_device|fuzz_driver_used|fuzz_vhost_messages> <dir>
+// For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform; for
+// fuzz_pci_caps: the recorded config spaces of tests/fixtures/pci.
+//   fuzz_seeds <fuzz target> <dir>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fuzz_util.h"
+#include "pci/caps.h"
+#include "pci_fuzz.h"
 #include "vhost_fuzz.h"
 
 namespace {
@@ -274,6 +281,40 @@ std::vector<Bytes> vhost_messages() {
   return s;
 }
 
+// The recorded config spaces: as 256 B and 4 KiB binaries and as lspci text.
+std::vector<Bytes> pci_caps() {
+  std::vector<Bytes> s;
+  const std::filesystem::path dir = std::filesystem::path(VNET_FIXTURE_DIR) / "pci";
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".hex") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    std::vector<uint8_t> cfg;
+    if (pci::parse_hex_dump(text, &cfg) != 0) {
+      std::fprintf(stderr, "fuzz_seeds: %s is not a config space dump\n", f.c_str());
+      std::exit(1);
+    }
+    // mode, BAR sizes (512 KiB / 16 KiB: both windows layouts fit), noff
+    auto seed = [&](uint8_t mode, uint8_t bar_log2, uint16_t noff, const void* body, size_t len) {
+      Writer w;
+      w.u8(mode);
+      for (int i = 0; i < 6; ++i) w.u8(bar_log2);
+      w.u16(noff);
+      w.bytes(body, len);
+      s.push_back(w.b);
+    };
+    seed(1 << pci_in::kSizeShift, 19, 0, cfg.data(), cfg.size());
+    seed(2 << pci_in::kSizeShift, 14, 1, cfg.data(), cfg.size());
+    seed(pci_in::kText, 19, 2, text.data(), text.size());
+  }
+  return s;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
@@ -289,6 +330,8 @@ int main(int argc, char** argv) {
     seeds = driver_used();
   } else if (target == "fuzz_vhost_messages") {
     seeds = vhost_messages();
+  } else if (target == "fuzz_pci_caps") {
+    seeds = pci_caps();
   } else {
     std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
     return 2;
