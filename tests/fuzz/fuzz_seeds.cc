@@ -2,7 +2,8 @@
 // (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
 // fuzzers start past the header checks. Run at build time:
 // For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform; for
-// fuzz_pci_caps: the recorded config spaces of tests/fixtures/pci.
+// fuzz_user_replies: a backend answering them; for fuzz_pci_caps: the
+// recorded config spaces of tests/fixtures/pci.
 //   fuzz_seeds <fuzz target> <dir>
 #include <algorithm>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "fuzz_util.h"
 #include "pci/caps.h"
 #include "pci_fuzz.h"
+#include "user_fuzz.h"
 #include "vhost_fuzz.h"
 
 namespace {
@@ -315,6 +317,111 @@ std::vector<Bytes> pci_caps() {
   return s;
 }
 
+// A backend answering virtio-user: the replies go out before the call that
+// reads them (the harness is one thread).
+std::vector<Bytes> user_replies() {
+  namespace vu = vhost_user;
+  using namespace user_in;
+  std::vector<Bytes> s;
+  const uint64_t features = virtio::bit(virtio::feat::VERSION_1) | virtio::bit(virtio::feat::NET_MRG_RXBUF) |
+                            virtio::bit(virtio::feat::NET_MQ) | virtio::bit(virtio::feat::PROTOCOL_FEATURES) |
+                            virtio::bit(virtio::feat::RING_PACKED) | virtio::bit(virtio::feat::EVENT_IDX);
+  const uint64_t pf = virtio::bit(vu::pf::MQ) | virtio::bit(vu::pf::REPLY_ACK) |
+                      virtio::bit(vu::pf::CONFIGURE_MEM_SLOTS) | virtio::bit(vu::pf::STATUS);
+  const uint64_t ack_bit = virtio::bit(vu::pf::REPLY_ACK);
+  auto ack = [](Writer& w, uint32_t req, uint64_t v = 0) { reply_u64(w, req, v); };
+  // The start sequence of VhostUserTransport, acked (or not).
+  auto session = [&](bool acks) {
+    Writer w;
+    w.u8(0);
+    call(w, kSetOwner);
+    reply_u64(w, vu::GET_FEATURES, features);
+    call(w, kGetFeatures);
+    reply_u64(w, vu::GET_PROTOCOL_FEATURES, pf);
+    call(w, kGetProtocolFeatures);
+    call(w, kSetProtocolFeatures, 0, acks ? pf : pf & ~ack_bit);
+    reply_u64(w, vu::GET_QUEUE_NUM, 2);
+    call(w, kGetQueueNum);
+    if (acks) ack(w, vu::SET_FEATURES);
+    call(w, kSetFeatures, 0, features);
+    if (acks) ack(w, vu::SET_MEM_TABLE);
+    call(w, kSetMemTable, 2, 0x7f0000000000);
+    for (uint8_t q = 0; q < 2; ++q) {
+      if (acks) ack(w, vu::SET_VRING_NUM);
+      call(w, kSetVringNum, q, 256);
+      if (acks) ack(w, vu::SET_VRING_BASE);
+      call(w, kSetVringBase, q, 0);
+      if (acks) ack(w, vu::SET_VRING_ADDR);
+      call(w, kSetVringAddr, q, 0x7f0000100000 + q * 0x10000);
+      if (acks) ack(w, vu::SET_VRING_KICK);
+      call(w, kSetVringFd, static_cast<uint8_t>(q << 3 | 0));
+      if (acks) ack(w, vu::SET_VRING_CALL);
+      call(w, kSetVringFd, static_cast<uint8_t>(q << 3 | 1));
+      if (acks) ack(w, vu::SET_VRING_ENABLE);
+      call(w, kSetVringEnable, q, 1);
+    }
+    if (acks) ack(w, vu::SET_STATUS);
+    call(w, kSetStatus, 0, 0xf);
+    if (acks) ack(w, vu::SET_VRING_ENABLE);
+    call(w, kSetVringEnable, 1, 0);
+    const vu::VringState st{1, 77};
+    reply(w, vu::GET_VRING_BASE, &st, sizeof st);
+    call(w, kGetVringBase, 1);
+    return w.b;
+  };
+  s.push_back(session(true));
+  s.push_back(session(false));
+
+  // A refusal keeps the connection; a reply that comes too late does not.
+  Writer w;
+  w.u8(0);
+  call(w, kSetProtocolFeatures, 0, pf);
+  ack(w, vu::SET_VRING_NUM, 1);
+  call(w, kSetVringNum, 0, 256);
+  ack(w, vu::ADD_MEM_REG);
+  call(w, kAddMemReg, 0, 0x7f0000000000);
+  reply_u64(w, vu::GET_STATUS, 0xf);
+  call(w, kGetStatus);
+  call(w, kGetMaxMemSlots);  // no reply yet: times out
+  reply_u64(w, vu::GET_MAX_MEM_SLOTS, 32);
+  call(w, kGetMaxMemSlots);  // must not take the late one
+  s.push_back(w.b);
+
+  // Replies with fds, a cancelled wait, a backend that hangs up mid-header.
+  w = Writer{};
+  w.u8(0);
+  reply(w, vu::GET_FEATURES, &features, 8, vu::FLAG_VERSION | vu::FLAG_REPLY, 2);
+  call(w, kGetFeatures);
+  reply(w, vu::GET_QUEUE_NUM, &features, 8, vu::FLAG_VERSION | vu::FLAG_REPLY, 3 | kEventFds);
+  w.u8(kCancel);
+  call(w, kGetQueueNum);
+  s.push_back(w.b);
+  w = Writer{};
+  w.u8(0);
+  w.u8(kFrame);
+  w.u8(0);
+  w.u16(6);
+  w.u32(vu::GET_FEATURES);
+  w.u16(vu::FLAG_VERSION | vu::FLAG_REPLY);
+  w.u8(kHangup);
+  call(w, kGetFeatures);
+  call(w, kSetMemTable, 9);
+  s.push_back(w.b);
+
+  // The transport's handshake, with and without protocol features.
+  for (const bool proto : {true, false}) {
+    w = Writer{};
+    w.u8(kModeTransport);
+    reply_u64(w, vu::GET_FEATURES, proto ? features : features & ~virtio::bit(virtio::feat::PROTOCOL_FEATURES));
+    if (proto) {
+      reply_u64(w, vu::GET_PROTOCOL_FEATURES, pf);
+      reply_u64(w, vu::GET_QUEUE_NUM, 1000);
+    }
+    s.push_back(w.b);
+  }
+  return s;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
@@ -332,6 +439,8 @@ int main(int argc, char** argv) {
     seeds = vhost_messages();
   } else if (target == "fuzz_pci_caps") {
     seeds = pci_caps();
+  } else if (target == "fuzz_user_replies") {
+    seeds = user_replies();
   } else {
     std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
     return 2;
