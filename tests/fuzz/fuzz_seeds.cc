@@ -17,6 +17,7 @@
 
 #include "fuzz_util.h"
 #include "pci/caps.h"
+#include "burst_fuzz.h"
 #include "pci_fuzz.h"
 #include "user_fuzz.h"
 #include "vhost_fuzz.h"
@@ -422,6 +423,73 @@ std::vector<Bytes> user_replies() {
   return s;
 }
 
+// Guests that behave: chains of every shape published the way a driver
+// does, frames both ways, for each layout / mergeable / engine combination.
+std::vector<Bytes> vhost_bursts() {
+  using namespace burst_in;
+  std::vector<Bytes> s;
+  auto chain = [](Writer& w, uint8_t ring, uint8_t spec, std::initializer_list<std::pair<uint16_t, uint16_t>> segs) {
+    w.u8(kChain);
+    w.u8(ring);
+    w.u8(spec);
+    for (const auto& [off, len] : segs) w.u16(off), w.u16(len);
+  };
+  auto enqueue = [](Writer& w, uint8_t count, uint16_t len, uint8_t shape = 0) {
+    w.u8(kEnqueue), w.u8(count), w.u16(len), w.u8(shape);
+  };
+  auto dequeue = [](Writer& w, uint8_t count, uint8_t keep = 0) { w.u8(kDequeue), w.u8(count), w.u8(keep); };
+  for (const bool packed : {false, true}) {
+    for (const uint8_t variant : {0, 1, 2, 3}) {
+      Header h;
+      h.feat = static_cast<uint8_t>((packed ? kPacked : 0) | (variant & 1 ? kMrg : kHdr12) | kIndirect |
+                                    (variant & 2 ? kEventIdx | kInOrder : 0) | (variant << kMemShift));
+      h.size_sel = packed ? 15 : 4;  // 16 entries
+      h.engine = variant & 2 ? static_cast<uint8_t>(kRxDma | kTxDma | 1 << kThresholdShift) : 0;
+      h.rx_base = packed ? 0x8000 | 14 : 0xfffe;  // wraps soon
+      h.tx_base = packed ? 0x8000 : 0;
+      Writer w;
+      h.write(w);
+      if (h.engine) w.u8(kDma), w.u8(0);  // copies wait: records stay in flight until the policy changes
+      // Rx: one-piece buffers, a buffer split over two descriptors, an indirect one, a tiny one.
+      for (uint16_t i = 0; i < 4; ++i) chain(w, 0, 1u << 2, {{static_cast<uint16_t>(i * 2048), 2048}});
+      chain(w, 0, 1 | 2u << 2, {{8192, 12}, {8204, 1500}});
+      chain(w, 0, 2 | 3u << 2 | kChainIndirect, {{10240, 100}, {10340, 100}, {10440, 1400}});
+      chain(w, 0, 1u << 2, {{12288, 8}});
+      enqueue(w, 3, 60);
+      enqueue(w, 2, 3000, 1);  // multi-segment mbufs, bigger than one buffer
+      enqueue(w, 2, 1400, kShapeGrow);
+      // Tx: header + frame in one piece, split over descriptors, indirect, header only.
+      chain(w, 1, 0, {{16384, 74}});
+      chain(w, 1, 2, {{17000, 12}, {17100, 700}, {18000, 800}});
+      chain(w, 1, 1 | kChainIndirect, {{19000, 12}, {19100, 1500}});
+      chain(w, 1, 0, {{20000, 12}});
+      dequeue(w, 2, kKeep);
+      w.u8(kDma), w.u8(1);  // one completion per poll
+      dequeue(w, 32);
+      w.u8(kDrive);
+      w.u8(kFree);
+      w.u8(kReset), w.u8(1), w.u16(packed ? 0x8000 : 7);
+      chain(w, 1, 0, {{16384, 1000}});
+      dequeue(w, 1);
+      s.push_back(w.b);
+    }
+    // A mergeable frame dropped mid-way (the next buffer cannot hold a
+    // header) while one of its DMA copies fails: counted once.
+    Header h;
+    h.feat = static_cast<uint8_t>((packed ? kPacked : 0) | kMrg);
+    h.size_sel = packed ? 15 : 4;
+    h.engine = kRxDma;
+    Writer w;
+    h.write(w);
+    chain(w, 0, 1u << 2, {{0, 2048}});
+    chain(w, 0, 1u << 2, {{2048, 8}});
+    w.u8(kDma), w.u8(kDmaFail);  // nothing completes; the next copy will fail
+    enqueue(w, 1, 3000);
+    s.push_back(w.b);
+  }
+  return s;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
@@ -441,6 +509,8 @@ int main(int argc, char** argv) {
     seeds = pci_caps();
   } else if (target == "fuzz_user_replies") {
     seeds = user_replies();
+  } else if (target == "fuzz_vhost_bursts") {
+    seeds = vhost_bursts();
   } else {
     std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
     return 2;
