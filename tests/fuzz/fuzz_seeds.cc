@@ -388,7 +388,8 @@ std::vector<Bytes> user_replies() {
   call(w, kGetMaxMemSlots);  // must not take the late one
   s.push_back(w.b);
 
-  // Replies with fds, a cancelled wait, a backend that hangs up mid-header.
+  // Replies carrying 3 fds and 9 (more than a message may: refused), a
+  // cancelled wait, a backend that hangs up mid-header.
   w = Writer{};
   w.u8(0);
   reply(w, vu::GET_FEATURES, &features, 8, vu::FLAG_VERSION | vu::FLAG_REPLY, 2);

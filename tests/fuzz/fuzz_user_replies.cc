@@ -74,15 +74,29 @@ struct Backend {
 
   // Writes one frame with `flags` fds; keeps what the socket took.
   void frame(const uint8_t* p, size_t len, uint8_t flags) {
-    int fds[kFdMask];
-    const unsigned nfds = flags & kFdMask;
+    int fds[kMaxFrameFds];
+    const unsigned nfds = frame_fds(flags);
     for (unsigned i = 0; i < nfds; ++i) {
       fds[i] = flags & kEventFds ? ::eventfd(0, EFD_CLOEXEC) : ::memfd_create("vnet-user-fuzz", MFD_CLOEXEC);
       VNET_FUZZ_CHECK(fds[i] >= 0, "cannot create fd %u", i);
       if (!(flags & kEventFds)) VNET_FUZZ_CHECK(::ftruncate(fds[i], 4096) == 0, "ftruncate");
     }
-    const iovec iov{const_cast<uint8_t*>(p), len};
-    const ssize_t n = vu::send_fds(fd, &iov, 1, fds, nfds, MSG_DONTWAIT | MSG_NOSIGNAL);
+    // Not vu::send_fds: it refuses more fds than a message may carry.
+    iovec iov{const_cast<uint8_t*>(p), len};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * kMaxFrameFds)] = {};
+    if (nfds) {
+      mh.msg_control = ctl;
+      mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+      cmsghdr* c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+      std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    const ssize_t n = ::sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     for (unsigned i = 0; i < nfds; ++i) ::close(fds[i]);
     if (n > 0) stream.insert(stream.end(), p, p + n);
   }

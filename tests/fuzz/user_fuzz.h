@@ -24,8 +24,14 @@ enum Op : uint8_t {
 };
 inline constexpr uint8_t kModeTransport = 1u << 0;
 
-// kFrame flags: bits 0-1 fds to attach (0..3); bit 2 eventfds, else 4 KiB memfds.
+// kFrame flags: bits 0-1 how many fds to attach: 0, 1, 3 or 9 (more than a
+// message may carry); bit 2 eventfds, else 4 KiB memfds.
 inline constexpr uint8_t kFdMask = 0x3;
+inline constexpr unsigned kMaxFrameFds = 9;
+inline constexpr unsigned frame_fds(uint8_t flags) {
+  constexpr unsigned n[4] = {0, 1, 3, kMaxFrameFds};
+  return n[flags & kFdMask];
+}
 inline constexpr uint8_t kEventFds = 0x4;
 
 // kCall which: the request, and what `a` and `v` mean for it.
