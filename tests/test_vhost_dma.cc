@@ -385,6 +385,30 @@ TYPED_TEST(VhostDma, MergeableShortRingKeepsSubmittedCopiesFenced) {
   EXPECT_EQ(r.v.st.packets, 1u);
 }
 
+// Mergeable: a frame dropped mid-way (the next buffer cannot hold a header)
+// after copies into its first buffer were submitted is one dropped frame,
+// also when one of those copies then fails (found by fuzz_vhost_bursts).
+TYPED_TEST(VhostDma, MergeableMidFrameDropCountsOnceWhenItsCopyFails) {
+  auto& r = *this->rig;
+  r.init(16, false, 0);
+  r.offer_lens(0, {kBuf, 8});
+  rte_mbuf* m = frame(3, 3000);  // 12 + 3000 B: needs a second buffer
+  ASSERT_EQ(r.enqueue_mrg(&m, 1), 1);  // consumed: its record frees it
+  EXPECT_GT(FakeDma::ops.size(), 0u);
+  FakeDma::fail = {0};
+  FakeDma::release = 100;
+  r.enqueue_mrg(nullptr, 0);
+  const auto u = r.used();
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].len, 0u);
+  EXPECT_EQ(u[1].len, 0u);
+  EXPECT_EQ(r.v.st.dropped, 1u);
+  EXPECT_EQ(r.v.st.packets, 0u);
+  EXPECT_EQ(r.v.st.bad_chains, 1u);
+  EXPECT_EQ(r.v.cs.dma_errors, 0u) << "the frame was lost to the short buffer, not to the copy";
+  EXPECT_EQ(r.aq.in_flight(), 0);
+}
+
 // Dequeue: the application gets an mbuf only once its bytes have landed.
 TYPED_TEST(VhostDma, DequeueDeliversOnlyCompletedFramesInOrder) {
   auto& r = *this->rig;

@@ -144,7 +144,9 @@ void publish_done(Vring& v, Dev& dev) {
       // guest memory before the used entry that hands them over.
       dev.push_used(c, bad ? 0 : r.len);
     }
-    if (p.err && p.nused) {  // a record without used entries held copies of a frame given back
+    // A record without used entries held copies of a frame given back; a
+    // zero record's frame was dropped (and counted) when it was staged.
+    if (p.err && p.nused && !p.zero) {
       ++v.cs.dma_errors;
       ++v.st.dropped;
     }

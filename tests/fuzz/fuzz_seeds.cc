@@ -1,15 +1,25 @@
-// Writes a small seed corpus for one ring fuzzer: a few well-formed inputs
+// Writes a small seed corpus for one fuzz target: a few well-formed inputs
 // (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
 // fuzzers start past the header checks. Run at build time:
-// For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform.
-//   fuzz_seeds <fuzz_split_device|fuzz_packed_device|fuzz_driver_used|fuzz_vhost_messages> <dir>
+// For fuzz_vhost_messages: the handshakes virtio-user and QEMU perform; for
+// fuzz_user_replies: a backend answering them; for fuzz_pci_caps: the
+// recorded config spaces of tests/fixtures/pci.
+//   fuzz_seeds <fuzz target> <dir>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fuzz_util.h"
+#include "pci/caps.h"
+#include "burst_fuzz.h"
+#include "pci_fuzz.h"
+#include "user_fuzz.h"
 #include "vhost_fuzz.h"
 
 namespace {
@@ -274,6 +284,213 @@ std::vector<Bytes> vhost_messages() {
   return s;
 }
 
+// The recorded config spaces: as 256 B and 4 KiB binaries and as lspci text.
+std::vector<Bytes> pci_caps() {
+  std::vector<Bytes> s;
+  const std::filesystem::path dir = std::filesystem::path(VNET_FIXTURE_DIR) / "pci";
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".hex") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    std::vector<uint8_t> cfg;
+    if (pci::parse_hex_dump(text, &cfg) != 0) {
+      std::fprintf(stderr, "fuzz_seeds: %s is not a config space dump\n", f.c_str());
+      std::exit(1);
+    }
+    // mode, BAR sizes (512 KiB / 16 KiB: both windows layouts fit), noff
+    auto seed = [&](uint8_t mode, uint8_t bar_log2, uint16_t noff, const void* body, size_t len) {
+      Writer w;
+      w.u8(mode);
+      for (int i = 0; i < 6; ++i) w.u8(bar_log2);
+      w.u16(noff);
+      w.bytes(body, len);
+      s.push_back(w.b);
+    };
+    seed(1 << pci_in::kSizeShift, 19, 0, cfg.data(), cfg.size());
+    seed(2 << pci_in::kSizeShift, 14, 1, cfg.data(), cfg.size());
+    seed(pci_in::kText, 19, 2, text.data(), text.size());
+  }
+  return s;
+}
+
+// A backend answering virtio-user: the replies go out before the call that
+// reads them (the harness is one thread).
+std::vector<Bytes> user_replies() {
+  namespace vu = vhost_user;
+  using namespace user_in;
+  std::vector<Bytes> s;
+  const uint64_t features = virtio::bit(virtio::feat::VERSION_1) | virtio::bit(virtio::feat::NET_MRG_RXBUF) |
+                            virtio::bit(virtio::feat::NET_MQ) | virtio::bit(virtio::feat::PROTOCOL_FEATURES) |
+                            virtio::bit(virtio::feat::RING_PACKED) | virtio::bit(virtio::feat::EVENT_IDX);
+  const uint64_t pf = virtio::bit(vu::pf::MQ) | virtio::bit(vu::pf::REPLY_ACK) |
+                      virtio::bit(vu::pf::CONFIGURE_MEM_SLOTS) | virtio::bit(vu::pf::STATUS);
+  const uint64_t ack_bit = virtio::bit(vu::pf::REPLY_ACK);
+  auto ack = [](Writer& w, uint32_t req, uint64_t v = 0) { reply_u64(w, req, v); };
+  // The start sequence of VhostUserTransport, acked (or not).
+  auto session = [&](bool acks) {
+    Writer w;
+    w.u8(0);
+    call(w, kSetOwner);
+    reply_u64(w, vu::GET_FEATURES, features);
+    call(w, kGetFeatures);
+    reply_u64(w, vu::GET_PROTOCOL_FEATURES, pf);
+    call(w, kGetProtocolFeatures);
+    call(w, kSetProtocolFeatures, 0, acks ? pf : pf & ~ack_bit);
+    reply_u64(w, vu::GET_QUEUE_NUM, 2);
+    call(w, kGetQueueNum);
+    if (acks) ack(w, vu::SET_FEATURES);
+    call(w, kSetFeatures, 0, features);
+    if (acks) ack(w, vu::SET_MEM_TABLE);
+    call(w, kSetMemTable, 2, 0x7f0000000000);
+    for (uint8_t q = 0; q < 2; ++q) {
+      if (acks) ack(w, vu::SET_VRING_NUM);
+      call(w, kSetVringNum, q, 256);
+      if (acks) ack(w, vu::SET_VRING_BASE);
+      call(w, kSetVringBase, q, 0);
+      if (acks) ack(w, vu::SET_VRING_ADDR);
+      call(w, kSetVringAddr, q, 0x7f0000100000 + q * 0x10000);
+      if (acks) ack(w, vu::SET_VRING_KICK);
+      call(w, kSetVringFd, static_cast<uint8_t>(q << 3 | 0));
+      if (acks) ack(w, vu::SET_VRING_CALL);
+      call(w, kSetVringFd, static_cast<uint8_t>(q << 3 | 1));
+      if (acks) ack(w, vu::SET_VRING_ENABLE);
+      call(w, kSetVringEnable, q, 1);
+    }
+    if (acks) ack(w, vu::SET_STATUS);
+    call(w, kSetStatus, 0, 0xf);
+    if (acks) ack(w, vu::SET_VRING_ENABLE);
+    call(w, kSetVringEnable, 1, 0);
+    const vu::VringState st{1, 77};
+    reply(w, vu::GET_VRING_BASE, &st, sizeof st);
+    call(w, kGetVringBase, 1);
+    return w.b;
+  };
+  s.push_back(session(true));
+  s.push_back(session(false));
+
+  // A refusal keeps the connection; a reply that comes too late does not.
+  Writer w;
+  w.u8(0);
+  call(w, kSetProtocolFeatures, 0, pf);
+  ack(w, vu::SET_VRING_NUM, 1);
+  call(w, kSetVringNum, 0, 256);
+  ack(w, vu::ADD_MEM_REG);
+  call(w, kAddMemReg, 0, 0x7f0000000000);
+  reply_u64(w, vu::GET_STATUS, 0xf);
+  call(w, kGetStatus);
+  call(w, kGetMaxMemSlots);  // no reply yet: times out
+  reply_u64(w, vu::GET_MAX_MEM_SLOTS, 32);
+  call(w, kGetMaxMemSlots);  // must not take the late one
+  s.push_back(w.b);
+
+  // Replies carrying 3 fds and 9 (more than a message may: refused), a
+  // cancelled wait, a backend that hangs up mid-header.
+  w = Writer{};
+  w.u8(0);
+  reply(w, vu::GET_FEATURES, &features, 8, vu::FLAG_VERSION | vu::FLAG_REPLY, 2);
+  call(w, kGetFeatures);
+  reply(w, vu::GET_QUEUE_NUM, &features, 8, vu::FLAG_VERSION | vu::FLAG_REPLY, 3 | kEventFds);
+  w.u8(kCancel);
+  call(w, kGetQueueNum);
+  s.push_back(w.b);
+  w = Writer{};
+  w.u8(0);
+  w.u8(kFrame);
+  w.u8(0);
+  w.u16(6);
+  w.u32(vu::GET_FEATURES);
+  w.u16(vu::FLAG_VERSION | vu::FLAG_REPLY);
+  w.u8(kHangup);
+  call(w, kGetFeatures);
+  call(w, kSetMemTable, 9);
+  s.push_back(w.b);
+
+  // The transport's handshake, with and without protocol features.
+  for (const bool proto : {true, false}) {
+    w = Writer{};
+    w.u8(kModeTransport);
+    reply_u64(w, vu::GET_FEATURES, proto ? features : features & ~virtio::bit(virtio::feat::PROTOCOL_FEATURES));
+    if (proto) {
+      reply_u64(w, vu::GET_PROTOCOL_FEATURES, pf);
+      reply_u64(w, vu::GET_QUEUE_NUM, 1000);
+    }
+    s.push_back(w.b);
+  }
+  return s;
+}
+
+// Guests that behave: chains of every shape published the way a driver
+// does, frames both ways, for each layout / mergeable / engine combination.
+std::vector<Bytes> vhost_bursts() {
+  using namespace burst_in;
+  std::vector<Bytes> s;
+  auto chain = [](Writer& w, uint8_t ring, uint8_t spec, std::initializer_list<std::pair<uint16_t, uint16_t>> segs) {
+    w.u8(kChain);
+    w.u8(ring);
+    w.u8(spec);
+    for (const auto& [off, len] : segs) w.u16(off), w.u16(len);
+  };
+  auto enqueue = [](Writer& w, uint8_t count, uint16_t len, uint8_t shape = 0) {
+    w.u8(kEnqueue), w.u8(count), w.u16(len), w.u8(shape);
+  };
+  auto dequeue = [](Writer& w, uint8_t count, uint8_t keep = 0) { w.u8(kDequeue), w.u8(count), w.u8(keep); };
+  for (const bool packed : {false, true}) {
+    for (const uint8_t variant : {0, 1, 2, 3}) {
+      Header h;
+      h.feat = static_cast<uint8_t>((packed ? kPacked : 0) | (variant & 1 ? kMrg : kHdr12) | kIndirect |
+                                    (variant & 2 ? kEventIdx | kInOrder : 0) | (variant << kMemShift));
+      h.size_sel = packed ? 15 : 4;  // 16 entries
+      h.engine = variant & 2 ? static_cast<uint8_t>(kRxDma | kTxDma | 1 << kThresholdShift) : 0;
+      h.rx_base = packed ? 0x8000 | 14 : 0xfffe;  // wraps soon
+      h.tx_base = packed ? 0x8000 : 0;
+      Writer w;
+      h.write(w);
+      if (h.engine) w.u8(kDma), w.u8(0);  // copies wait: records stay in flight until the policy changes
+      // Rx: one-piece buffers, a buffer split over two descriptors, an indirect one, a tiny one.
+      for (uint16_t i = 0; i < 4; ++i) chain(w, 0, 1u << 2, {{static_cast<uint16_t>(i * 2048), 2048}});
+      chain(w, 0, 1 | 2u << 2, {{8192, 12}, {8204, 1500}});
+      chain(w, 0, 2 | 3u << 2 | kChainIndirect, {{10240, 100}, {10340, 100}, {10440, 1400}});
+      chain(w, 0, 1u << 2, {{12288, 8}});
+      enqueue(w, 3, 60);
+      enqueue(w, 2, 3000, 1);  // multi-segment mbufs, bigger than one buffer
+      enqueue(w, 2, 1400, kShapeGrow);
+      // Tx: header + frame in one piece, split over descriptors, indirect, header only.
+      chain(w, 1, 0, {{16384, 74}});
+      chain(w, 1, 2, {{17000, 12}, {17100, 700}, {18000, 800}});
+      chain(w, 1, 1 | kChainIndirect, {{19000, 12}, {19100, 1500}});
+      chain(w, 1, 0, {{20000, 12}});
+      dequeue(w, 2, kKeep);
+      w.u8(kDma), w.u8(1);  // one completion per poll
+      dequeue(w, 32);
+      w.u8(kDrive);
+      w.u8(kFree);
+      w.u8(kReset), w.u8(1), w.u16(packed ? 0x8000 : 7);
+      chain(w, 1, 0, {{16384, 1000}});
+      dequeue(w, 1);
+      s.push_back(w.b);
+    }
+    // A mergeable frame dropped mid-way (the next buffer cannot hold a
+    // header) while one of its DMA copies fails: counted once.
+    Header h;
+    h.feat = static_cast<uint8_t>((packed ? kPacked : 0) | kMrg);
+    h.size_sel = packed ? 15 : 4;
+    h.engine = kRxDma;
+    Writer w;
+    h.write(w);
+    chain(w, 0, 1u << 2, {{0, 2048}});
+    chain(w, 0, 1u << 2, {{2048, 8}});
+    w.u8(kDma), w.u8(kDmaFail);  // nothing completes; the next copy will fail
+    enqueue(w, 1, 3000);
+    s.push_back(w.b);
+  }
+  return s;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: %s <fuzz target> <seed dir>\n", argv[0]);
@@ -289,6 +506,12 @@ int main(int argc, char** argv) {
     seeds = driver_used();
   } else if (target == "fuzz_vhost_messages") {
     seeds = vhost_messages();
+  } else if (target == "fuzz_pci_caps") {
+    seeds = pci_caps();
+  } else if (target == "fuzz_user_replies") {
+    seeds = user_replies();
+  } else if (target == "fuzz_vhost_bursts") {
+    seeds = vhost_bursts();
   } else {
     std::fprintf(stderr, "fuzz_seeds: unknown target %s\n", target.c_str());
     return 2;
