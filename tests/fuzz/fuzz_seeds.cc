@@ -47,22 +47,6 @@ Bytes dev_seed(const DevHeader& h, Fill&& fill) {
   return w.b;
 }
 
-void put_split(uint8_t* at, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-  virtio::SplitDesc d;
-  d.addr.set(addr);
-  d.len.set(len);
-  d.flags.set(flags);
-  d.next.set(next);
-  std::memcpy(at, &d, sizeof d);
-}
-void put_packed(uint8_t* at, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags) {
-  virtio::PackedDesc d;
-  d.addr.set(addr);
-  d.len.set(len);
-  d.id.set(id);
-  d.flags.set(flags);
-  std::memcpy(at, &d, sizeof d);
-}
 
 // split: avail ring entry i of a ring of n
 void put_avail(uint8_t* body, uint32_t n, uint16_t i, uint16_t head) {

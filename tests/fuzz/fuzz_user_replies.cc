@@ -110,27 +110,11 @@ struct Backend {
     out.clear();
     size_t nfds = 0;
     uint8_t buf[1024];
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * vu::kMaxFds)];
     for (;;) {
-      iovec iov{buf, sizeof buf};
-      msghdr mh{};
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      mh.msg_control = ctl;
-      mh.msg_controllen = sizeof ctl;
-      const ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      bool truncated = false;
+      const ssize_t n = recv_drop_fds(fd, buf, sizeof buf, &nfds, &truncated);
       if (n <= 0) return nfds;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        const size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; ++i) {
-          int f;
-          std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-          ::close(f);
-          ++nfds;
-        }
-      }
-      VNET_FUZZ_CHECK(!(mh.msg_flags & MSG_CTRUNC), "more fds than a request carries");
+      VNET_FUZZ_CHECK(!truncated, "more fds than a request carries");
       out.insert(out.end(), buf, buf + n);
     }
   }

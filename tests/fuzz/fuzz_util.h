@@ -4,6 +4,9 @@
 // arena, and the checks that turn a broken invariant into a libFuzzer crash.
 #pragma once
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +17,7 @@
 #include "ring/common.h"
 #include "ring/device_common.h"
 #include "ring/pair.h"
+#include "virtio/ring_layout.h"
 
 namespace vnet::fuzz {
 
@@ -268,5 +272,49 @@ enum DrvOp : uint8_t {
 // end); bit 4 use indirect; bit 6 writable first (invalid: must be -EINVAL).
 inline constexpr uint8_t kAddIndirect = 1u << 4;
 inline constexpr uint8_t kAddBadOrder = 1u << 6;
+
+// One non-blocking recvmsg: bytes into buf; the SCM_RIGHTS fds that rode on
+// them are closed and counted in *nfds (*truncated: some were cut off).
+// Returns what recvmsg did (<= 0: nothing there).
+inline ssize_t recv_drop_fds(int sock, void* buf, size_t len, size_t* nfds, bool* truncated) {
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 16)];
+  iovec iov{buf, len};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  const ssize_t n = ::recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  *truncated = n > 0 && (mh.msg_flags & MSG_CTRUNC);
+  for (cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&mh) : nullptr; c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int f;
+      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      ::close(f);
+      ++*nfds;
+    }
+  }
+  return n;
+}
+
+// One descriptor written where a guest driver would put it (harnesses and seeds).
+inline void put_split(uint8_t* at, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+  virtio::SplitDesc d;
+  d.addr.set(addr);
+  d.len.set(len);
+  d.flags.set(flags);
+  d.next.set(next);
+  std::memcpy(at, &d, sizeof d);
+}
+inline void put_packed(uint8_t* at, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags) {
+  virtio::PackedDesc d;
+  d.addr.set(addr);
+  d.len.set(len);
+  d.id.set(id);
+  d.flags.set(flags);
+  std::memcpy(at, &d, sizeof d);
+}
 
 }  // namespace vnet::fuzz

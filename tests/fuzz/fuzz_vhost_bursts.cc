@@ -238,22 +238,6 @@ void setup(Run& r, Ring& g, bool rx) {
 
 // ---- the guest driver ---------------------------------------------------------
 
-void put_split(uint8_t* at, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-  virtio::SplitDesc d;
-  d.addr.set(addr);
-  d.len.set(len);
-  d.flags.set(flags);
-  d.next.set(next);
-  std::memcpy(at, &d, sizeof d);
-}
-void put_packed(uint8_t* at, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags) {
-  virtio::PackedDesc d;
-  d.addr.set(addr);
-  d.len.set(len);
-  d.id.set(id);
-  d.flags.set(flags);
-  std::memcpy(at, &d, sizeof d);
-}
 uint16_t avail_bits(bool wrap) { return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED; }
 
 // Split: the head goes into the avail ring; published, avail idx moves on.
