@@ -167,13 +167,12 @@ fi
 $VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
     --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC ${MQ[*]}
 rc=\$?
-if [[ \$rc -ne 0 ]]; then
-    # For a failure's post-mortem: the interrupt line's count, the UIO event
-    # count, and the function's PCI command and status registers.
-    grep -E 'CPU|uio|virtio' /proc/interrupts || true
-    for u in /sys/bus/pci/devices/\$bdf/uio/uio*; do [[ -e \$u/event ]] && echo "\${u##*/} events \$(cat \$u/event)"; done
-    echo "pci command/status: \$(od -An -tx2 -j4 -N4 /sys/bus/pci/devices/\$bdf/config)"
-fi
+# Every run, pass or fail (a failure is judged against the passes): the
+# interrupt line's count, the UIO event count (interrupts the kernel handed
+# to the PMD), and the function's PCI command and status registers.
+grep -E 'CPU|uio|virtio' /proc/interrupts || true
+for u in /sys/bus/pci/devices/\$bdf/uio/uio*; do [[ -e \$u/event ]] && echo "\${u##*/} events \$(cat \$u/event)"; done
+echo "pci command/status: \$(od -An -tx2 -j4 -N4 /sys/bus/pci/devices/\$bdf/config)"
 \$tool bind \$bdf kernel >/dev/null || true
 exit \$rc
 EOF
