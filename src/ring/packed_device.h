@@ -58,7 +58,7 @@ class PackedDevice {
     uint16_t id;
     if (!(hf & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT))) {
       // One plain descriptor (the common chain): the loop below, unrolled once.
-      const auto d = virtio::snapshot<virtio::PackedDesc>(&desc_[slot]);
+      const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
       content = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(hf));
       id = d.id.get();
       count = 1;
@@ -72,7 +72,7 @@ class PackedDevice {
           fail(DevErr::ChainTooLong, last_avail_, count);
           return Pop::Broken;
         }
-        const auto d = virtio::snapshot<virtio::PackedDesc>(&desc_[slot]);
+        const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
         const uint16_t fl = count == 0 ? hf : d.flags.get();
         if (count > 0 && !is_avail(fl, wrap)) {
           fail(DevErr::PackedNotAvail, slot, last_avail_);
@@ -204,7 +204,7 @@ class PackedDevice {
     const uint8_t* t = mem_->translate(d.addr.get(), len);
     if (!t) return DevErr::BadAddress;
     for (uint32_t i = 0; i < n; ++i) {
-      const auto e = virtio::snapshot<virtio::PackedDesc>(t + size_t{i} * sizeof(virtio::PackedDesc));
+      const auto e = virtio::snapshot<virtio::PackedDesc, false>(t + size_t{i} * sizeof(virtio::PackedDesc));
       const uint16_t efl = e.flags.get();
       if (efl & virtio::DESC_F_INDIRECT) return DevErr::NestedIndirect;
       const DevErr r = chain_append(c, *mem_, e.addr.get(), e.len.get(), writable(efl));

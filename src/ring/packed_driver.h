@@ -254,8 +254,9 @@ inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) {
     // acquire: id and len are read only after the flags that mark the slot used.
     const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
     if (!slot_used(fl)) break;
-    const uint16_t id = d.id.get();
-    const uint32_t raw_len = d.len.get();
+    const auto e = virtio::snapshot<virtio::PackedDesc, false>(&d);  // id and len read once
+    const uint16_t id = e.id.get();
+    const uint32_t raw_len = e.len.get();
     if (outstanding_ == 0) {
       fail(DrvErr::UsedIdxJump, id, raw_len);
       break;

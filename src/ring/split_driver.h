@@ -244,7 +244,7 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
       reap_one(out[got++], avail_shadow_[last_used_ & mask_], --batch_left_ == 0 ? batch_len_ : 0);
       continue;
     }
-    const virtio::SplitUsedElem e = used_ring_[last_used_ & mask_];
+    const auto e = virtio::snapshot<virtio::SplitUsedElem>(&used_ring_[last_used_ & mask_]);  // read once
     const uint32_t id = e.id.get();
     if (id >= size_) {
       fail(DrvErr::UsedIdOutOfRange, id, e.len.get());

@@ -40,14 +40,25 @@ static_assert(sizeof(le64) == 8 && alignof(le64) == 8);
 
 // Copy a wire struct out of memory a peer may be writing concurrently: one
 // snapshot, then validate the copy (never re-read the shared original).
-// The compiler barrier makes the copy the only read: without it the
-// compiler may drop the copy and load a field from shared memory again
-// where it is used (two loads, two values, one check bypassed).
-template <class T>
+// The barriers make the copy the only read: without them the compiler may
+// drop the copy and load a field from shared memory again where it is used
+// (two loads, two values, one check bypassed). They name only the copy, so
+// nothing else the caller holds in registers has to be reloaded. Where the
+// copy lives is the caller's choice, by what is cheaper at its use:
+// InRegisters (up to four 64-bit words, used whole) or on the stack (a
+// struct read field by field).
+template <class T, bool InRegisters = true>
 inline T snapshot(const void* p) noexcept {
   T t;
-  std::memcpy(&t, p, sizeof(T));
-  asm volatile("" : : "r"(&t) : "memory");  // compiler barrier: the copy above is final
+  if constexpr (InRegisters && sizeof(T) % sizeof(uint64_t) == 0 && sizeof(T) <= 4 * sizeof(uint64_t)) {
+    uint64_t w[sizeof(T) / sizeof(uint64_t)];
+    std::memcpy(w, p, sizeof(T));
+    for (auto& x : w) asm volatile("" : "+r"(x));  // compiler barrier: x is a value now, not a view of *p
+    std::memcpy(&t, w, sizeof(T));
+  } else {
+    std::memcpy(&t, p, sizeof(T));
+    asm volatile("" : "+m"(t));  // compiler barrier: t is a value now, not a view of *p
+  }
   return t;
 }
 
