@@ -244,7 +244,7 @@ int run(const Options& o, const char* argv0) {
       std::printf("STATUS link=%d rx=%lu tx=%lu bad=%lu dup=%lu inuse=%u held=%u dropped=%lu lsc=%lu fds=%zu "
                   "maps=%zu\n",
                   up ? 1 : 0, c.rx, c.tx, c.bad, c.dup, rte_mempool_in_use_count(mp), npend, c.lost_tx, lsc_seen,
-                  vnet::test::open_fds(), vnet::test::count_maps(""));
+                  vnet::test::open_fds_but_epoll(), vnet::test::count_maps(""));
     }
     if (!busy) ::usleep(20);  // idle: leave the shared cores to the rest of the machine
   }

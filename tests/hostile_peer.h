@@ -87,14 +87,8 @@ inline long vm_rss_kb() {
 }
 
 // Entries of /proc/self/fd, without the directory's own fd.
-inline size_t proc_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return 0;
-  size_t n = 0;
-  while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;
-}
+// Open fds, without DPDK's interrupt-thread epoll instance (fd_audit.h).
+inline size_t proc_fds() { return open_fds_but_epoll(); }
 
 // ---- the child's guards ------------------------------------------------------
 // One deadman thread (started before EAL, so not pinned to the lcore's CPU):
@@ -773,7 +767,8 @@ class Env {
     // The backend closes its side of a departed frontend on its own thread.
     const double end = now_s() + 3;
     while (proc_fds() != fds0 && now_s() < end) ::usleep(10000);
-    if (const size_t n = proc_fds(); n != fds0) fail("fd leak: %zu open after recovery, %zu after set-up", n, fds0);
+    if (const size_t n = proc_fds(); n != fds0)
+      fail("fd leak: %zu open after recovery, %zu after set-up; now open: %s", n, fds0, fd_targets().c_str());
     if (const size_t m = count_maps(kMemName)) fail("%zu mapping(s) of the hostile memfd left", m);
     if (att_open) {
       timed("rte_eth_xstats_get(net_vnet_vhost0) at the end", kControlS, [&] {
