@@ -92,7 +92,6 @@ void GuestMemory::retire(Mapping& m) noexcept {
     fault::unguard(m.base);
     if (::mmap(m.base, m.len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) !=
         MAP_FAILED) {
-      quarantined_ += m.len;
       VHOST_LOG(WARNING, "guest memory region (0x%zx bytes) quarantined: DMA copies were abandoned in flight", m.len);
       m = Mapping{};
       return;

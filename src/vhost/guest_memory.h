@@ -51,7 +51,6 @@ class GuestMemory {
   // From now on, regions are quarantined instead of unmapped (a DMA engine
   // may still write them: copies were abandoned in flight).
   void set_quarantine() noexcept { quarantine_ = true; }
-  uint64_t quarantined_bytes() const noexcept { return quarantined_; }
   // Where faults in our mappings are reported (a frontend shrank its memory).
   fault::Owner& owner() noexcept { return owner_; }
   // Frontend user address -> local pointer, whole range inside one region.
@@ -81,7 +80,6 @@ class GuestMemory {
   ring::RegionTable user_;
   uint64_t limit_ = kDefaultLimit;
   bool quarantine_ = false;
-  uint64_t quarantined_ = 0;
   fault::Owner owner_;
 };
 
