@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vnet-dma-bench: net_vnet_vhost with CPU copies against DMA copies
 // (DPDK's software dma_skeleton), DPDK's net_virtio_user as the frontend,
 // both in one process on one lcore. Per ring layout, engine and frame size:
@@ -129,9 +131,17 @@ double raw_dma(int16_t dev, uint32_t len, double secs) {
 }
 
 int raw_child(double secs) {
-  std::vector<std::string> args = {"bench", "--no-huge", "-m", "256", "--no-pci", "-l", "0,1",
-                                   "--file-prefix=vnet-dmar-" + std::to_string(::getpid()), "--log-level=*:error",
-                                   "--vdev", "dma_skeleton0,lcore=1"};
+  std::vector<std::string> args = {"bench",
+                                   "--no-huge",
+                                   "-m",
+                                   "256",
+                                   "--no-pci",
+                                   "-l",
+                                   "0,1",
+                                   "--file-prefix=vnet-dmar-" + std::to_string(::getpid()),
+                                   "--log-level=*:error",
+                                   "--vdev",
+                                   "dma_skeleton0,lcore=1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return 1;
@@ -180,13 +190,24 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
   std::string vhost = "net_vnet_vhost0,iface=" + sock + ",queues=1";
   if (threshold >= 0)
     vhost += ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0],dma_threshold=" + std::to_string(threshold);
-  const std::string user =
-      "net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,packed_vq=" + (packed ? "1" : "0");
+  const std::string user = "net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,packed_vq=" + (packed ? "1" : "0");
   // The skeleton's copy thread pinned to lcore 1's CPU; lcore 0 runs both
   // ports (lcore 1's EAL thread sleeps).
-  std::vector<std::string> args = {"bench", "--no-huge", "-m", "512", "--no-pci", "-l", "0,1",
+  std::vector<std::string> args = {"bench",
+                                   "--no-huge",
+                                   "-m",
+                                   "512",
+                                   "--no-pci",
+                                   "-l",
+                                   "0,1",
                                    "--file-prefix=vnet-dmab-" + std::to_string(::getpid()),
-                                   "--log-level=*:error", "--vdev", "dma_skeleton0,lcore=1", "--vdev", vhost, "--vdev", user};
+                                   "--log-level=*:error",
+                                   "--vdev",
+                                   "dma_skeleton0,lcore=1",
+                                   "--vdev",
+                                   vhost,
+                                   "--vdev",
+                                   user};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return 1;

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # Where the time of one benchmark cell goes: runs vnet-loopback under
 # `perf record -e cpu-clock` (time-based sampling, which works in VMs without
 # hardware counters) and prints the hottest functions and, for the named

@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # Quick same-run throughput check: our net_vnet_user (plugin, -d) and DPDK's
 # net_virtio_user, each against DPDK's net_vhost in a second stock
 # dpdk-testpmd; 64 B and 1518 B, split and packed, both directions.

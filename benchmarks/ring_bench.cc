@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vnet-ring-bench: the cost of one virtqueue round trip per packet, both ends
 // in one thread over a QueuePair (no DPDK, no copies but the optional one).
 // One iteration is one burst of 32, as a PMD and a backend would run it:
@@ -82,8 +84,8 @@ void ring_cycle(benchmark::State& st, Features f, bool touch) {
   }
   st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * kBurst);
   // Packets per second, inverted: seconds per packet (printed as e.g. "15.2ns").
-  st.counters["ns/pkt"] = benchmark::Counter(kBurst, benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  st.counters["ns/pkt"] =
+      benchmark::Counter(kBurst, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   st.counters["kicks/burst"] = benchmark::Counter(static_cast<double>(kicks) / st.iterations());
   st.counters["irqs/burst"] = benchmark::Counter(static_cast<double>(irqs) / st.iterations());
 }

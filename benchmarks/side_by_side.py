@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 """Side-by-side benchmark: our frontend and backend against DPDK's pair.
 
 Runs tools/vnet-loopback over the matrix

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # vnet::dpdk — everything a target needs to use DPDK, including the driver-SDK
 # headers (ethdev_driver.h, bus_pci_driver.h, ...).
 #

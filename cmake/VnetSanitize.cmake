@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # VNET_SANITIZE: AddressSanitizer + UndefinedBehaviorSanitizer for everything
 # built in this tree (a UB report fails the test instead of scrolling by).
 # VNET_FUZZ: libFuzzer coverage instrumentation for everything; fuzz targets

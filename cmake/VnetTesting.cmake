@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # Helpers for tests and fuzzers. Optional: plain add_executable/add_test work
 # too; what matters is that every test carries one of the labels
 #   unit      rings, codecs, parsers, copy engines — needs nothing

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # loopback.chaos: our frontend and backend as two chaos_peer processes, one
 # killed with SIGKILL mid-traffic and restarted, 20 rounds; owns the checks on
 # the survivor (alive, link down, nothing lost, back up, no frame corrupted).

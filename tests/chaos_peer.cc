@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // chaos_peer: one side of tests/chaos.py in an EAL process of its own, the
 // backend (net_vnet_vhost, echoes every frame) or the frontend (net_vnet_user,
 // client mode, sends verified frames, checks every echo); prints STATUS lines.
@@ -28,9 +30,9 @@ namespace {
 using vnet::test::check_frame;
 using vnet::test::make_frame;
 
-constexpr uint16_t kRing = 256;           // descriptors per queue, both sides
+constexpr uint16_t kRing = 256;  // descriptors per queue, both sides
 constexpr uint16_t kBurst = 32;
-constexpr unsigned kPoolSize = 8191;      // mbufs; far more than both rings hold
+constexpr unsigned kPoolSize = 8191;  // mbufs; far more than both rings hold
 constexpr uint32_t kMinLen = 64, kMaxLen = 1518;
 
 std::atomic<bool> g_term{false};
@@ -103,11 +105,12 @@ bool link_is_up(uint16_t port) {
 
 // Counters of this side; one thread (the main lcore) writes and prints them.
 struct Counts {
-  uint64_t rx = 0;    // frames received that passed every check
-  uint64_t tx = 0;    // frames the port's Tx burst accepted
-  uint64_t bad = 0;   // frames that failed length/checksum (corruption)
-  uint64_t dup = 0;   // frontend: an echo whose sequence number is not above the last one's
-  uint64_t lost_tx = 0;  // frames dropped here: built, then the link went down (frontend); echoes the Tx ring refused (backend)
+  uint64_t rx = 0;   // frames received that passed every check
+  uint64_t tx = 0;   // frames the port's Tx burst accepted
+  uint64_t bad = 0;  // frames that failed length/checksum (corruption)
+  uint64_t dup = 0;  // frontend: an echo whose sequence number is not above the last one's
+  uint64_t lost_tx =
+      0;  // frames dropped here: built, then the link went down (frontend); echoes the Tx ring refused (backend)
 };
 
 uint32_t frame_len(uint64_t seq) { return kMinLen + static_cast<uint32_t>((seq * 7919) % (kMaxLen - kMinLen + 1)); }
@@ -121,8 +124,8 @@ void report_bad(const char* what, const rte_mbuf* m) {
 
 int run(const Options& o, const char* argv0) {
   const std::string lcores = std::to_string(o.cpu);
-  std::vector<std::string> eal = {argv0, "--no-huge", "-m", "256", "--no-pci", "-l", lcores,
-                                  "--file-prefix=" + o.prefix, "--log-level=notice"};
+  std::vector<std::string> eal = {
+      argv0, "--no-huge", "-m", "256", "--no-pci", "-l", lcores, "--file-prefix=" + o.prefix, "--log-level=notice"};
   std::vector<char*> eargv;
   for (auto& a : eal) eargv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eargv.size()), eargv.data()) < 0) {
@@ -130,8 +133,7 @@ int run(const Options& o, const char* argv0) {
     return 1;
   }
   const char* name = o.frontend ? "net_vnet_user0" : "net_vnet_vhost0";
-  const std::string args = o.frontend ? "path=" + o.sock + ",packed_vq=" + (o.packed ? "1" : "0")
-                                      : "iface=" + o.sock;
+  const std::string args = o.frontend ? "path=" + o.sock + ",packed_vq=" + (o.packed ? "1" : "0") : "iface=" + o.sock;
   // The frontend connects at probe (client mode, up to 3 s); the script
   // starts it once the backend listens, but a loaded machine gets a retry.
   int rc = -1;
@@ -153,8 +155,8 @@ int run(const Options& o, const char* argv0) {
               o.frontend ? (o.packed ? " ring=packed" : " ring=split") : "");
 
   Counts c;
-  uint64_t seq = 0;       // frontend: the next sequence number to send
-  uint64_t last_rx = 0;   // frontend: highest sequence number echoed back, +1
+  uint64_t seq = 0;      // frontend: the next sequence number to send
+  uint64_t last_rx = 0;  // frontend: highest sequence number echoed back, +1
   const uint64_t hz = rte_get_timer_hz();
   const uint64_t period = hz * o.period_us / 1000000, link_every = hz / 100, status_every = hz / 10;
   uint64_t next_tx = rte_get_timer_cycles(), next_link = 0, next_status = 0;
@@ -241,10 +243,11 @@ int run(const Options& o, const char* argv0) {
       // every other one in use is the driver's.
       // fds and maps: open fds and mappings, for the script to see that a
       // peer's departure gives back its fds and memory too.
-      std::printf("STATUS link=%d rx=%lu tx=%lu bad=%lu dup=%lu inuse=%u held=%u dropped=%lu lsc=%lu fds=%zu "
-                  "maps=%zu\n",
-                  up ? 1 : 0, c.rx, c.tx, c.bad, c.dup, rte_mempool_in_use_count(mp), npend, c.lost_tx, lsc_seen,
-                  vnet::test::open_fds_but_epoll(), vnet::test::count_maps(""));
+      std::printf(
+          "STATUS link=%d rx=%lu tx=%lu bad=%lu dup=%lu inuse=%u held=%u dropped=%lu lsc=%lu fds=%zu "
+          "maps=%zu\n",
+          up ? 1 : 0, c.rx, c.tx, c.bad, c.dup, rte_mempool_in_use_count(mp), npend, c.lost_tx, lsc_seen,
+          vnet::test::open_fds_but_epoll(), vnet::test::count_maps(""));
     }
     if (!busy) ::usleep(20);  // idle: leave the shared cores to the rest of the machine
   }
@@ -257,8 +260,8 @@ int run(const Options& o, const char* argv0) {
   if (rte_eth_dev_close(port) != 0) why += " close-failed";
   rte_vdev_uninit(name);
   const unsigned avail = rte_mempool_avail_count(mp);
-  if (avail != mp->size) why += " mempool:" + std::to_string(mp->size - avail) + "-of-" + std::to_string(mp->size) +
-                                "-mbufs-not-back";
+  if (avail != mp->size)
+    why += " mempool:" + std::to_string(mp->size - avail) + "-of-" + std::to_string(mp->size) + "-mbufs-not-back";
   if (c.bad) why += " corrupt-frames:" + std::to_string(c.bad);
   if (c.dup) why += " duplicate-or-reordered:" + std::to_string(c.dup);
   if (c.rx == 0) why += " nothing-received";
@@ -284,7 +287,7 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

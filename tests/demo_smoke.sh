@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # Runs the loopback demo briefly and checks that frames moved each way it
 # should, with no mbuf leaked (vnet-loopback exits non-zero on a leak).
 #   demo_smoke.sh <vnet-loopback> [vnet-loopback options...]

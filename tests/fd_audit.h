@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Leak audit shared by the vhost-user server's unit test and its fuzzer:
 // how many fds this process has open and how many of its mappings come from
 // memfds of a given name. Slow (a syscall per fd, a read of /proc): tests only.

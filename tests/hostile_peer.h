@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The rig of test_hostile_peer: each scenario in a forked EAL child (watchdog,
 // deadman for control calls and the lcore, RSS guard), the ports it polls, a raw
 // vhost-user frontend over a memfd with hand-built split rings, a fake backend.
@@ -44,9 +46,9 @@ namespace vnet::test::hostile {
 
 namespace vu = vnet::vhost_user;
 
-constexpr unsigned kWatchdogS = 45;   // whole child; a hang becomes a failure
-constexpr double kControlS = 5.0;     // a control call on a port must return within this
-constexpr double kLcoreS = 5.0;       // one burst call on the lcore must return within this
+constexpr unsigned kWatchdogS = 45;  // whole child; a hang becomes a failure
+constexpr double kControlS = 5.0;    // a control call on a port must return within this
+constexpr double kLcoreS = 5.0;      // one burst call on the lcore must return within this
 constexpr const char* kMemName = "hostile-mem";
 
 inline double now_s() {
@@ -311,8 +313,9 @@ class RawFrontend {
     if (rc == 0) rc = send(vu::SET_VRING_ADDR, &a, sizeof a);
     if (rc == 0 && kick[i] < 0) kick[i] = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (rc == 0) rc = send_u64(vu::SET_VRING_KICK, i, &kick[i], 1);
-    if (rc == 0) rc = call_fd >= 0 ? send_u64(vu::SET_VRING_CALL, i, &call_fd, 1)
-                                   : send_u64(vu::SET_VRING_CALL, i | vu::VRING_NOFD);
+    if (rc == 0)
+      rc = call_fd >= 0 ? send_u64(vu::SET_VRING_CALL, i, &call_fd, 1)
+                        : send_u64(vu::SET_VRING_CALL, i | vu::VRING_NOFD);
     return rc;
   }
 
@@ -328,7 +331,9 @@ class RawFrontend {
 
   // ---- driver side of the rings (ring 0: our Rx, the device writes; ring 1: our Tx)
   Desc* desc(int r) { return reinterpret_cast<Desc*>(mem + kRingOff[r]); }
-  uint16_t* avail(int r) { return reinterpret_cast<uint16_t*>(mem + kRingOff[r] + virtio::SplitLayout::make(kN).avail_off); }
+  uint16_t* avail(int r) {
+    return reinterpret_cast<uint16_t*>(mem + kRingOff[r] + virtio::SplitLayout::make(kN).avail_off);
+  }
   uint8_t* used(int r) { return mem + kRingOff[r] + virtio::SplitLayout::make(kN).used_off; }
   uint16_t next_avail[2] = {0, 0}, last_used[2] = {0, 0};
   std::vector<uint16_t> tx_free;
@@ -356,7 +361,8 @@ class RawFrontend {
     return n;
   }
   unsigned reap_rx() {  // frames received; their buffers go back to the device
-    return reap(0, [this](uint16_t id, uint32_t) { add(0, id, kRxBufOff + id * kBufLen, kBufLen, virtio::DESC_F_WRITE); });
+    return reap(0,
+                [this](uint16_t id, uint32_t) { add(0, id, kRxBufOff + id * kBufLen, kBufLen, virtio::DESC_F_WRITE); });
   }
   unsigned reap_tx() {
     return reap(1, [this](uint16_t id, uint32_t) { tx_free.push_back(id); });
@@ -584,7 +590,7 @@ class FakeBackend {
 
 // ---- the child's ports and checks ------------------------------------------------
 struct Options {
-  bool mlock = false;  // mlockall(MCL_CURRENT | MCL_FUTURE) first, as testpmd does
+  bool mlock = false;                       // mlockall(MCL_CURRENT | MCL_FUTURE) first, as testpmd does
   const char* recovery = "net_vnet_user9";  // the next well-behaved frontend's vdev name
 };
 
@@ -598,7 +604,8 @@ class Env {
   size_t fds0 = 0;
   uint64_t att_rx = 0, att_tx = 0;
 
-  explicit Env(std::string d) : dir(std::move(d)), a_sock(dir + "/a.sock"), b_sock(dir + "/b.sock"), f_sock(dir + "/f.sock") {}
+  explicit Env(std::string d)
+      : dir(std::move(d)), a_sock(dir + "/a.sock"), b_sock(dir + "/b.sock"), f_sock(dir + "/f.sock") {}
 
   static void vsay(const char* tag, const char* f, va_list ap) {
     std::fputs(tag, stderr);
@@ -653,15 +660,26 @@ class Env {
 
   void init() {
     const std::string prefix = "--file-prefix=hostile-" + std::to_string(::getpid());
-    std::vector<std::string> args = {"hostile", "--no-huge", "-m", "512", "--no-pci", "-l", "0", prefix,
-                                     "--vdev", "net_vnet_vhost0,iface=" + a_sock,
-                                     "--vdev", "net_vnet_vhost1,iface=" + b_sock,
-                                     "--vdev", "net_vnet_user1,path=" + b_sock,
+    std::vector<std::string> args = {"hostile",
+                                     "--no-huge",
+                                     "-m",
+                                     "512",
+                                     "--no-pci",
+                                     "-l",
+                                     "0",
+                                     prefix,
+                                     "--vdev",
+                                     "net_vnet_vhost0,iface=" + a_sock,
+                                     "--vdev",
+                                     "net_vnet_vhost1,iface=" + b_sock,
+                                     "--vdev",
+                                     "net_vnet_user1,path=" + b_sock,
                                      "--log-level=pmd.net.vnet*:info"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     step("rte_eal_init");
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) fatal("rte_eal_init: %s", rte_strerror(rte_errno));
+    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0)
+      fatal("rte_eal_init: %s", rte_strerror(rte_errno));
     if (rte_eth_dev_get_port_by_name("net_vnet_vhost0", &att) || rte_eth_dev_get_port_by_name("net_vnet_vhost1", &hv) ||
         rte_eth_dev_get_port_by_name("net_vnet_user1", &hu))
       fatal("ports not probed");
@@ -735,9 +753,10 @@ class Env {
       const auto a = exchange(p, att, mp, 512, 256, 64, 5.0);
       const auto b = exchange(att, p, mp, 512, 256, 64, 5.0);
       if (!a.ok(512) || !b.ok(512))
-        fail("recovery: verified frames through net_vnet_vhost0: to it sent %lu received %lu bad %lu dup %lu; "
-             "from it sent %lu received %lu bad %lu dup %lu",
-             a.sent, a.received, a.bad, a.dup, b.sent, b.received, b.bad, b.dup);
+        fail(
+            "recovery: verified frames through net_vnet_vhost0: to it sent %lu received %lu bad %lu dup %lu; "
+            "from it sent %lu received %lu bad %lu dup %lu",
+            a.sent, a.received, a.bad, a.dup, b.sent, b.received, b.bad, b.dup);
     }
     timed(fmt("recovery: rte_eth_dev_stop(%s)", name), kControlS, [&] { return rte_eth_dev_stop(p); });
     timed(fmt("recovery: rte_eth_dev_close(%s)", name), kControlS, [&] { return rte_eth_dev_close(p); });
@@ -768,8 +787,8 @@ class Env {
     rte_eth_stats st{};
     rte_eth_stats_get(hv, &st);
     if (st.ipackets != to_vhost_ || st.opackets != from_vhost_ || st.ierrors || st.oerrors)
-      fail("healthy pair: net_vnet_vhost1 counted %lu in / %lu out (errors %lu/%lu), verified %lu / %lu",
-           st.ipackets, st.opackets, st.ierrors, st.oerrors, to_vhost_, from_vhost_);
+      fail("healthy pair: net_vnet_vhost1 counted %lu in / %lu out (errors %lu/%lu), verified %lu / %lu", st.ipackets,
+           st.opackets, st.ierrors, st.oerrors, to_vhost_, from_vhost_);
     // The backend closes its side of a departed frontend on its own thread.
     const double end = now_s() + 3;
     while (proc_fds() != fds0 && now_s() < end) ::usleep(10000);
@@ -801,8 +820,8 @@ class Env {
     total += r.sent;
     if (r.ok(want)) return;
     if (healthy_bad_++ == 0)
-      fail("healthy pair %s: sent %lu received %lu bad %lu dup %lu of %lu", dir_name, r.sent, r.received, r.bad,
-           r.dup, want);
+      fail("healthy pair %s: sent %lu received %lu bad %lu dup %lu of %lu", dir_name, r.sent, r.received, r.bad, r.dup,
+           want);
   }
   uint64_t to_vhost_ = 0, from_vhost_ = 0;
   int healthy_bad_ = 0;

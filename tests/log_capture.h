@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // rte_log output captured while a LogCapture lives (rte_openlog_stream on a
 // memstream), so a test can check that each refusal left a line saying why.
 // Works with or without EAL.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Test helpers shared by the ring suites: per-layout traits (sizes to run),
 // a buffer pool inside the pair's arena, and device-side helpers that
 // consume and complete chains.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The burst gates' handshake (ring/asym_fence.h) under contention: a burst
 // thread enters and leaves as fast as it can while the control thread
 // pauses it, checks that no burst is or gets inside, and resumes it.

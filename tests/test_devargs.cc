@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The shared port devargs parser (src/net/devargs.h) both net_vnet_user and
 // net_vnet use: values, limits, the queues->cq rule, own keys, and that a
 // refusal logs a line naming the devarg. No EAL: rte_kvargs and rte_log work

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Hostile peers: a raw vhost-user frontend against net_vnet_vhost (bad call
 // fds, memory shrunk under the rings, unread replies, trickled bytes, huge
 // regions) and a fake backend against net_vnet_user (partial reply, stall
@@ -32,8 +34,7 @@ struct CallFds {
 
 // Raw frontend set-up with `call` as call fd of both rings, then frames both
 // ways until `until` (stage 1 once the rings are armed and buffers offered).
-void arm_and_flow(Hostile& h, int call0, int call1, const std::function<bool()>& until,
-                  uint64_t file_size = 2u << 20) {
+void arm_and_flow(Hostile& h, int call0, int call1, const std::function<bool()>& until, uint64_t file_size = 2u << 20) {
   const int rc = h.f.arm(call0, call1, file_size);
   if (!h.sent_ok(rc, "set-up")) {
     h.watch();
@@ -112,8 +113,7 @@ TEST(HostileFrontend, BlockingEventfdAtMax) {
     });
     h.go();
     step("a blocking eventfd at its maximum as call fd; frames both ways");
-    const bool flowing =
-        e.pump_until([&] { return (h.rx_frames >= 64 && h.tx_frames >= 64) || h.dropped; }, 5);
+    const bool flowing = e.pump_until([&] { return (h.rx_frames >= 64 && h.tx_frames >= 64) || h.dropped; }, 5);
     if (h.dropped) {
       // Refusing such an fd up front is a defence too; it must be counted.
       e.expect_rises("vhost_bad_messages", bad0);
@@ -128,8 +128,10 @@ TEST(HostileFrontend, BlockingEventfdAtMax) {
     e.pump_until([&] { return h.stage.load() >= 2; }, 2);
     if (!e.pump_until([&] { return e.xstat("vhost_disconnects") > d0; }, 5))
       e.fail("the backend did not complete the disconnect within 5 s of the peer hanging up");
-    e.timed("rte_eth_dev_stop(net_vnet_vhost0) after the peer left", kControlS, [&] { return rte_eth_dev_stop(e.att); });
-    e.timed("rte_eth_dev_start(net_vnet_vhost0) after the peer left", kControlS, [&] { return rte_eth_dev_start(e.att); });
+    e.timed("rte_eth_dev_stop(net_vnet_vhost0) after the peer left", kControlS,
+            [&] { return rte_eth_dev_stop(e.att); });
+    e.timed("rte_eth_dev_start(net_vnet_vhost0) after the peer left", kControlS,
+            [&] { return rte_eth_dev_start(e.att); });
     return 0;
   });
 }
@@ -213,8 +215,8 @@ TEST(HostileFrontend, RepliesNeverRead) {
       double stuck = 0;
       size_t part = 0;  // bytes of the current request already sent
       while (!h.stop && !h.dropped) {
-        const ssize_t n = ::send(h.f.sock, reinterpret_cast<const char*>(hdr) + part, sizeof hdr - part,
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+        const ssize_t n =
+            ::send(h.f.sock, reinterpret_cast<const char*>(hdr) + part, sizeof hdr - part, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
           part += static_cast<size_t>(n);
           if (part == sizeof hdr) {
@@ -290,9 +292,10 @@ TEST(HostileFrontend, OneByteEveryHalfSecond) {
     step("a message trickled at one byte per 0.5 s");
     e.pump_until([&] { return h.stage.load() >= 1 || h.dropped; }, 5);
     if (!e.pump_until([&] { return h.dropped.load(); }, 10))
-      e.fail("the backend was still reading a message trickled at one byte per 0.5 s after 10 s (%lu of 52 bytes "
-             "in): no whole-message deadline",
-             h.sent.load());
+      e.fail(
+          "the backend was still reading a message trickled at one byte per 0.5 s after 10 s (%lu of 52 bytes "
+          "in): no whole-message deadline",
+          h.sent.load());
     else
       e.expect_rises("vhost_disconnects", d0);
     return 0;
@@ -355,7 +358,10 @@ TEST(HostileFrontend, GibibyteRegionStaysSparse) {
 #endif
   expect_child_ok({.mlock = true}, [](Env& e) {
     CallFds call;
-    Hostile h(e.a_sock, [&call](Hostile& h) { arm_and_flow(h, call.fd[0], call.fd[1], [] { return false; }, 1ull << 30); });
+    Hostile h(e.a_sock, [&call](Hostile& h) {
+      arm_and_flow(
+          h, call.fd[0], call.fd[1], [] { return false; }, 1ull << 30);
+    });
     rss_guard_begin(1536);
     h.go();
     step("a 1 GiB region (mlockall), frames both ways");

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Loopback: our net_vnet_user against our net_vnet_vhost in one process, the
 // same matrix as the interop suite (tests/vhost_pair.h: forked per scenario,
 // every frame verified, counts reconciled, no mbuf left outside the pool).
@@ -27,9 +29,7 @@ TEST(Loopback, PackedMergeable) { EXPECT_EQ(run_pair_forked(ours(true, true, {64
 TEST(Loopback, PackedNoMergeable) { EXPECT_EQ(run_pair_forked(ours(true, false, {64, 1518})), 0); }
 TEST(Loopback, SplitInOrder) { EXPECT_EQ(run_pair_forked(ours(false, true, {64, 1518, 9000}, ",in_order=1")), 0); }
 TEST(Loopback, PackedInOrder) { EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518, 9000}, ",in_order=1")), 0); }
-TEST(Loopback, PackedLargeRing) {
-  EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096")), 0);
-}
+TEST(Loopback, PackedLargeRing) { EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096")), 0); }
 
 // The other way round: the backend connects (client=1, retrying) to the
 // frontend's socket (server=1, which no longer blocks its probe).
@@ -127,9 +127,11 @@ int on_lsc(uint16_t, rte_eth_event_type, void*, void*) {
 int reconnect_child(const std::string& dir) {
   using namespace vnet::test;
   const std::string sock = dir + "/vhost.sock";
-  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0",
-                                   "--file-prefix=vnet-recon-" + std::to_string(::getpid()),
-                                   "--vdev", "net_vnet_vhost0,iface=" + sock + ",queues=1"};
+  std::vector<std::string> args = {"test",     "--no-huge",
+                                   "-m",       "512",
+                                   "--no-pci", "-l",
+                                   "0",        "--file-prefix=vnet-recon-" + std::to_string(::getpid()),
+                                   "--vdev",   "net_vnet_vhost0,iface=" + sock + ",queues=1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   PAIR_CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init");
@@ -147,8 +149,8 @@ int reconnect_child(const std::string& dir) {
     PAIR_CHECK(wait_link(pv, true, 5000), "backend link up, round %d", round);
     const auto a = exchange(pu, pv, mp, 1000, 1518, 128, 20.0);
     const auto b = exchange(pv, pu, mp, 1000, 64, 128, 20.0);
-    PAIR_CHECK(a.ok(1000) && b.ok(1000), "round %d traffic: %lu/%lu and %lu/%lu", round, a.received, a.sent,
-               b.received, b.sent);
+    PAIR_CHECK(a.ok(1000) && b.ok(1000), "round %d traffic: %lu/%lu and %lu/%lu", round, a.received, a.sent, b.received,
+               b.sent);
     // Leave frames in flight both ways, then the frontend disappears.
     rte_mbuf* pkts[64];
     for (uint64_t i = 0; i < 64; ++i) pkts[i] = make_frame(mp, i, 256);
@@ -167,8 +169,8 @@ int reconnect_child(const std::string& dir) {
       const uint16_t n = rte_eth_rx_burst(pv, 0, pkts, 64);
       rte_pktmbuf_free_bulk(pkts, n);
     }
-    std::fprintf(stderr, "round %d: traffic ok, frontend left with frames in flight, link down, LSC events %d\n",
-                 round, g_lsc.load());
+    std::fprintf(stderr, "round %d: traffic ok, frontend left with frames in flight, link down, LSC events %d\n", round,
+                 g_lsc.load());
   }
   rte_eth_dev_stop(pv);
   rte_eth_dev_close(pv);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The virtio PCI capability parser against recorded config spaces
 // (tests/fixtures/pci/*.hex, lspci -xxxx dumps) and hand-broken variants.
 #include <gtest/gtest.h>
@@ -70,7 +72,7 @@ TEST(PciCaps, HostVirtioNet) {
   EXPECT_EQ(off, 0x6000u);
   EXPECT_EQ(notify_offset(n, 3, 4, &off), 0);
   EXPECT_EQ(off, 0x600cu);
-  EXPECT_EQ(notify_offset(n, 1023, 4, &off), 0);   // last register that fits
+  EXPECT_EQ(notify_offset(n, 1023, 4, &off), 0);  // last register that fits
   EXPECT_EQ(notify_offset(n, 1024, 2, &off), -ERANGE);
   EXPECT_EQ(notify_offset(n, 0xffff, 2, &off), -ERANGE);
 }
@@ -157,7 +159,10 @@ struct Builder {
   std::vector<uint8_t> b = std::vector<uint8_t>(256, 0);
   uint8_t last = 0;
   Builder() {
-    b[0] = 0xf4; b[1] = 0x1a; b[2] = 0x41; b[3] = 0x10;
+    b[0] = 0xf4;
+    b[1] = 0x1a;
+    b[2] = 0x41;
+    b[3] = 0x10;
     b[6] = 0x10;  // status: capability list
   }
   void put32(size_t off, uint32_t v) {
@@ -165,7 +170,10 @@ struct Builder {
       if (off + i < b.size()) b[off + i] = static_cast<uint8_t>(v >> (8 * i));  // a cap may hang off the end
   }
   void link(uint8_t pos) {
-    if (last == 0) b[0x34] = pos; else b[last + 1] = pos;
+    if (last == 0)
+      b[0x34] = pos;
+    else
+      b[last + 1] = pos;
     last = pos;
   }
   void vcap(uint8_t pos, uint8_t type, uint8_t bar, uint32_t off, uint32_t len, uint8_t cap_len = 16,
@@ -245,10 +253,10 @@ TEST(PciCaps, CapabilityCrossingTheEnd) {
 
 TEST(PciCaps, ShortCapsAreSkipped) {
   Builder bl;
-  bl.vcap(0x40, cap_type::COMMON, 0, 0, 0x1000, 12);         // < 16
-  bl.vcap(0x50, cap_type::NOTIFY, 0, 0x3000, 0x1000, 16);    // no multiplier
-  bl.vcap(0x60, cap_type::COMMON, 0, 0, 0x20);               // window too small
-  bl.vcap(0x70, cap_type::ISR, 0, 0x1000, 0);                // empty ISR
+  bl.vcap(0x40, cap_type::COMMON, 0, 0, 0x1000, 12);       // < 16
+  bl.vcap(0x50, cap_type::NOTIFY, 0, 0x3000, 0x1000, 16);  // no multiplier
+  bl.vcap(0x60, cap_type::COMMON, 0, 0, 0x20);             // window too small
+  bl.vcap(0x70, cap_type::ISR, 0, 0x1000, 0);              // empty ISR
   const ConfigInfo ci = parse(bl.b);
   EXPECT_EQ(ci.common, -1);
   EXPECT_EQ(ci.notify, -1);
@@ -261,8 +269,8 @@ TEST(PciCaps, ReservedBarIgnoredAndNextOneUsed) {
   bl.vcap(0x40, cap_type::COMMON, 6, 0, 0x1000);  // reserved BAR: ignored
   bl.vcap(0x50, cap_type::COMMON, 2, 0x100, 0x1000);
   bl.vcap(0x60, cap_type::COMMON, 3, 0x200, 0x1000);  // a duplicate: the first usable wins
-  bl.vcap(0x70, cap_type::PCI_CFG, 0, 0, 0);           // its bar field is not checked
-  bl.vcap(0x80, 0x42, 0, 0, 0);                        // reserved type: listed only
+  bl.vcap(0x70, cap_type::PCI_CFG, 0, 0, 0);          // its bar field is not checked
+  bl.vcap(0x80, 0x42, 0, 0, 0);                       // reserved type: listed only
   const ConfigInfo ci = parse(bl.b);
   ASSERT_GE(ci.common, 0);
   EXPECT_EQ(ci.get(ci.common)->bar, 2);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // tools/vnet-pci's binding logic on a fake sysfs tree and recorded route
 // tables (tests/fixtures/pci/proc-host: this build host's own, where eth0
 // carries the default route). Checks what is written, and that nothing is
@@ -63,8 +65,7 @@ class FakeSysfs : public ::testing::Test {
   Roots r_;
 };
 
-const char* kRouteHeader =
-    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+const char* kRouteHeader = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 
 TEST_F(FakeSysfs, FindsDriverAndVirtioInterface) {
   std::string drv;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Typed suites: the same cases over the split and the packed ring, driver
 // side against device side in one process. Wraps at several sizes, full and
 // empty, chains, indirect, in-order batches, notification suppression and
@@ -255,7 +257,8 @@ TYPED_TEST(RingTest, InOrderBatchOfOneEntry) {
         ASSERT_EQ(dev.pop(c), Pop::Ok);
         slots += c.ndesc;
       }
-      dev.push_used_batch(c, 17, LayoutOf<TypeParam>::packed ? static_cast<uint16_t>(slots) : static_cast<uint16_t>(batch));
+      dev.push_used_batch(c, 17,
+                          LayoutOf<TypeParam>::packed ? static_cast<uint16_t>(slots) : static_cast<uint16_t>(batch));
       dev.flush();
       // Reap with a small budget to cross the batch in pieces.
       std::vector<UsedBuf> u(batch);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The split driver ring in the legacy (virtio 0.9.5) layout the PCI
 // transport's legacy mode uses: the used ring starts at the next 4096-byte
 // boundary after the avail ring, and the driver reads completions there.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Misbehaving peers: every validation rule of the device-side walk and of
 // the driver-side used processing, on both layouts. A bad chain is dropped
 // (and still returned to the driver), a bad ring is marked broken; nothing

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Randomized driver-versus-device simulation, per layout and feature set:
 // random chains (direct/indirect, readable/writable), random bursts, random
 // out-of-order (or batched in-order) completion. Checks that every buffer
@@ -48,8 +50,8 @@ void run_sim(const SimParam& prm, uint64_t seed, uint64_t ops) {
   pool.init(*p.arena, slots * kMaxSegs, kSeg);
 
   struct Rec {
-    bool out = false;      // outstanding at the driver
-    uint64_t serial = 0;   // content seed of the readable part
+    bool out = false;     // outstanding at the driver
+    uint64_t serial = 0;  // content seed of the readable part
     uint16_t nr = 0, nw = 0;
     uint32_t rlen[kMaxSegs], wlen[kMaxSegs];
     uint32_t in_len = 0;
@@ -111,7 +113,10 @@ void run_sim(const SimParam& prm, uint64_t seed, uint64_t ops) {
       R.nr = static_cast<uint16_t>(rnd(0, 3));
       R.nw = static_cast<uint16_t>(rnd(R.nr == 0 ? 1 : 0, 3));
       while (uint32_t{R.nr} + R.nw > n) {  // no chain longer than the queue (2.7.5.3.1)
-        if (R.nw > (R.nr == 0 ? 1 : 0)) --R.nw; else --R.nr;
+        if (R.nw > (R.nr == 0 ? 1 : 0))
+          --R.nw;
+        else
+          --R.nr;
       }
       Seg segs[kMaxSegs];
       R.serial = ++serial;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The frontend's Tx virtio-net header write (put_tx_hdr in src/net/rxtx.h):
 // the header ends up exactly as asked, num_buffers 0 (5.1.6.2.1) even when
 // the device left 1 there on Rx; a header already right is not written at
@@ -68,7 +70,7 @@ TEST(TxHdr, AHeaderAlreadyRightIsNotWritten) {
     const virtio::NetHdr want = csum_hdr();
     std::memcpy(pg.p, &want, sizeof want);
     pg.p[10] = hdr == 12 ? 0 : 0x77;  // 10-byte form: frame data, not ours to check
-    pg.read_only();                    // a store would fault
+    pg.read_only();                   // a store would fault
     put_tx_hdr(pg.p, hdr, want);
     EXPECT_EQ(std::memcmp(pg.p, &want, sizeof want), 0);
   }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // net_vnet_user against a vhost-user backend that misbehaves: a fake
 // backend thread on a unix socket answers the frontend's requests and, at
 // one chosen point, closes, answers the wrong request, sends a bad size or
@@ -100,7 +102,8 @@ class FakeBackend {
       if (s < 0) return;
       script(s, *this);
       vu::Msg m{};
-      if (!closed_by_script_) while (next(s, m)) serve(s, m);  // until the frontend goes
+      if (!closed_by_script_)
+        while (next(s, m)) serve(s, m);  // until the frontend goes
       close(s);
     });
   }
@@ -266,7 +269,8 @@ TEST(RxOffloadHeader, OnlyWhatWasNegotiatedAndInsideTheFrame) {
   EXPECT_TRUE(m->ol_flags & RTE_MBUF_F_RX_LRO);
   EXPECT_EQ(m->tso_segsz, 1448);
   EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV6, 34, 16, 1448)));
-  EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4 | virtio::NET_HDR_GSO_ECN, 34, 16, 1448)));
+  EXPECT_FALSE(
+      check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4 | virtio::NET_HDR_GSO_ECN, 34, 16, 1448)));
   EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_UDP, 34, 6, 1448)));
   EXPECT_FALSE(check(hdr(virtio::NET_HDR_F_NEEDS_CSUM, virtio::NET_HDR_GSO_TCPV4, 34, 16, 0)));
   // rx_complete: a bad header is a counted error and the mbuf goes back to the pool.
@@ -286,8 +290,9 @@ int main(int argc, char** argv) {
   if (!mkdtemp(dir)) return 2;
   g_dir = dir;
   const std::string prefix = "--file-prefix=badbe" + std::to_string(getpid());
-  std::vector<std::string> args = {argv[0], "--no-huge", "-m", "256", "--no-pci", prefix.c_str(), "--lcores", "0@0",
-                                   "--log-level=pmd.net.vnet*:info"};
+  std::vector<std::string> args = {argv[0],    "--no-huge", "-m",
+                                   "256",      "--no-pci",  prefix.c_str(),
+                                   "--lcores", "0@0",       "--log-level=pmd.net.vnet*:info"};
   std::vector<char*> av;
   for (auto& s : args) av.push_back(s.data());
   if (rte_eal_init(static_cast<int>(av.size()), av.data()) < 0) {

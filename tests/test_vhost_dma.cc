@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The backend's copy engines against an in-process driver ring: a fake
 // dmadev (copies land only when the test lets them complete, statuses and a
 // full ring on demand) proves ordering, error and fallback handling and the
@@ -102,8 +104,17 @@ using Fake = DmaCopy<FakeDma>;
 rte_mempool* pool() {
   static rte_mempool* mp = [] {
     const std::string prefix = "--file-prefix=vnet-dma-" + std::to_string(::getpid());
-    std::vector<std::string> args = {"test", "--no-huge", "-m", "256", "--no-pci", "-l", "0", prefix,
-                                     "--vdev", "dma_skeleton0", "--log-level=lib.eal:warning"};
+    std::vector<std::string> args = {"test",
+                                     "--no-huge",
+                                     "-m",
+                                     "256",
+                                     "--no-pci",
+                                     "-l",
+                                     "0",
+                                     prefix,
+                                     "--vdev",
+                                     "dma_skeleton0",
+                                     "--log-level=lib.eal:warning"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return static_cast<rte_mempool*>(nullptr);
@@ -213,12 +224,8 @@ struct Rig {
       if (b[kHdr + j] != pattern(seq, j)) return false;
     return true;
   }
-  uint16_t enqueue(rte_mbuf** pkts, uint16_t n) {
-    return enqueue_burst<Dev, false, Fake>(v, pkts, n);
-  }
-  uint16_t enqueue_mrg(rte_mbuf** pkts, uint16_t n) {
-    return enqueue_burst<Dev, true, Fake>(v, pkts, n);
-  }
+  uint16_t enqueue(rte_mbuf** pkts, uint16_t n) { return enqueue_burst<Dev, false, Fake>(v, pkts, n); }
+  uint16_t enqueue_mrg(rte_mbuf** pkts, uint16_t n) { return enqueue_burst<Dev, true, Fake>(v, pkts, n); }
   // The synchronous engine (CPU copies), mergeable: the pop-ahead path.
   uint16_t enqueue_cpu_mrg(rte_mbuf** pkts, uint16_t n) { return enqueue_burst<Dev, true, CpuCopy>(v, pkts, n); }
   // Receive side: buffers first..first+lens.size()-1, of these lengths.
@@ -253,7 +260,6 @@ struct Rig {
     ASSERT_EQ(qp.drv.add(&s, 1, ring::test_tok(slot)), 0);
   }
 };
-
 
 uint64_t g_abandoned = 0;  // mbufs the copy engines kept out of the pool, all tests
 
@@ -359,7 +365,7 @@ TYPED_TEST(VhostDma, MergeableShortRingKeepsSubmittedCopiesFenced) {
   auto& r = *this->rig;
   r.init(16, false, 0);
   r.offer(2);
-  rte_mbuf* m = frame(7, 5000);  // 12 + 5000 B: three 2 KiB buffers
+  rte_mbuf* m = frame(7, 5000);        // 12 + 5000 B: three 2 KiB buffers
   EXPECT_EQ(r.enqueue_mrg(&m, 1), 0);  // not consumed: the application keeps it
   EXPECT_GT(FakeDma::ops.size(), 0u);
   EXPECT_EQ(r.aq.in_flight(), 1);
@@ -392,7 +398,7 @@ TYPED_TEST(VhostDma, MergeableMidFrameDropCountsOnceWhenItsCopyFails) {
   auto& r = *this->rig;
   r.init(16, false, 0);
   r.offer_lens(0, {kBuf, 8});
-  rte_mbuf* m = frame(3, 3000);  // 12 + 3000 B: needs a second buffer
+  rte_mbuf* m = frame(3, 3000);        // 12 + 3000 B: needs a second buffer
   ASSERT_EQ(r.enqueue_mrg(&m, 1), 1);  // consumed: its record frees it
   EXPECT_GT(FakeDma::ops.size(), 0u);
   FakeDma::fail = {0};
@@ -492,7 +498,8 @@ TYPED_TEST(VhostDma, SkeletonCopiesEveryByte) {
     std::vector<ring::UsedBuf> all;
     for (int spin = 0; spin < 1000000 && all.size() < 200; ++spin) {
       r.ch.lock.store(1);
-      sent += enqueue_burst<Dev, false, DmaCopy<>>(r.v, pkts.data() + sent, static_cast<uint16_t>(std::min<uint32_t>(32, 200 - sent)));
+      sent += enqueue_burst<Dev, false, DmaCopy<>>(r.v, pkts.data() + sent,
+                                                   static_cast<uint16_t>(std::min<uint32_t>(32, 200 - sent)));
       r.ch.unlock();
       for (auto& u : r.used()) all.push_back(u);
     }
@@ -554,8 +561,8 @@ TYPED_TEST(VhostDma, CpuEnqueuePopsAheadButPairsChainsInOrder) {
   r.init(16, false, 0);
   r.offer_lens(0, {kBuf, 8, kBuf, kBuf, kBuf, kBuf});
   const uint32_t big = kBuf + 1000;  // header + frame need two buffers
-  rte_mbuf* pkts[7] = {frame(0, 64), frame(1, 64), frame(2, big), frame(3, 64), frame(4, 64), frame(5, 64),
-                       frame(6, 64)};
+  rte_mbuf* pkts[7] = {frame(0, 64), frame(1, 64), frame(2, big), frame(3, 64),
+                       frame(4, 64), frame(5, 64), frame(6, 64)};
   rte_pktmbuf_pkt_len(pkts[3]) = kMaxFrame + 1;  // too big for any chain: dropped
   ASSERT_EQ(r.enqueue_cpu_mrg(pkts, 7), 5) << "frames 5 and 6 found no buffer and stay with the caller";
   auto u = r.used();

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Interop: DPDK's own net_virtio_user (Debian's plugin) against our
 // net_vnet_vhost (linked into this binary) in one process; the harness is
 // tests/vhost_pair.h (forked per scenario, every frame verified).
@@ -105,8 +107,13 @@ int disconnect_in_flight(const std::string& dir, bool packed) {
   const std::string vhost =
       "net_vnet_vhost0,iface=" + sock + ",queues=1,dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0],dma_threshold=0";
   const std::string fe_args = "path=" + sock + ",queues=1,packed_vq=" + (packed ? "1" : "0");
-  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0", prefix,
-                                   "--vdev", "dma_skeleton0", "--vdev", vhost, "--vdev", "net_virtio_user0," + fe_args};
+  std::vector<std::string> args = {"test",     "--no-huge",
+                                   "-m",       "512",
+                                   "--no-pci", "-l",
+                                   "0",        prefix,
+                                   "--vdev",   "dma_skeleton0",
+                                   "--vdev",   vhost,
+                                   "--vdev",   "net_virtio_user0," + fe_args};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   PAIR_CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init");
@@ -187,7 +194,6 @@ int disconnect_in_flight(const std::string& dir, bool packed) {
   return failed;
 }
 
-
 // Two queue pairs on one dmadev vchan, polled from two lcores at once (the
 // channel flag serialises them); then xstats (names, reset, gauges) and the
 // MTU range.
@@ -210,9 +216,13 @@ int two_lcores_and_xstats(const std::string& dir) {
   const std::string vhost = "net_vnet_vhost0,iface=" + sock +
                             ",queues=2,dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;"
                             "rxq1@dma_skeleton0-0],dma_threshold=0";
-  std::vector<std::string> args = {"test", "--no-huge", "-m", "512", "--no-pci", "-l", "0,1", prefix,
-                                   "--vdev", "dma_skeleton0", "--vdev", vhost,
-                                   "--vdev", "net_virtio_user0,path=" + sock + ",queues=2"};
+  std::vector<std::string> args = {"test",     "--no-huge",
+                                   "-m",       "512",
+                                   "--no-pci", "-l",
+                                   "0,1",      prefix,
+                                   "--vdev",   "dma_skeleton0",
+                                   "--vdev",   vhost,
+                                   "--vdev",   "net_virtio_user0,path=" + sock + ",queues=2"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   PAIR_CHECK(rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0, "rte_eal_init");

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // GuestMemory: regions mapped from memfds, both address spaces translated
 // with bounds checks, bad tables (overlaps, past end of file, wrong fd
 // counts, non-files) rejected without disturbing the table in place, and
@@ -31,7 +33,9 @@ int make_memfd(uint8_t seed) {
   EXPECT_EQ(::pwrite(fd, buf.data(), kFile, 0), static_cast<ssize_t>(kFile));
   return fd;
 }
-uint8_t expect_byte(uint8_t seed, size_t file_off) { return static_cast<uint8_t>(seed + file_off * 7 + (file_off >> 12)); }
+uint8_t expect_byte(uint8_t seed, size_t file_off) {
+  return static_cast<uint8_t>(seed + file_off * 7 + (file_off >> 12));
+}
 
 size_t count_maps() {
   std::ifstream f("/proc/self/maps");
@@ -108,15 +112,16 @@ TEST(VhostMemory, RejectsBadTablesAndKeepsTheOldOne) {
     for (size_t i = 0; i < rs.size(); ++i) fds.push_back(make_memfd(5));
     const size_t nfds = static_cast<size_t>(static_cast<long>(fds.size()) + nfds_delta);
     const int rc = mem.set_table(rs.data(), static_cast<uint32_t>(rs.size()), fds.data(), nfds);
-    for (int f : fds) if (f >= 0) ::close(f);  // only the ones set_table was not given
+    for (int f : fds)
+      if (f >= 0) ::close(f);  // only the ones set_table was not given
     return rc;
   };
-  EXPECT_EQ(attempt({{0, 0x1000, 0, kFile - 0x800}}), -EINVAL);                // past end of file
-  EXPECT_EQ(attempt({{0, 0, 0, 0}}), -EINVAL);                                 // empty
-  EXPECT_EQ(attempt({{~0ull - 0x10, 0x1000, 0, 0}}), -EINVAL);                 // wraps
-  EXPECT_EQ(attempt({{0, 0x2000, 0x0, 0}, {0x1000, 0x1000, 0x10000, 0}}), -EEXIST);  // guest overlap
-  EXPECT_EQ(attempt({{0, 0x1000, 0x0, 0}, {0x1000, 0x1000, 0x800, 0}}), -EEXIST);    // user overlap
-  EXPECT_EQ(attempt({{0, 0x1000, 0, 0}, {0x1000, 0x1000, 0x1000, 0}}, -1), -EINVAL); // one fd short
+  EXPECT_EQ(attempt({{0, 0x1000, 0, kFile - 0x800}}), -EINVAL);                       // past end of file
+  EXPECT_EQ(attempt({{0, 0, 0, 0}}), -EINVAL);                                        // empty
+  EXPECT_EQ(attempt({{~0ull - 0x10, 0x1000, 0, 0}}), -EINVAL);                        // wraps
+  EXPECT_EQ(attempt({{0, 0x2000, 0x0, 0}, {0x1000, 0x1000, 0x10000, 0}}), -EEXIST);   // guest overlap
+  EXPECT_EQ(attempt({{0, 0x1000, 0x0, 0}, {0x1000, 0x1000, 0x800, 0}}), -EEXIST);     // user overlap
+  EXPECT_EQ(attempt({{0, 0x1000, 0, 0}, {0x1000, 0x1000, 0x1000, 0}}, -1), -EINVAL);  // one fd short
   std::vector<MemRegion> nine;
   for (uint64_t i = 0; i < 9; ++i) nine.push_back({i << 20, 0x1000, i << 20, 0});
   EXPECT_EQ(attempt(nine), -EINVAL);  // more than VHOST_MEMORY_BASELINE_NREGIONS
@@ -187,7 +192,6 @@ TEST(VhostMemory, SameRegionAddedByEachVhostDevice) {
   EXPECT_EQ(count_maps(), 0u);
   EXPECT_EQ(mem.remove_region(r), -ENOENT);
 }
-
 
 // The cap on mapped guest memory (devarg max_mem_mb): checked before mapping.
 TEST(VhostMemory, LimitRefusesTablesOverIt) {

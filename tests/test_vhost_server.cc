@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The backend's vhost-user state machine driven over a socketpair by a
 // scripted frontend: the handshake virtio-user and QEMU perform, rings
 // armed over a memfd memory table (guest and user addresses differ, as with
@@ -26,8 +28,8 @@ namespace {
 namespace vu = vhost_user;
 using virtio::bit;
 
-constexpr uint64_t kGpa = 0x40000000;       // guest physical (descriptors)
-constexpr uint64_t kUva = 0x7f1200000000;   // frontend virtual (rings)
+constexpr uint64_t kGpa = 0x40000000;      // guest physical (descriptors)
+constexpr uint64_t kUva = 0x7f1200000000;  // frontend virtual (rings)
 constexpr uint64_t kMemSize = 1 << 20;
 
 using test::open_fds;
@@ -130,14 +132,14 @@ constexpr uint64_t kFeat = bit(virtio::feat::VERSION_1) | bit(virtio::feat::EVEN
 constexpr uint64_t kProto = bit(vu::pf::REPLY_ACK) | bit(vu::pf::STATUS) | bit(vu::pf::MQ);
 
 TEST(VhostServer, OffersWhatTheIssueAsksFor) {
-  for (unsigned f : {virtio::feat::VERSION_1, virtio::feat::RING_PACKED, virtio::feat::IN_ORDER,
-                     virtio::feat::INDIRECT_DESC, virtio::feat::EVENT_IDX, virtio::feat::NET_MRG_RXBUF,
-                     virtio::feat::NET_MQ, virtio::feat::NET_MTU, virtio::feat::NET_STATUS,
-                     virtio::feat::PROTOCOL_FEATURES})
+  for (unsigned f :
+       {virtio::feat::VERSION_1, virtio::feat::RING_PACKED, virtio::feat::IN_ORDER, virtio::feat::INDIRECT_DESC,
+        virtio::feat::EVENT_IDX, virtio::feat::NET_MRG_RXBUF, virtio::feat::NET_MQ, virtio::feat::NET_MTU,
+        virtio::feat::NET_STATUS, virtio::feat::PROTOCOL_FEATURES})
     EXPECT_TRUE(virtio::has(kOfferedFeatures, f)) << f;
   EXPECT_FALSE(virtio::has(kOfferedFeatures, virtio::feat::NET_CTRL_VQ));  // no control queue here
-  for (unsigned f : {vu::pf::MQ, vu::pf::REPLY_ACK, vu::pf::RARP, vu::pf::MTU, vu::pf::CONFIGURE_MEM_SLOTS,
-                     vu::pf::STATUS})
+  for (unsigned f :
+       {vu::pf::MQ, vu::pf::REPLY_ACK, vu::pf::RARP, vu::pf::MTU, vu::pf::CONFIGURE_MEM_SLOTS, vu::pf::STATUS})
     EXPECT_TRUE(virtio::has(kOfferedProtocolFeatures, f)) << f;
 }
 
@@ -148,7 +150,8 @@ TEST(VhostServer, HandshakeArmsRingsAndRaisesLink) {
   EXPECT_EQ(r.get(vu::GET_MAX_MEM_SLOTS), GuestMemory::kMaxSlots);
   // REPLY_ACK: a message that asks for a reply gets ack 0.
   ASSERT_EQ(r.u64(vu::SET_STATUS, virtio::status::ACKNOWLEDGE | virtio::status::DRIVER,
-                  vu::FLAG_VERSION | vu::FLAG_NEED_REPLY), 0);
+                  vu::FLAG_VERSION | vu::FLAG_NEED_REPLY),
+            0);
   EXPECT_EQ(r.reply().p.u64, 0u);
   r.ring(0);
   r.ring(1);
@@ -271,10 +274,16 @@ TEST(VhostServer, PackedBaseCarriesTheUsedHalf) {
 
 TEST(VhostServer, MalformedMessagesCloseTheConnection) {
   const std::vector<BadCase> cases = {
-      {"SET_FEATURES with a 4-byte payload", [](Rig& r) { uint32_t v = 0; return r.msg(vu::SET_FEATURES, &v, 4); }},
+      {"SET_FEATURES with a 4-byte payload",
+       [](Rig& r) {
+         uint32_t v = 0;
+         return r.msg(vu::SET_FEATURES, &v, 4);
+       }},
       {"GET_FEATURES with a payload", [](Rig& r) { return r.u64(vu::GET_FEATURES, 0); }},
-      {"features not offered (CTRL_VQ)", [](Rig& r) { return r.u64(vu::SET_FEATURES, kFeat | bit(virtio::feat::NET_CTRL_VQ)); }},
-      {"protocol features not offered", [](Rig& r) { return r.u64(vu::SET_PROTOCOL_FEATURES, bit(vu::pf::BACKEND_REQ)); }},
+      {"features not offered (CTRL_VQ)",
+       [](Rig& r) { return r.u64(vu::SET_FEATURES, kFeat | bit(virtio::feat::NET_CTRL_VQ)); }},
+      {"protocol features not offered",
+       [](Rig& r) { return r.u64(vu::SET_PROTOCOL_FEATURES, bit(vu::pf::BACKEND_REQ)); }},
       {"vring index out of range", [](Rig& r) { return r.state(vu::SET_VRING_NUM, 4, 256); }},
       {"split ring size not a power of two", [](Rig& r) { return r.state(vu::SET_VRING_NUM, 0, 300); }},
       {"ring size zero", [](Rig& r) { return r.state(vu::SET_VRING_NUM, 0, 0); }},
@@ -285,13 +294,15 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
       {"enable value 2", [](Rig& r) { return r.state(vu::SET_VRING_ENABLE, 0, 2); }},
       {"status wider than a byte", [](Rig& r) { return r.u64(vu::SET_STATUS, 0x100); }},
       {"kick before size and address", [](Rig& r) { return r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD); }},
-      {"ring outside memory", [](Rig& r) {
+      {"ring outside memory",
+       [](Rig& r) {
          r.state(vu::SET_VRING_NUM, 0, 256);
          vu::VringAddr a{0, 0, kUva + kMemSize - 0x100, kUva, kUva + 0x8000, 0};
          r.msg(vu::SET_VRING_ADDR, &a, sizeof a);
          return r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD);
        }},
-      {"ring at a guest (not user) address", [](Rig& r) {
+      {"ring at a guest (not user) address",
+       [](Rig& r) {
          r.state(vu::SET_VRING_NUM, 0, 256);
          vu::VringAddr a{0, 0, kGpa, kGpa + 0x2000, kGpa + 0x1000, 0};
          r.msg(vu::SET_VRING_ADDR, &a, sizeof a);
@@ -300,7 +311,8 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
       // Found by fuzz_vhost_messages: aligned user addresses, but the region's
       // user_addr is odd against its mmap_offset, so the used ring's local
       // address was misaligned (UB in the data path's 16-bit accesses).
-      {"ring misaligned in the region's mapping", [](Rig& r) {
+      {"ring misaligned in the region's mapping",
+       [](Rig& r) {
          const int fd = ::memfd_create("vnet-vhost-srvtest", MFD_CLOEXEC);
          (void)!::ftruncate(fd, kMemSize);
          vu::MemTable t{};
@@ -313,7 +325,8 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
          r.msg(vu::SET_VRING_ADDR, &a, sizeof a);
          return r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD);
        }},
-      {"mem table: 2 regions, 1 fd", [](Rig& r) {
+      {"mem table: 2 regions, 1 fd",
+       [](Rig& r) {
          vu::MemTable t{};
          t.nregions = 2;
          t.regions[0] = {0, 0x1000, 0, 0};
@@ -323,12 +336,14 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
          ::close(fd);
          return rc;
        }},
-      {"mem table: size disagrees with nregions", [](Rig& r) {
+      {"mem table: size disagrees with nregions",
+       [](Rig& r) {
          vu::MemTable t{};
          t.nregions = 3;
          return r.msg(vu::SET_MEM_TABLE, &t, 8 + 32);
        }},
-      {"mem table: region past end of file", [](Rig& r) {
+      {"mem table: region past end of file",
+       [](Rig& r) {
          vu::MemTable t{};
          t.nregions = 1;
          t.regions[0] = {0, kMemSize * 2, 0, 0};
@@ -338,7 +353,8 @@ TEST(VhostServer, MalformedMessagesCloseTheConnection) {
          ::close(fd);
          return rc;
        }},
-      {"fd on a message that takes none", [](Rig& r) {
+      {"fd on a message that takes none",
+       [](Rig& r) {
          const int fd = ::eventfd(0, EFD_CLOEXEC);
          uint64_t v = kFeat;
          const int rc = r.msg(vu::SET_FEATURES, &v, 8, &fd, 1);
@@ -465,7 +481,6 @@ TEST(VhostServer, SendRarpIsTakenOnceAndBuildsTheAnnouncement) {
   EXPECT_EQ(std::memcmp(f + 14 + 8, want, 6), 0);
   EXPECT_EQ(std::memcmp(f + 14 + 18, want, 6), 0);
 }
-
 
 // Call, kick and err fds must be eventfds: a pipe whose reader is gone
 // raised SIGPIPE from the data path's notification write.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vhost-user framing: round trips with fds, and every malformed frame a peer
 // can send (bad version, oversize payload, close mid-message) is rejected
 // with the fds it carried closed.
@@ -113,7 +115,6 @@ TEST(VhostUserCodec, HeaderSplitAcrossReads) {
   ASSERT_EQ(recv(p.s[1], r, fds, &nfds), 0);
   EXPECT_EQ(r.p.u64, 0x1234u);
 }
-
 
 // A peer that trickles a message gets one deadline for all of it, not one
 // per byte (it used to be 2 s per recv: minutes for one message).

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Verified traffic for the ethdev-level tests: frames carry a sequence
 // number, their length and a checksum over the payload; the receiver checks
 // all three and that no sequence number arrives twice. Counts must
@@ -121,8 +123,7 @@ inline TrafficResult exchange(uint16_t tx_port, uint16_t rx_port, rte_mempool* m
           for (uint32_t j = 0; j < 40 && j < pkts[i]->data_len; ++j) std::fprintf(stderr, " %02x", b[j]);
           std::fprintf(stderr, "\n");
         }
-      }
-      else if (seen[seq])
+      } else if (seen[seq])
         ++r.dup;
       else {
         seen[seq] = true;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // A virtio-user frontend (DPDK's net_virtio_user or our net_vnet_user) and
 // our net_vnet_vhost backend in one EAL process, each scenario in a forked
 // child (EAL initialises once per process). Frames go both ways on every
@@ -32,9 +34,9 @@ struct PairScenario {
   bool to_backend = true;    // the frontend transmits, net_vnet_vhost receives
   bool from_backend = true;  // net_vnet_vhost transmits, the frontend receives
   uint16_t queues = 1;
-  std::string backend_extra;   // appended to the backend's devargs (",dmas=...")
-  std::string frontend_extra;  // appended to the frontend's devargs
-  std::vector<std::string> eal_extra;  // more EAL arguments (--vdev dma_skeleton0)
+  std::string backend_extra;                                      // appended to the backend's devargs (",dmas=...")
+  std::string frontend_extra;                                     // appended to the frontend's devargs
+  std::vector<std::string> eal_extra;                             // more EAL arguments (--vdev dma_skeleton0)
   std::vector<std::string> eal_mem = {"--no-huge", "-m", "512"};  // EAL memory (hugepage tests change it)
   bool expect_dma = false;  // every backend queue must have copied by DMA, without DMA errors
 };
@@ -201,8 +203,8 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
   if (s.expect_dma) {
     for (const char* dir : {"rx_", "tx_"}) {
       const uint64_t copies = xstat_sum(pv, dir, "_dma_copies"), errs = xstat_sum(pv, dir, "_dma_errors");
-      std::fprintf(stderr, "backend %sq*: dma copies %lu, cpu copies %lu, dma errors %lu, fallbacks %lu\n", dir,
-                   copies, xstat_sum(pv, dir, "_cpu_copies"), errs, xstat_sum(pv, dir, "_dma_fallbacks"));
+      std::fprintf(stderr, "backend %sq*: dma copies %lu, cpu copies %lu, dma errors %lu, fallbacks %lu\n", dir, copies,
+                   xstat_sum(pv, dir, "_cpu_copies"), errs, xstat_sum(pv, dir, "_dma_fallbacks"));
       if (copies == 0 || errs != 0) ++failed;
     }
   }

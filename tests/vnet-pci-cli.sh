@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vnet-pci-cli.sh — tools/vnet-pci end to end on a fake sysfs tree built
 # from the recorded config spaces (libpci reads it through --sysfs) and the
 # build host's recorded route tables (--proc): list, show, decode, and bind /

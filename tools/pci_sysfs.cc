@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // sysfs binding for tools/vnet-pci: reads the function's driver link and
 // net/ directory, the route tables under proc, and writes unbind,
 // driver_override and drivers_probe (existing files only, one write each,

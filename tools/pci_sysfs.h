@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Binding a PCI function to a userspace I/O driver through sysfs, for
 // tools/vnet-pci. Every path is taken below a caller-given sysfs root and
 // proc root, so tests run on a fake tree. Invariant: nothing is written when
@@ -27,7 +29,7 @@ std::vector<std::string> net_interfaces(const Roots& r, const std::string& bdf);
 std::vector<std::string> active_routes(const Roots& r, const std::string& ifname);
 
 struct BindResult {
-  std::string message;        // what was done, or why not
+  std::string message;                       // what was done, or why not
   std::vector<std::string> blocking_routes;  // "eth0: ipv4 0.0.0.0/0"
 };
 

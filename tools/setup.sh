@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tools/setup.sh — make a Debian 12 machine ready to build and test vnet.
 #
 #  1. installs the Debian packages the build and the tests need;
@@ -27,7 +29,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
     libdpdk-dev dpdk dpdk-dev libpci-dev pkg-config
     libgtest-dev libgmock-dev googletest libbenchmark-dev
-    cmake ninja-build g++ clang libclang-rt-14-dev
+    cmake ninja-build g++ clang libclang-rt-14-dev clang-format clang-tidy
     dpkg-dev xz-utils python3
     # The vm label: QEMU under TCG, the initramfs (busybox, insmod, cpio), and
     # what the guest runs from the host's tree shared over 9p (ping, ip).

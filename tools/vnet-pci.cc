@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vnet-pci: list virtio PCI functions, decode their virtio capabilities
 // (with the parser the net_vnet PMD uses), show the bound kernel driver and
 // bind/unbind to vfio-pci or uio_pci_generic. Enumeration and config reads
@@ -39,9 +41,9 @@ void usage(FILE* f) {
 
 const char* virtio_kind(uint16_t device) {
   // 5: device types; modern ids are 0x1040 + type, transitional 0x1000..0x103f.
-  static const char* const modern[] = {"reserved", "net", "block", "console", "entropy", "balloon", "iomem",
-                                       "rpmsg", "scsi", "9p", "mac80211", "rproc-serial", "caif", "balloon",
-                                       "", "", "gpu", "timer", "input", "socket", "crypto"};
+  static const char* const modern[] = {"reserved", "net",  "block", "console",  "entropy",      "balloon", "iomem",
+                                       "rpmsg",    "scsi", "9p",    "mac80211", "rproc-serial", "caif",    "balloon",
+                                       "",         "",     "gpu",   "timer",    "input",        "socket",  "crypto"};
   static const char* const legacy[] = {"net", "block", "balloon", "console", "scsi", "entropy", "9p"};
   if (device >= 0x1040 && device < 0x1040 + sizeof modern / sizeof *modern) return modern[device - 0x1040];
   if (device >= 0x1000 && device < 0x1000 + sizeof legacy / sizeof *legacy) return legacy[device - 0x1000];
@@ -50,8 +52,8 @@ const char* virtio_kind(uint16_t device) {
 
 void print_caps(const ConfigInfo& ci) {
   std::printf("  %04x:%04x (subsystem %04x:%04x) rev %02x class %06x, %s interface%s\n", ci.vendor, ci.device,
-              ci.subsys_vendor, ci.subsys_device, ci.revision, ci.class_code,
-              ci.modern() ? "modern" : "no modern", vnet::pci::is_transitional(ci.device) ? ", transitional (legacy I/O BAR 0)" : "");
+              ci.subsys_vendor, ci.subsys_device, ci.revision, ci.class_code, ci.modern() ? "modern" : "no modern",
+              vnet::pci::is_transitional(ci.device) ? ", transitional (legacy I/O BAR 0)" : "");
   for (int i = 0; i < 6; ++i) {
     const auto& b = ci.bars[i];
     if (!b.present) continue;
@@ -64,7 +66,8 @@ void print_caps(const ConfigInfo& ci) {
     std::string notes;
     if (c.type == vnet::pci::cap_type::NOTIFY) notes = "multiplier " + std::to_string(c.notify_off_multiplier);
     const int idx = static_cast<int>(i);
-    const bool used = idx == ci.common || idx == ci.notify || idx == ci.isr || idx == ci.device_cfg || idx == ci.pci_cfg;
+    const bool used =
+        idx == ci.common || idx == ci.notify || idx == ci.isr || idx == ci.device_cfg || idx == ci.pci_cfg;
     if (!used) notes += notes.empty() ? "not used" : ", not used";
     if (c.id) notes += (notes.empty() ? "id " : ", id ") + std::to_string(c.id);
     std::printf("  0x%02x   %-13s %-4u 0x%08llx 0x%08llx %s\n", c.pos, vnet::pci::cap_type_name(c.type), c.bar,
@@ -221,7 +224,8 @@ int main(int argc, char** argv) {
   if (cmd == "decode" && args.size() == 2) return cmd_decode(args[1]);
   if ((cmd == "bind" && args.size() == 3) || (cmd == "unbind" && args.size() == 2)) {
     pt::BindResult res;
-    const int rc = cmd == "bind" ? pt::bind_device(roots, args[1], args[2], force, &res) : pt::unbind_device(roots, args[1], force, &res);
+    const int rc = cmd == "bind" ? pt::bind_device(roots, args[1], args[2], force, &res)
+                                 : pt::unbind_device(roots, args[1], force, &res);
     std::fprintf(rc == 0 ? stdout : stderr, "vnet-pci: %s\n", res.message.c_str());
     for (const auto& b : res.blocking_routes) std::fprintf(rc == 0 ? stdout : stderr, "  route %s\n", b.c_str());
     return rc == 0 ? 0 : rc == -EBUSY ? 3 : 1;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vnet-loopback: the main demo. A virtio-user frontend and a vhost-user
 // backend in one process, one forwarding core each side, testpmd-style
 // (io-forward, txonly, rxonly); either side is ours or DPDK's. Invariants: the
@@ -36,7 +38,7 @@ struct Options {
   bool csv = false, quiet = false, xstats = false;
   uint32_t size = 64, queues = 1, ring = 256, inflight = 128, burst = 32;
   int64_t dma_threshold = -1;  // -1: the backend's default
-  uint32_t lockstep = 0;  // > 0: no workers, this many rounds on one thread
+  uint32_t lockstep = 0;       // > 0: no workers, this many rounds on one thread
   double duration = 10, warmup = 1;
   Mode mode = Mode::Fwd;
   int cpu_fe = 0, cpu_be = 1;
@@ -130,21 +132,48 @@ bool parse_u32(const char* v, uint32_t lo, uint32_t hi, uint32_t* out) {
 
 int parse(int argc, char** argv, Options* o) {
   enum {
-    kFrontend = 1, kBackend, kRing, kSize, kQueues, kRingSize, kMode, kDuration, kWarmup, kDma, kDmaThr, kMrg,
-    kInOrder, kInflight, kCores, kCsv, kQuiet, kHelp, kLockstep, kXstats
+    kFrontend = 1,
+    kBackend,
+    kRing,
+    kSize,
+    kQueues,
+    kRingSize,
+    kMode,
+    kDuration,
+    kWarmup,
+    kDma,
+    kDmaThr,
+    kMrg,
+    kInOrder,
+    kInflight,
+    kCores,
+    kCsv,
+    kQuiet,
+    kHelp,
+    kLockstep,
+    kXstats
   };
-  static const option longopts[] = {
-      {"frontend", required_argument, nullptr, kFrontend}, {"backend", required_argument, nullptr, kBackend},
-      {"ring", required_argument, nullptr, kRing},         {"size", required_argument, nullptr, kSize},
-      {"queues", required_argument, nullptr, kQueues},     {"ring-size", required_argument, nullptr, kRingSize},
-      {"mode", required_argument, nullptr, kMode},         {"duration", required_argument, nullptr, kDuration},
-      {"warmup", required_argument, nullptr, kWarmup},     {"dma", required_argument, nullptr, kDma},
-      {"dma-threshold", required_argument, nullptr, kDmaThr}, {"mrg", required_argument, nullptr, kMrg},
-      {"in-order", required_argument, nullptr, kInOrder},  {"inflight", required_argument, nullptr, kInflight},
-      {"cores", required_argument, nullptr, kCores},       {"csv", no_argument, nullptr, kCsv},
-      {"quiet", no_argument, nullptr, kQuiet},             {"help", no_argument, nullptr, kHelp},
-      {"lockstep", required_argument, nullptr, kLockstep}, {"xstats", no_argument, nullptr, kXstats},
-      {nullptr, 0, nullptr, 0}};
+  static const option longopts[] = {{"frontend", required_argument, nullptr, kFrontend},
+                                    {"backend", required_argument, nullptr, kBackend},
+                                    {"ring", required_argument, nullptr, kRing},
+                                    {"size", required_argument, nullptr, kSize},
+                                    {"queues", required_argument, nullptr, kQueues},
+                                    {"ring-size", required_argument, nullptr, kRingSize},
+                                    {"mode", required_argument, nullptr, kMode},
+                                    {"duration", required_argument, nullptr, kDuration},
+                                    {"warmup", required_argument, nullptr, kWarmup},
+                                    {"dma", required_argument, nullptr, kDma},
+                                    {"dma-threshold", required_argument, nullptr, kDmaThr},
+                                    {"mrg", required_argument, nullptr, kMrg},
+                                    {"in-order", required_argument, nullptr, kInOrder},
+                                    {"inflight", required_argument, nullptr, kInflight},
+                                    {"cores", required_argument, nullptr, kCores},
+                                    {"csv", no_argument, nullptr, kCsv},
+                                    {"quiet", no_argument, nullptr, kQuiet},
+                                    {"help", no_argument, nullptr, kHelp},
+                                    {"lockstep", required_argument, nullptr, kLockstep},
+                                    {"xstats", no_argument, nullptr, kXstats},
+                                    {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
     bool ok = true;
@@ -161,14 +190,24 @@ int parse(int argc, char** argv, Options* o) {
         ok = !std::strcmp(v, "split") || !std::strcmp(v, "packed");
         o->packed = !std::strcmp(v, "packed");
         break;
-      case kSize: ok = parse_u32(v, 60, 9000, &o->size); break;
-      case kQueues: ok = parse_u32(v, 1, 8, &o->queues); break;
-      case kRingSize: ok = parse_u32(v, 64, 32768, &o->ring); break;
+      case kSize:
+        ok = parse_u32(v, 60, 9000, &o->size);
+        break;
+      case kQueues:
+        ok = parse_u32(v, 1, 8, &o->queues);
+        break;
+      case kRingSize:
+        ok = parse_u32(v, 64, 32768, &o->ring);
+        break;
       case kMode:
-        if (!std::strcmp(v, "fwd")) o->mode = Mode::Fwd;
-        else if (!std::strcmp(v, "tx")) o->mode = Mode::Tx;
-        else if (!std::strcmp(v, "rx")) o->mode = Mode::Rx;
-        else ok = false;
+        if (!std::strcmp(v, "fwd"))
+          o->mode = Mode::Fwd;
+        else if (!std::strcmp(v, "tx"))
+          o->mode = Mode::Tx;
+        else if (!std::strcmp(v, "rx"))
+          o->mode = Mode::Rx;
+        else
+          ok = false;
         break;
       case kDuration:
       case kWarmup: {
@@ -178,24 +217,45 @@ int parse(int argc, char** argv, Options* o) {
         (c == kDuration ? o->duration : o->warmup) = d;
         break;
       }
-      case kDma: ok = on_off(v, &o->dma); break;
+      case kDma:
+        ok = on_off(v, &o->dma);
+        break;
       case kDmaThr: {
         uint32_t t = 0;
         ok = parse_u32(v, 0, 65536, &t);
         o->dma_threshold = t;
         break;
       }
-      case kMrg: ok = on_off(v, &o->mrg); break;
-      case kInOrder: ok = on_off(v, &o->in_order); break;
-      case kInflight: ok = parse_u32(v, 1, 32768, &o->inflight); break;
-      case kCores: ok = std::sscanf(v, "%d,%d", &o->cpu_fe, &o->cpu_be) == 2 && o->cpu_fe >= 0 && o->cpu_be >= 0; break;
-      case kLockstep: ok = parse_u32(v, 1, 100000000, &o->lockstep); break;
-      case kCsv: o->csv = true; break;
-      case kQuiet: o->quiet = true; break;
-      case kXstats: o->xstats = true; break;
+      case kMrg:
+        ok = on_off(v, &o->mrg);
+        break;
+      case kInOrder:
+        ok = on_off(v, &o->in_order);
+        break;
+      case kInflight:
+        ok = parse_u32(v, 1, 32768, &o->inflight);
+        break;
+      case kCores:
+        ok = std::sscanf(v, "%d,%d", &o->cpu_fe, &o->cpu_be) == 2 && o->cpu_fe >= 0 && o->cpu_be >= 0;
+        break;
+      case kLockstep:
+        ok = parse_u32(v, 1, 100000000, &o->lockstep);
+        break;
+      case kCsv:
+        o->csv = true;
+        break;
+      case kQuiet:
+        o->quiet = true;
+        break;
+      case kXstats:
+        o->xstats = true;
+        break;
       case 'h':
-      case kHelp: usage(stdout); std::exit(0);
-      default: return -EINVAL;
+      case kHelp:
+        usage(stdout);
+        std::exit(0);
+      default:
+        return -EINVAL;
     }
     if (!ok) {
       std::fprintf(stderr, "vnet-loopback: bad value '%s' for --%s (see --help)\n", v, longopts[c - 1].name);
@@ -218,7 +278,7 @@ struct alignas(64) Side {
   Role role = Role::Fwd;
   rte_mempool* mp = nullptr;
   uint32_t size = 64, burst = 32;
-  uint32_t seed = 0;  // frames per queue to inject first (fwd on the virtio side)
+  uint32_t seed = 0;                   // frames per queue to inject first (fwd on the virtio side)
   uint64_t drops = 0, alloc_fail = 0;  // written by the worker only
 };
 
@@ -235,10 +295,10 @@ uint64_t peek(uint64_t& counter) { return std::atomic_ref<uint64_t>(counter).loa
 // An Ethernet + IPv4 + UDP header; the rest of the frame is whatever the
 // mbuf held (as testpmd's txonly does: only the header is written).
 void write_header(uint8_t* p, uint32_t frame_len) {
-  static const uint8_t kHdr[42] = {
-      0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,                   // Ethernet
-      0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,       // IPv4
-      0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 0};                                           // UDP
+  static const uint8_t kHdr[42] = {0x02, 0,    0,    0,    0, 0x02, 0x02, 0, 0,  0,  0, 0x01, 0x08, 0x00,  // Ethernet
+                                   0x45, 0,    0,    0,    0, 0,    0,    0, 64, 17, 0, 0,    198,  18,
+                                   0,    1,    198,  18,   0, 2,               // IPv4
+                                   0x04, 0xd2, 0x16, 0x2e, 0, 0,    0,    0};  // UDP
   std::memcpy(p, kHdr, sizeof kHdr);
   const uint16_t ip_len = static_cast<uint16_t>(frame_len - 14), udp_len = static_cast<uint16_t>(frame_len - 34);
   p[16] = static_cast<uint8_t>(ip_len >> 8), p[17] = static_cast<uint8_t>(ip_len);
@@ -327,9 +387,12 @@ int worker(void* arg) {
 
 lcore_function_t* worker_for(Role r) {
   switch (r) {
-    case Role::Gen: return worker<Role::Gen>;
-    case Role::Sink: return worker<Role::Sink>;
-    default: return worker<Role::Fwd>;
+    case Role::Gen:
+      return worker<Role::Gen>;
+    case Role::Sink:
+      return worker<Role::Sink>;
+    default:
+      return worker<Role::Fwd>;
   }
 }
 
@@ -449,10 +512,17 @@ int run(const Options& o, const char* argv0) {
     return 1;
   }
   const std::string sock = dir + "/vhost.sock";
-  const std::string lcores = "0@" + std::to_string(o.cpu_fe) + ",1@" + std::to_string(o.cpu_fe) + ",2@" +
-                             std::to_string(o.cpu_be);
-  std::vector<std::string> eal = {argv0, "--no-huge", "-m", "1024", "--no-pci", "--lcores", lcores,
-                                  "--file-prefix=vnet-loopback-" + std::to_string(::getpid()), "--log-level=notice"};
+  const std::string lcores =
+      "0@" + std::to_string(o.cpu_fe) + ",1@" + std::to_string(o.cpu_fe) + ",2@" + std::to_string(o.cpu_be);
+  std::vector<std::string> eal = {argv0,
+                                  "--no-huge",
+                                  "-m",
+                                  "1024",
+                                  "--no-pci",
+                                  "--lcores",
+                                  lcores,
+                                  "--file-prefix=vnet-loopback-" + std::to_string(::getpid()),
+                                  "--log-level=notice"};
   if (o.dma) eal.insert(eal.end(), {"--vdev", "dma_skeleton0"});
   eal.insert(eal.end(), o.eal_extra.begin(), o.eal_extra.end());
   std::vector<char*> eargv;
@@ -536,24 +606,29 @@ int run(const Options& o, const char* argv0) {
     std::printf("vnet-loopback: %s %s <-> %s %s, %s ring of %u, %u B frames, %u queue pair(s), mode %s%s\n",
                 o.fe_ours ? "ours" : "DPDK", fe_name, o.be_ours ? "ours" : "DPDK", be_name,
                 o.packed ? "packed" : "split", o.ring, o.size, o.queues, mode_name(o.mode),
-                !o.dma                   ? ", CPU copies"
-                : o.dma_threshold < 0 ? ", DMA copies via dma_skeleton0 (default threshold)"
-                                      : (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str());
+                !o.dma ? ", CPU copies"
+                : o.dma_threshold < 0
+                    ? ", DMA copies via dma_skeleton0 (default threshold)"
+                    : (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str());
   if (o.lockstep) {
     uint64_t sent = 0, received = 0;
     for (uint32_t i = 0; i < o.lockstep; ++i) lockstep_round(sides, &sent, &received);
     std::printf("lockstep: %u rounds, virtio sent %lu frames, received %lu\n", o.lockstep, sent, received);
     // Where each burst function lives, so that an instruction profile of a
     // stripped library can be attributed: object and offset from its base.
-    const struct { const char* what; uint16_t port; bool rx; } fns[] = {
-        {"virtio_tx", fe, false}, {"virtio_rx", fe, true}, {"vhost_tx", be, false}, {"vhost_rx", be, true}};
+    const struct {
+      const char* what;
+      uint16_t port;
+      bool rx;
+    } fns[] = {{"virtio_tx", fe, false}, {"virtio_rx", fe, true}, {"vhost_tx", be, false}, {"vhost_rx", be, true}};
     for (const auto& f : fns) {
       const struct rte_eth_fp_ops& ops = ::rte_eth_fp_ops[f.port];
       void* fn = f.rx ? reinterpret_cast<void*>(ops.rx_pkt_burst) : reinterpret_cast<void*>(ops.tx_pkt_burst);
       Dl_info info{};
       if (::dladdr(fn, &info) && info.dli_fname)
-        std::printf("burst %s %s 0x%lx\n", f.what, info.dli_fname,
-                    static_cast<unsigned long>(reinterpret_cast<uintptr_t>(fn) - reinterpret_cast<uintptr_t>(info.dli_fbase)));
+        std::printf(
+            "burst %s %s 0x%lx\n", f.what, info.dli_fname,
+            static_cast<unsigned long>(reinterpret_cast<uintptr_t>(fn) - reinterpret_cast<uintptr_t>(info.dli_fbase)));
     }
     rc = sent && received ? 0 : 1;
     goto out;
@@ -566,8 +641,8 @@ int run(const Options& o, const char* argv0) {
     const uint64_t hz = rte_get_tsc_hz();
     const uint64_t t0 = rte_get_tsc_cycles();
     const uint64_t t_measure = t0 + static_cast<uint64_t>(o.warmup * static_cast<double>(hz));
-    const uint64_t t_end = o.duration > 0 ? t_measure + static_cast<uint64_t>(o.duration * static_cast<double>(hz))
-                                          : UINT64_MAX;
+    const uint64_t t_end =
+        o.duration > 0 ? t_measure + static_cast<uint64_t>(o.duration * static_cast<double>(hz)) : UINT64_MAX;
     while (!g_sigint.load(std::memory_order_relaxed)) {
       ::usleep(20000);
       const uint64_t t = rte_get_tsc_cycles();

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vhost-user frontend requests and reply checking. REPLY_ACK is requested on
 // every message that has no reply of its own once it is negotiated, so a
 // backend's refusal is seen where it happens, not several messages later.
@@ -128,8 +130,7 @@ int Frontend::wait_reply(uint32_t req, vu::Msg& r) {
   return 0;
 }
 
-int Frontend::request(uint32_t req, const void* payload, uint32_t size, const int* fds, size_t nfds,
-                      bool ack) {
+int Frontend::request(uint32_t req, const void* payload, uint32_t size, const int* fds, size_t nfds, bool ack) {
   if (sock_ < 0) return -ENOTCONN;
   vu::Msg m{};
   m.hdr.request = req;

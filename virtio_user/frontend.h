@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vhost-user frontend: the protocol client that drives a vhost-user backend
 // (ours, DPDK's net_vhost, or any other) over a unix socket, in client mode
 // (we connect) or server mode (we listen, the backend connects). Control path
@@ -71,8 +73,8 @@ class Frontend {
   bool has_proto(unsigned bit) const { return (proto_ >> bit) & 1; }
 
  private:
-  int request(uint32_t req, const void* payload, uint32_t size, const int* fds = nullptr,
-              size_t nfds = 0, bool ack = true);
+  int request(uint32_t req, const void* payload, uint32_t size, const int* fds = nullptr, size_t nfds = 0,
+              bool ack = true);
   int wait_reply(uint32_t req, vhost_user::Msg& r);
   int get_u64(uint32_t req, uint64_t* v);
   int set_u64(uint32_t req, uint64_t v);

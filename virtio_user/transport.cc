@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // VhostUserTransport: handshake at probe, feature commit at configure, and
 // the start sequence (memory table, per-ring NUM/BASE/ADDR/KICK/CALL, enable,
 // DRIVER_OK). stop() sends GET_VRING_BASE for every ring, which stops the
@@ -32,8 +34,8 @@ namespace {
 // bits means nothing over vhost-user (it never sees the control queue).
 constexpr uint64_t kCtrlFeatures = bit(virtio::feat::NET_CTRL_VQ) | bit(virtio::feat::NET_CTRL_RX) |
                                    bit(virtio::feat::NET_CTRL_VLAN) | bit(virtio::feat::NET_CTRL_MAC_ADDR);
-constexpr uint64_t kFrontendOnly = kCtrlFeatures | bit(virtio::feat::NET_CTRL_RX_EXTRA) |
-                                   bit(virtio::feat::NET_GUEST_ANNOUNCE);
+constexpr uint64_t kFrontendOnly =
+    kCtrlFeatures | bit(virtio::feat::NET_CTRL_RX_EXTRA) | bit(virtio::feat::NET_GUEST_ANNOUNCE);
 }  // namespace
 
 uint64_t VhostUserTransport::device_features() const {
@@ -104,8 +106,7 @@ int VhostUserTransport::open(const UserOptions& o) {
     rc = fe_.connect(o.path, o.connect_timeout_ms);
   }
   if (rc != 0) {
-    VNET_USER_LOG(ERR, "%s %s: %s", o.server ? "cannot listen on" : "cannot connect to", o.path.c_str(),
-                  strerror(-rc));
+    VNET_USER_LOG(ERR, "%s %s: %s", o.server ? "cannot listen on" : "cannot connect to", o.path.c_str(), strerror(-rc));
     return rc;
   }
   if (fe_.connected() && (rc = handshake()) != 0) return rc;
@@ -227,8 +228,8 @@ int VhostUserTransport::handshake() {
     uint64_t pf = 0;
     step = "GET_PROTOCOL_FEATURES";
     if ((rc = fe_.get_protocol_features(&pf)) != 0) return failed(rc);
-    const uint64_t ours = bit(vu::pf::MQ) | bit(vu::pf::REPLY_ACK) | bit(vu::pf::CONFIGURE_MEM_SLOTS) |
-                          bit(vu::pf::STATUS);
+    const uint64_t ours =
+        bit(vu::pf::MQ) | bit(vu::pf::REPLY_ACK) | bit(vu::pf::CONFIGURE_MEM_SLOTS) | bit(vu::pf::STATUS);
     step = "SET_PROTOCOL_FEATURES";
     if ((rc = fe_.set_protocol_features(pf & ours)) != 0) return failed(rc);
     if (fe_.has_proto(vu::pf::MQ) && has(dev_features_, virtio::feat::NET_MQ)) {
@@ -238,9 +239,8 @@ int VhostUserTransport::handshake() {
       max_qp_ = static_cast<uint16_t>(std::min<uint64_t>(nq ? nq : 1, 128));
     }
   }
-  VNET_USER_LOG(INFO, "%s: backend offers features 0x%llx, protocol features 0x%llx, %u queue pairs",
-                opt_.path.c_str(), static_cast<unsigned long long>(f),
-                static_cast<unsigned long long>(fe_.protocol_features()), max_qp_);
+  VNET_USER_LOG(INFO, "%s: backend offers features 0x%llx, protocol features 0x%llx, %u queue pairs", opt_.path.c_str(),
+                static_cast<unsigned long long>(f), static_cast<unsigned long long>(fe_.protocol_features()), max_qp_);
   return 0;
 }
 
@@ -306,15 +306,18 @@ int VhostUserTransport::send_mem_table() {
   const int wrc = rte_memseg_walk_thread_unsafe(collect, &w);
   rte_mcfg_mem_read_unlock();
   if (wrc < 0 || w.regions.empty()) {
-    VNET_USER_LOG(ERR, "EAL memory is not backed by shareable fds (use --no-huge or hugepages; "
-                       "not --legacy-mem without files)");
+    VNET_USER_LOG(ERR,
+                  "EAL memory is not backed by shareable fds (use --no-huge or hugepages; "
+                  "not --legacy-mem without files)");
     return -ENOTSUP;
   }
   if (w.regions.size() <= vu::kMaxRegions) return fe_.set_mem_table(w.regions);
   // More regions than SET_MEM_TABLE carries: add them one by one.
   if (!fe_.has_proto(vu::pf::CONFIGURE_MEM_SLOTS)) {
-    VNET_USER_LOG(ERR, "%zu memory regions but the backend has no CONFIGURE_MEM_SLOTS; "
-                       "use --single-file-segments", w.regions.size());
+    VNET_USER_LOG(ERR,
+                  "%zu memory regions but the backend has no CONFIGURE_MEM_SLOTS; "
+                  "use --single-file-segments",
+                  w.regions.size());
     return -E2BIG;
   }
   uint64_t slots = 0;
@@ -383,8 +386,8 @@ int VhostUserTransport::stop() {
     if (rc == 0 || rc == -EPROTO) rc = fe_.get_vring_base(q, &base);
     if (rc != 0 && first == 0) first = rc;
     if (rc != 0 && rc != -EPROTO) {
-      VNET_USER_LOG(ERR, "%s: the backend failed while the rings stopped (%s); connection dropped",
-                    opt_.path.c_str(), strerror(-rc));
+      VNET_USER_LOG(ERR, "%s: the backend failed while the rings stopped (%s); connection dropped", opt_.path.c_str(),
+                    strerror(-rc));
       break;
     }
   }
@@ -435,8 +438,8 @@ int VhostUserTransport::ctrl_device_start() {
   c.desc = reinterpret_cast<void*>(a.desc);
   c.avail = reinterpret_cast<void*>(a.avail);
   c.used = reinterpret_cast<void*>(a.used);
-  const int rc = has(features_, virtio::feat::RING_PACKED) ? ctrl_packed_.init(c, &ctrl_mem_)
-                                                            : ctrl_split_.init(c, &ctrl_mem_);
+  const int rc =
+      has(features_, virtio::feat::RING_PACKED) ? ctrl_packed_.init(c, &ctrl_mem_) : ctrl_split_.init(c, &ctrl_mem_);
   ctrl_running_ = rc == 0;
   return rc;
 }
@@ -448,7 +451,9 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
   const uint8_t* d = cmd + 2;
   const uint32_t n = len - 2;
   auto le16_at = [](const uint8_t* b) { return static_cast<uint16_t>(b[0] | (b[1] << 8)); };
-  auto le32_at = [](const uint8_t* b) { return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24; };
+  auto le32_at = [](const uint8_t* b) {
+    return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+  };
   switch (cls) {
     case vc::CLASS_MQ: {
       if (op != vc::MQ_VQ_PAIRS_SET || n != 2 || !has(features_, virtio::feat::NET_MQ)) return vc::ERR;
@@ -459,7 +464,8 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
       }
       for (uint16_t q = 0; proto_bit_ && q < nvqs_; ++q)
         if (fe_.set_vring_enable(q, q < 2 * pairs) != 0) {
-          VNET_USER_LOG(ERR, "%s: backend refused to %s ring %u", opt_.path.c_str(), q < 2 * pairs ? "enable" : "disable", q);
+          VNET_USER_LOG(ERR, "%s: backend refused to %s ring %u", opt_.path.c_str(),
+                        q < 2 * pairs ? "enable" : "disable", q);
           return vc::ERR;
         }
       active_qp_ = pairs;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // VhostUserTransport: the net::Transport of a virtio-user port. The device
 // is a vhost-user backend; guest memory is this process's EAL memory, shared
 // by fd (memory table from the memsegs, one region per contiguous fd range);
@@ -22,7 +24,7 @@ struct UserOptions {
   std::string path;
   bool server = false;
   uint16_t queues = 1;
-  bool cq = false;  // offer the control virtqueue (served here: backends never see it)
+  bool cq = false;                // offer the control virtqueue (served here: backends never see it)
   int connect_timeout_ms = 3000;  // client mode, at probe; server mode accepts in the background
 };
 
@@ -62,8 +64,8 @@ class VhostUserTransport final : public net::Transport {
   static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
   UserOptions opt_;
   Frontend fe_;
-  uint64_t dev_features_ = 0;   // as offered, without the vhost-user protocol bit
-  bool proto_bit_ = false;      // backend offered VHOST_USER_F_PROTOCOL_FEATURES
+  uint64_t dev_features_ = 0;  // as offered, without the vhost-user protocol bit
+  bool proto_bit_ = false;     // backend offered VHOST_USER_F_PROTOCOL_FEATURES
   uint64_t features_ = 0;
   uint16_t max_qp_ = 1;
   uint16_t nvqs_ = 0;

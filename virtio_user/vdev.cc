@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The net_vnet_user vdev driver: devargs (named as in DPDK's net_virtio_user
 // where they mean the same), probe (connect, handshake, ethdev attach) and
 // remove. Every devarg is validated; a bad one fails the probe with a log

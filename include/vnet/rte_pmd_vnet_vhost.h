@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 /* Public API of net_vnet_vhost (vnet's built-in vhost-user backend) beyond
  * the ethdev ops: queries an application may make about one port. C and C++.
  * Invariant: every call checks the port is a net_vnet_vhost port. */

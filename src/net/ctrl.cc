@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Control virtqueue, driver side, and the dev ops that speak through it.
 // Commands are synchronous: add [hdr | payload | ack], kick, then poll the
 // used ring for at most kCtrlTimeoutMs. Ops whose feature was not
@@ -25,8 +27,8 @@ namespace vc = virtio::ctrl;
 
 namespace {
 
-constexpr size_t kDataOff = 64;     // payload within the command buffer
-constexpr size_t kDataMax = 1024;   // largest payload (a full MAC table fits)
+constexpr size_t kDataOff = 64;    // payload within the command buffer
+constexpr size_t kDataMax = 1024;  // largest payload (a full MAC table fits)
 constexpr size_t kAckOff = kDataOff + kDataMax;
 constexpr size_t kBufBytes = kAckOff + 64;
 static_assert(sizeof(Port::mc) / sizeof(Port::mc[0]) == kMaxMcAddrs);
@@ -156,14 +158,15 @@ bool gate(rte_eth_dev* dev, unsigned f, const char* what) {
   Port& p = port_of(dev);
   const uint64_t fs = p.hdr_size ? p.features : wanted_features(p);
   if (has(fs, f)) return true;
-  VNET_LOG(INFO, "port %u: %s needs the control virtqueue feature bit %u (devarg cq=1 and a device that offers "
-                 "it): not supported", dev->data->port_id, what, f);
+  VNET_LOG(INFO,
+           "port %u: %s needs the control virtqueue feature bit %u (devarg cq=1 and a device that offers "
+           "it): not supported",
+           dev->data->port_id, what, f);
   return false;
 }
 
 int rx_mode(rte_eth_dev* dev, uint8_t cmd, bool on) {
-  if (!gate(dev, feat::NET_CTRL_RX, cmd == vc::RX_PROMISC ? "promiscuous mode" : "all-multicast mode"))
-    return -ENOTSUP;
+  if (!gate(dev, feat::NET_CTRL_RX, cmd == vc::RX_PROMISC ? "promiscuous mode" : "all-multicast mode")) return -ENOTSUP;
   if (!port_of(dev).up) return 0;  // replayed when the device runs (ethdev at start, us on reconnect)
   const uint8_t v = on;
   return ctrl_cmd(dev, vc::CLASS_RX, cmd, &v, 1);
@@ -261,8 +264,7 @@ int ctrl_after_start(rte_eth_dev* dev) {
     n.set(p.nqp);
     if (const int rc = ctrl_cmd(dev, vc::CLASS_MQ, vc::MQ_VQ_PAIRS_SET, &n, 2); rc != 0) return rc;
   }
-  if (has(p.features, feat::NET_CTRL_VLAN) &&
-      (dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER)) {
+  if (has(p.features, feat::NET_CTRL_VLAN) && (dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER)) {
     const auto& ids = dev->data->vlan_filter_conf.ids;
     for (uint16_t vid = 0; vid < 4096; ++vid)
       if ((ids[vid / 64] >> (vid % 64)) & 1) {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The control virtqueue of a virtio-net port (driver side) and the dev ops
 // built on it: rx mode, MAC table, VLAN filter, number of queue pairs. One
 // command at a time: the lock is held across add, kick and the bounded wait

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The shared port devargs (see devargs.h): names, limits, parsing, the rules
 // between them. Each bad value is refused with one log line naming it.
 #include "net/devargs.h"

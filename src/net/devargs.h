@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The devargs every vnet port takes, whatever its transport (net_vnet_user,
 // net_vnet): one parser into PortOptions so both drivers accept the same
 // names with the same limits and log the same way. Control path only.

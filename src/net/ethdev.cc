@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Dev ops of the virtio-net ethdev: configure, queue set-up, start/stop,
 // link, stats. Feature negotiation happens here once per configure; burst
 // functions are chosen once per start from the negotiated set.
@@ -39,8 +41,8 @@ uint64_t wanted_features(const Port& p) {
   if (!p.opt.in_order) want &= ~bit(feat::IN_ORDER);
   if (p.opt.queues < 2) want &= ~bit(feat::NET_MQ);
   // Every control feature rides on the control virtqueue (5.1.3.1).
-  constexpr uint64_t ctrl_deps = bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) | bit(feat::NET_CTRL_MAC_ADDR) |
-                                 bit(feat::NET_MQ);
+  constexpr uint64_t ctrl_deps =
+      bit(feat::NET_CTRL_RX) | bit(feat::NET_CTRL_VLAN) | bit(feat::NET_CTRL_MAC_ADDR) | bit(feat::NET_MQ);
   if (!p.opt.cq) want &= ~bit(feat::NET_CTRL_VQ);
   if (!has(want, feat::NET_CTRL_VQ)) want &= ~ctrl_deps;
   // 5.1.3.1: TSO needs the matching checksum feature. Large receive also
@@ -81,10 +83,10 @@ void pick_bursts(rte_eth_dev* dev) {
 void queue_offloads(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const bool strip = dev->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
-  const uint8_t rx_gso = (has(p.features, feat::NET_GUEST_TSO4) ? kGsoTcp4 : 0) |
-                         (has(p.features, feat::NET_GUEST_TSO6) ? kGsoTcp6 : 0);
-  const uint8_t tx_gso = (has(p.features, feat::NET_HOST_TSO4) ? kGsoTcp4 : 0) |
-                         (has(p.features, feat::NET_HOST_TSO6) ? kGsoTcp6 : 0);
+  const uint8_t rx_gso =
+      (has(p.features, feat::NET_GUEST_TSO4) ? kGsoTcp4 : 0) | (has(p.features, feat::NET_GUEST_TSO6) ? kGsoTcp6 : 0);
+  const uint8_t tx_gso =
+      (has(p.features, feat::NET_HOST_TSO4) ? kGsoTcp4 : 0) | (has(p.features, feat::NET_HOST_TSO6) ? kGsoTcp6 : 0);
   const bool rx_hdr = has(p.features, feat::NET_GUEST_CSUM) || rx_gso;
   for (uint16_t i = 0; i < p.nqp; ++i) {
     auto* rq = static_cast<Queue*>(dev->data->rx_queues[i]);
@@ -120,8 +122,8 @@ void queue_drain(Queue* q, bool packed) {
 int check_size(const Port& p, uint32_t n) {
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
   if (n == 0 || n > max || n > virtio::PACKED_MAX_SIZE || (!p.packed && (n & (n - 1)) != 0)) {
-    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n,
-             p.packed ? "packed" : "split (power of two)", std::min<uint32_t>(max, virtio::PACKED_MAX_SIZE));
+    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n, p.packed ? "packed" : "split (power of two)",
+             std::min<uint32_t>(max, virtio::PACKED_MAX_SIZE));
     return -EINVAL;
   }
   return 0;
@@ -144,7 +146,8 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->pause = &p.pause;
   char name[RTE_MEMZONE_NAMESIZE];
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
-  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n, used_align(p)), static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
+  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n, used_align(p)), static_cast<int>(socket),
+                                           RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
     // Indirect tables (one per buffer id) followed by the Tx header slots.
     const size_t aux = size_t{n} * kIndirectPerHead * 16 + size_t{n} * kTxHdrStride;
@@ -152,8 +155,8 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
     q->aux_mz = rte_memzone_reserve_aligned(name, aux, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 64);
   }
   if (!q->ring_mz || (!rx && !q->aux_mz)) {
-    VNET_LOG(ERR, "port %u: no memory for %s queue %u of %u descriptors: %s", dev->data->port_id,
-             rx ? "rx" : "tx", qid, n, rte_strerror(rte_errno));
+    VNET_LOG(ERR, "port %u: no memory for %s queue %u of %u descriptors: %s", dev->data->port_id, rx ? "rx" : "tx", qid,
+             n, rte_strerror(rte_errno));
     queue_free(q);
     return nullptr;
   }
@@ -174,8 +177,7 @@ int queue_start(Port& p, Queue* q) {
   c.ring = ring::RingMem{q->ring_mz->addr, dev_addr(p, q->ring_mz, 0)};
   c.used_align = used_align(p);
   if (!q->is_rx) {
-    if (c.indirect)
-      c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
+    if (c.indirect) c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
     const size_t hoff = size_t{q->size} * kIndirectPerHead * 16;
     q->hdrs = static_cast<uint8_t*>(q->aux_mz->addr) + hoff;
     q->hdrs_addr = dev_addr(p, q->aux_mz, hoff);
@@ -191,7 +193,8 @@ int dev_configure(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const auto& conf = dev->data->dev_conf;
   const uint16_t nrx = dev->data->nb_rx_queues, ntx = dev->data->nb_tx_queues;
-  const uint16_t maxqp = has(wanted_features(p), feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
+  const uint16_t maxqp =
+      has(wanted_features(p), feat::NET_MQ) ? std::min<uint16_t>(p.t->max_queue_pairs(), p.opt.queues) : 1;
   if (nrx != ntx || nrx == 0 || nrx > maxqp) {
     VNET_LOG(ERR, "port %u: %u rx / %u tx queues asked; virtio-net has queue pairs, at most %u here%s",
              dev->data->port_id, nrx, ntx, maxqp,
@@ -234,13 +237,13 @@ int dev_configure(rte_eth_dev* dev) {
     ctrl_free(p);
   }
   VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
-           p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "",
-           has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
-           has(want, feat::EVENT_IDX) ? ", event idx" : "");
+           p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "", has(want, feat::IN_ORDER) ? ", in-order" : "",
+           has(want, feat::INDIRECT_DESC) ? ", indirect" : "", has(want, feat::EVENT_IDX) ? ", event idx" : "");
   if (has(want, feat::NET_CTRL_VQ))
     VNET_LOG(INFO, "port %u: control virtqueue:%s%s%s%s", dev->data->port_id,
              has(want, feat::NET_MQ) ? " multi-queue" : "", has(want, feat::NET_CTRL_RX) ? " rx-mode/mac-table" : "",
-             has(want, feat::NET_CTRL_VLAN) ? " vlan-filter" : "", has(want, feat::NET_CTRL_MAC_ADDR) ? " mac-set" : "");
+             has(want, feat::NET_CTRL_VLAN) ? " vlan-filter" : "",
+             has(want, feat::NET_CTRL_MAC_ADDR) ? " mac-set" : "");
   return 0;
 }
 
@@ -257,20 +260,25 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   info->min_mtu = RTE_ETHER_MIN_MTU;
   info->max_mac_addrs = has(offer, feat::NET_CTRL_RX) ? kMaxMacAddrs : 1;
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
-  info->rx_desc_lim = {.nb_max = static_cast<uint16_t>(std::min<uint32_t>(max, 32768)), .nb_min = 1, .nb_align = 1,
-                       .nb_seg_max = 0, .nb_mtu_seg_max = 0};
+  info->rx_desc_lim = {.nb_max = static_cast<uint16_t>(std::min<uint32_t>(max, 32768)),
+                       .nb_min = 1,
+                       .nb_align = 1,
+                       .nb_seg_max = 0,
+                       .nb_mtu_seg_max = 0};
   info->tx_desc_lim = info->rx_desc_lim;
   info->default_rxportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
   info->default_txportconf.ring_size = static_cast<uint16_t>(p.opt.queue_size);
   info->default_rxportconf.nb_queues = 1;
   info->default_txportconf.nb_queues = 1;
-  info->rx_offload_capa = (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
-                          (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0) |
-                          (has(offer, feat::NET_GUEST_CSUM) ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0) |
-                          (has(offer, feat::NET_GUEST_TSO4) || has(offer, feat::NET_GUEST_TSO6) ? RTE_ETH_RX_OFFLOAD_TCP_LRO : 0);
-  info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_VLAN_INSERT |
-                          (has(offer, feat::NET_CSUM) ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0) |
-                          (has(offer, feat::NET_HOST_TSO4) || has(offer, feat::NET_HOST_TSO6) ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0);
+  info->rx_offload_capa =
+      (mrg ? RTE_ETH_RX_OFFLOAD_SCATTER : 0) | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
+      (has(offer, feat::NET_CTRL_VLAN) ? RTE_ETH_RX_OFFLOAD_VLAN_FILTER : 0) |
+      (has(offer, feat::NET_GUEST_CSUM) ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0) |
+      (has(offer, feat::NET_GUEST_TSO4) || has(offer, feat::NET_GUEST_TSO6) ? RTE_ETH_RX_OFFLOAD_TCP_LRO : 0);
+  info->tx_offload_capa =
+      RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_VLAN_INSERT |
+      (has(offer, feat::NET_CSUM) ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0) |
+      (has(offer, feat::NET_HOST_TSO4) || has(offer, feat::NET_HOST_TSO6) ? RTE_ETH_TX_OFFLOAD_TCP_TSO : 0);
   if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) info->max_lro_pkt_size = 65535 + RTE_ETHER_HDR_LEN;
   info->speed_capa = RTE_ETH_LINK_SPEED_AUTONEG;
   return 0;
@@ -367,8 +375,7 @@ int device_up(rte_eth_dev* dev) {
       va ? rx_refill<ring::SplitDriver, true>(*q) : rx_refill<ring::SplitDriver, false>(*q);
   }
   if (const int rc = ctrl_after_start(dev); rc != 0) {
-    VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue",
-             dev->data->port_id);
+    VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue", dev->data->port_id);
     return rc;
   }
   return 0;
@@ -536,7 +543,8 @@ int vlan_offload_set(rte_eth_dev* dev, int mask) {
   }
   if ((mask & RTE_ETH_VLAN_FILTER_MASK) && (rxo & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) &&
       !has(p.hdr_size ? p.features : wanted_features(p), feat::NET_CTRL_VLAN)) {
-    VNET_LOG(INFO, "port %u: VLAN filter needs VIRTIO_NET_F_CTRL_VLAN (devarg cq=1): not supported", dev->data->port_id);
+    VNET_LOG(INFO, "port %u: VLAN filter needs VIRTIO_NET_F_CTRL_VLAN (devarg cq=1): not supported",
+             dev->data->port_id);
     return -ENOTSUP;
   }
   if (mask & (RTE_ETH_VLAN_EXTEND_MASK | RTE_ETH_QINQ_STRIP_MASK) &&

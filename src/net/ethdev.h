@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The virtio-net ethdev, common to every transport: the per-port state the
 // dev ops share, and attach/detach called by the transports' probe/remove.
 // The Transport lives on the heap (it has a vtable); the Port, in the
@@ -39,14 +41,14 @@ struct Port {
   bool mrg = false;
   // Written under `lock`; read without it by link_update (the application's
   // link queries must not wait for a restart), hence atomic.
-  std::atomic<bool> started{false};   // the application started the port
-  std::atomic<bool> up{false};        // the device runs the rings (false while virtio-user's backend is away)
+  std::atomic<bool> started{false};     // the application started the port
+  std::atomic<bool> up{false};          // the device runs the rings (false while virtio-user's backend is away)
   std::atomic<bool> admin_down{false};  // rte_eth_dev_set_link_down
-  std::atomic<uint8_t> pause{1};  // bursts return 0 while set (BurstGate)
-  std::mutex lock;        // start/stop against the transport's Down/Up events
+  std::atomic<uint8_t> pause{1};        // bursts return 0 while set (BurstGate)
+  std::mutex lock;                      // start/stop against the transport's Down/Up events
   uint16_t mtu = RTE_ETHER_MTU;
-  CtrlQueue* cvq = nullptr;      // when CTRL_VQ is negotiated
-  rte_ether_addr mc[64] = {};    // multicast list (set_mc_addr_list), kMaxMcAddrs
+  CtrlQueue* cvq = nullptr;    // when CTRL_VQ is negotiated
+  rte_ether_addr mc[64] = {};  // multicast list (set_mc_addr_list), kMaxMcAddrs
   uint32_t nb_mc = 0;
 };
 

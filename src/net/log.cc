@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Log types of the driver (one per component, registered with rte_log) and
 // the bridge that sends ring-layer errors (plain C++, no DPDK) to rte_log.
 #include <rte_log.h>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // rte_log types of the driver, one per component (registered in log.cc).
 #pragma once
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // One ethdev queue (Rx or Tx) of the virtio-net port: both ring flavours
 // (only the negotiated one is initialised), its memzones, the kick notifier
 // and counters. Lives in rte_zmalloc memory but holds heap-backed ring
@@ -63,10 +65,10 @@ struct Queue {
   uint64_t* rx_nombuf = nullptr;  // the port's rx_mbuf_alloc_failed
   // Offloads as negotiated (set at dev_start; rx_off also by vlan_offload_set).
   uint8_t rx_off = 0;
-  uint8_t rx_gso = 0;      // GSO kinds the device may hand us (GUEST_TSO4/6)
-  bool rx_csum = false;    // NEEDS_CSUM allowed from the device (GUEST_CSUM)
-  uint8_t tx_gso = 0;      // HOST_TSO4/6
-  bool tx_csum = false;    // CSUM
+  uint8_t rx_gso = 0;    // GSO kinds the device may hand us (GUEST_TSO4/6)
+  bool rx_csum = false;  // NEEDS_CSUM allowed from the device (GUEST_CSUM)
+  uint8_t tx_gso = 0;    // HOST_TSO4/6
+  bool tx_csum = false;  // CSUM
   QueueStats st;
   // Burst gate (see BurstGate in rxtx.h): the port's pause flag, and ours.
   const std::atomic<uint8_t>* pause = nullptr;
@@ -77,9 +79,13 @@ struct Queue {
   R& ring();
 };
 template <>
-inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() { return split; }
+inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() {
+  return split;
+}
 template <>
-inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() { return packed; }
+inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() {
+  return packed;
+}
 
 // Bytes one ring of n entries takes, and where its parts sit from `base`
 // (an address the device understands).

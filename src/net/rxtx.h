@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Rx and Tx bursts, templates over the ring type (split/packed), the address
 // kind (process VA for virtio-user, IOVA for PCI), mergeable Rx and (Tx)
 // configured offloads; Rx offloads are a per-queue flag read once a burst. One
@@ -112,7 +114,7 @@ void rx_refill(Queue& q) {
 // The virtio-net header the device wrote in front of a frame's first buffer.
 inline const virtio::NetHdr& rx_hdr(const Queue& q, const rte_mbuf* m) {
   return *reinterpret_cast<const virtio::NetHdr*>(static_cast<const uint8_t*>(m->buf_addr) + RTE_PKTMBUF_HEADROOM -
-                                                 q.hdr_size);
+                                                  q.hdr_size);
 }
 
 // First (or only) buffer of a frame: `len` data bytes after the header.
@@ -140,8 +142,9 @@ inline bool rx_offload_hdr(const Queue& q, rte_mbuf* m, const virtio::NetHdr& h)
     m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
   }
   if (h.gso_type != virtio::NET_HDR_GSO_NONE) {
-    const uint8_t kind = h.gso_type == virtio::NET_HDR_GSO_TCPV4 ? kGsoTcp4
-                         : h.gso_type == virtio::NET_HDR_GSO_TCPV6 ? kGsoTcp6 : 0;  // ECN, UDP: not negotiated
+    const uint8_t kind = h.gso_type == virtio::NET_HDR_GSO_TCPV4   ? kGsoTcp4
+                         : h.gso_type == virtio::NET_HDR_GSO_TCPV6 ? kGsoTcp6
+                                                                   : 0;  // ECN, UDP: not negotiated
     if (!(q.rx_gso & kind) || h.gso_size.get() == 0) return false;
     m->tso_segsz = h.gso_size.get();
     m->ol_flags |= RTE_MBUF_F_RX_LRO;
@@ -192,8 +195,8 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
     // rx ran at half the rate with the prefetch).
     for (uint16_t i = 0; i < n; ++i) {
       if (used[i].len > kRxPrefetchMaxLen) continue;
-      const auto* d = static_cast<const uint8_t*>(static_cast<const rte_mbuf*>(used[i].token)->buf_addr) +
-                      RTE_PKTMBUF_HEADROOM;
+      const auto* d =
+          static_cast<const uint8_t*>(static_cast<const rte_mbuf*>(used[i].token)->buf_addr) + RTE_PKTMBUF_HEADROOM;
       // Read-only: a device that compares before it rewrites the header
       // (DPDK's vhost) then finds the line still shared (taking it for
       // writing cost ours+dpdk split 64 B rx a quarter of its rate).
@@ -361,7 +364,7 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
     }
     for (const rte_mbuf* s = m->next; s; s = s->next)
       segs[k++] = ring::Seg{buf_addr<Va>(s) + s->data_off, s->data_len, false};
-    put_tx_hdr(h, hdr, oh);  // num_buffers is unused on Tx: 0
+    put_tx_hdr(h, hdr, oh);             // num_buffers is unused on Tx: 0
     if (r.add(segs, k, m) != 0) break;  // ring full (chain needs more slots than are free)
     ++q.st.packets;
     q.st.bytes += m->pkt_len;

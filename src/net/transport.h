@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The transport interface between the ethdev and a virtio device: features,
 // config, queue set-up, start/stop. Control path only (virtual is fine here);
 // the data path's only transport action, the kick, is a plain Notifier.
@@ -13,16 +15,17 @@ namespace vnet::net {
 
 // How to notify the device that a queue has new buffers.
 struct Notifier {
-  int fd = -1;                          // eventfd (virtio-user)
-  volatile uint16_t* mmio = nullptr;    // notify register (PCI)
-  uint16_t value = 0;                   // what to write to mmio (queue index)
+  int fd = -1;                        // eventfd (virtio-user)
+  volatile uint16_t* mmio = nullptr;  // notify register (PCI)
+  uint16_t value = 0;                 // what to write to mmio (queue index)
   // A register that is not plain memory (legacy I/O port): write(*this).
   void (*write)(const Notifier&) = nullptr;
   void* ctx = nullptr;
   void kick() const {
     if (fd >= 0) {
       const uint64_t one = 1;
-      [[maybe_unused]] ssize_t r = ::write(fd, &one, sizeof one);  // EAGAIN: counter saturated, a kick is pending anyway
+      [[maybe_unused]] ssize_t r =
+          ::write(fd, &one, sizeof one);  // EAGAIN: counter saturated, a kick is pending anyway
     } else if (mmio) {
       *mmio = value;
     } else if (write) {

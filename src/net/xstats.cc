@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Extended statistics of a virtio-net port: per queue, the counters the
 // bursts keep (packets, bytes, errors, drops, size buckets, multicast,
 // broadcast, kicks) and the ring-protocol violations the virtqueue core
@@ -20,14 +22,17 @@ struct Field {
   uint64_t QueueStats::*m;
 };
 constexpr Field kFields[] = {
-    {"packets", &QueueStats::packets},     {"bytes", &QueueStats::bytes},
-    {"errors", &QueueStats::errors},       {"drops", &QueueStats::drops},
-    {"multicast_packets", &QueueStats::multicast}, {"broadcast_packets", &QueueStats::broadcast},
+    {"packets", &QueueStats::packets},
+    {"bytes", &QueueStats::bytes},
+    {"errors", &QueueStats::errors},
+    {"drops", &QueueStats::drops},
+    {"multicast_packets", &QueueStats::multicast},
+    {"broadcast_packets", &QueueStats::broadcast},
     {"kicks", &QueueStats::kicks},
 };
 // QueueStats::size_bins, in order (count_size() in queue.h).
-constexpr const char* kBins[] = {"size_undersize_packets", "size_64_packets",       "size_65_127_packets",
-                                 "size_128_255_packets",   "size_256_511_packets",  "size_512_1023_packets",
+constexpr const char* kBins[] = {"size_undersize_packets", "size_64_packets",      "size_65_127_packets",
+                                 "size_128_255_packets",   "size_256_511_packets", "size_512_1023_packets",
                                  "size_1024_1518_packets", "size_1519_max_packets"};
 static_assert(std::size(kBins) == std::size(QueueStats{}.size_bins));
 // ring::DrvErr, in order.
@@ -50,9 +55,7 @@ void each_queue(const rte_eth_dev* dev, F&& f) {
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) f(static_cast<Queue*>(dev->data->tx_queues[i]), false, i);
 }
 
-unsigned count(const rte_eth_dev* dev) {
-  return kPerQueue * (dev->data->nb_rx_queues + dev->data->nb_tx_queues);
-}
+unsigned count(const rte_eth_dev* dev) { return kPerQueue * (dev->data->nb_rx_queues + dev->data->nb_tx_queues); }
 
 }  // namespace
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Extended statistics dev ops of the virtio-net ethdev (per-queue counters
 // and the ring core's protocol-error counters).
 #pragma once

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Config-space decoding for virtio PCI devices: header, BARs, the capability
 // list walk (bounded by a visited set, every capability checked to fit), and
 // the lspci hex-dump reader the fixtures and tools/vnet-pci use.
@@ -15,9 +17,7 @@ constexpr uint8_t kCapIdMsix = 0x11;
 constexpr uint16_t kStatusCapList = 1u << 4;
 
 uint8_t rd8(std::span<const uint8_t> b, size_t off) { return b[off]; }
-uint16_t rd16(std::span<const uint8_t> b, size_t off) {
-  return static_cast<uint16_t>(b[off] | (b[off + 1] << 8));
-}
+uint16_t rd16(std::span<const uint8_t> b, size_t off) { return static_cast<uint16_t>(b[off] | (b[off + 1] << 8)); }
 uint32_t rd32(std::span<const uint8_t> b, size_t off) {
   return static_cast<uint32_t>(rd16(b, off)) | (static_cast<uint32_t>(rd16(b, off + 2)) << 16);
 }
@@ -94,12 +94,23 @@ void parse_vendor_cap(std::span<const uint8_t> b, uint8_t pos, ConfigInfo* o) {
   // PCI-config access structure's bar field is not an address and is exempt).
   int* slot = nullptr;
   switch (c.type) {
-    case cap_type::COMMON: slot = &o->common; break;
-    case cap_type::NOTIFY: slot = &o->notify; break;
-    case cap_type::ISR: slot = &o->isr; break;
-    case cap_type::DEVICE: slot = &o->device_cfg; break;
-    case cap_type::PCI_CFG: slot = &o->pci_cfg; break;
-    default: return;  // shared memory, vendor, reserved: listed only
+    case cap_type::COMMON:
+      slot = &o->common;
+      break;
+    case cap_type::NOTIFY:
+      slot = &o->notify;
+      break;
+    case cap_type::ISR:
+      slot = &o->isr;
+      break;
+    case cap_type::DEVICE:
+      slot = &o->device_cfg;
+      break;
+    case cap_type::PCI_CFG:
+      slot = &o->pci_cfg;
+      break;
+    default:
+      return;  // shared memory, vendor, reserved: listed only
   }
   if (*slot >= 0) return;  // a later duplicate: the first one wins
   if (c.type != cap_type::PCI_CFG) {
@@ -138,14 +149,22 @@ int hexval(char ch) {
 
 const char* cap_type_name(uint8_t type) {
   switch (type) {
-    case cap_type::COMMON: return "common";
-    case cap_type::NOTIFY: return "notify";
-    case cap_type::ISR: return "isr";
-    case cap_type::DEVICE: return "device";
-    case cap_type::PCI_CFG: return "pci-cfg";
-    case cap_type::SHARED_MEMORY: return "shared-memory";
-    case cap_type::VENDOR: return "vendor";
-    default: return "reserved";
+    case cap_type::COMMON:
+      return "common";
+    case cap_type::NOTIFY:
+      return "notify";
+    case cap_type::ISR:
+      return "isr";
+    case cap_type::DEVICE:
+      return "device";
+    case cap_type::PCI_CFG:
+      return "pci-cfg";
+    case cap_type::SHARED_MEMORY:
+      return "shared-memory";
+    case cap_type::VENDOR:
+      return "vendor";
+    default:
+      return "reserved";
   }
 }
 

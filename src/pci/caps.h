@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Virtio PCI config-space decoding (virtio 1.x section 4.1.4), shared by the
 // net_vnet PCI transport and tools/vnet-pci. Pure functions over a config
 // space byte buffer: no DPDK, no I/O. Nothing in the buffer is trusted: the
@@ -14,7 +16,7 @@
 namespace vnet::pci {
 
 inline constexpr uint16_t kVirtioVendor = 0x1af4;
-inline constexpr uint16_t kVirtioNetModernId = 0x1041;      // 0x1040 + device type 1
+inline constexpr uint16_t kVirtioNetModernId = 0x1041;  // 0x1040 + device type 1
 inline constexpr uint16_t kVirtioNetTransitionalId = 0x1000;
 
 // virtio_pci_cap.cfg_type (4.1.4).
@@ -50,9 +52,9 @@ inline constexpr uint32_t PFN_SHIFT = 12, VRING_ALIGN = 4096;
 
 // One virtio vendor capability as found in the list.
 struct VirtioCap {
-  uint8_t pos = 0;     // config-space offset of the capability
-  uint8_t len = 0;     // cap_len
-  uint8_t type = 0;    // cfg_type
+  uint8_t pos = 0;   // config-space offset of the capability
+  uint8_t len = 0;   // cap_len
+  uint8_t type = 0;  // cfg_type
   uint8_t bar = 0;
   uint8_t id = 0;
   uint64_t offset = 0;  // within the BAR (64-bit for shared memory caps)

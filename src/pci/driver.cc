@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The net_vnet bus_pci driver: virtio-net PCI functions (1af4:1041 modern,
 // 1af4:1000 transitional: its modern interface, else legacy I/O) bound to
 // uio_pci_generic, igb_uio or vfio-pci. Devargs (the shared port ones of
@@ -110,10 +112,16 @@ int remove(rte_pci_device* pdev) {
 }
 
 const rte_pci_id kIds[] = {
-    {.class_id = RTE_CLASS_ANY_ID, .vendor_id = kVirtioVendor, .device_id = kVirtioNetModernId,
-     .subsystem_vendor_id = RTE_PCI_ANY_ID, .subsystem_device_id = RTE_PCI_ANY_ID},
-    {.class_id = RTE_CLASS_ANY_ID, .vendor_id = kVirtioVendor, .device_id = kVirtioNetTransitionalId,
-     .subsystem_vendor_id = RTE_PCI_ANY_ID, .subsystem_device_id = RTE_PCI_ANY_ID},
+    {.class_id = RTE_CLASS_ANY_ID,
+     .vendor_id = kVirtioVendor,
+     .device_id = kVirtioNetModernId,
+     .subsystem_vendor_id = RTE_PCI_ANY_ID,
+     .subsystem_device_id = RTE_PCI_ANY_ID},
+    {.class_id = RTE_CLASS_ANY_ID,
+     .vendor_id = kVirtioVendor,
+     .device_id = kVirtioNetTransitionalId,
+     .subsystem_vendor_id = RTE_PCI_ANY_ID,
+     .subsystem_device_id = RTE_PCI_ANY_ID},
     {.class_id = 0, .vendor_id = 0, .device_id = 0, .subsystem_vendor_id = 0, .subsystem_device_id = 0},
 };
 

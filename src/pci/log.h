@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // rte_log type of the PCI transport and driver (pmd.net.vnet.pci,
 // registered in pci/driver.cc).
 #pragma once

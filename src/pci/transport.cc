@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // PciTransport (modern virtio-pci, virtio 1.x 4.1): config-space decode at
 // open, the status handshake (3.1.1), feature commit with FEATURES_OK read
 // back, per-queue set-up through common config, DRIVER_OK at start and a
@@ -104,8 +106,9 @@ int PciTransport::map_window(const VirtioCap& c, uint64_t need, uint8_t** out) {
     return -ENODEV;
   }
   if (c.length < need || c.offset + c.length > r.len) {
-    VNET_PCI_LOG(ERR, "%s: %s window 0x%" PRIx64 "+0x%" PRIx64 " does not fit BAR %u (0x%" PRIx64 " bytes, need 0x%" PRIx64 ")",
-                 dev_->name, cap_type_name(c.type), c.offset, c.length, c.bar, r.len, need);
+    VNET_PCI_LOG(
+        ERR, "%s: %s window 0x%" PRIx64 "+0x%" PRIx64 " does not fit BAR %u (0x%" PRIx64 " bytes, need 0x%" PRIx64 ")",
+        dev_->name, cap_type_name(c.type), c.offset, c.length, c.bar, r.len, need);
     return -EINVAL;
   }
   *out = static_cast<uint8_t*>(r.addr) + c.offset;
@@ -125,19 +128,20 @@ int PciTransport::open(rte_pci_device* dev) {
     return -ENODEV;
   }
   if (ci_.problems)
-    VNET_PCI_LOG(WARNING, "%s: %u malformed virtio capabilities skipped; first at 0x%02x: %s", dev->name,
-                 ci_.problems, ci_.first_problem_pos, ci_.first_problem);
+    VNET_PCI_LOG(WARNING, "%s: %u malformed virtio capabilities skipped; first at 0x%02x: %s", dev->name, ci_.problems,
+                 ci_.first_problem_pos, ci_.first_problem);
   if (ci_.modern()) return open_modern();
   if (is_transitional(ci_.device) && ci_.bars[0].io) return open_legacy();
-  VNET_PCI_LOG(ERR, "%s: no modern virtio interface (common/notify/ISR capabilities missing) and no legacy "
-                    "I/O BAR 0", dev->name);
+  VNET_PCI_LOG(ERR,
+               "%s: no modern virtio interface (common/notify/ISR capabilities missing) and no legacy "
+               "I/O BAR 0",
+               dev->name);
   return -ENOTSUP;
 }
 
 int PciTransport::open_legacy() {
   if (rte_pci_ioport_map(dev_, 0, &io_) != 0) {
-    VNET_PCI_LOG(ERR, "%s: legacy device: cannot map I/O BAR 0 (bound to uio_pci_generic or vfio-pci?)",
-                 dev_->name);
+    VNET_PCI_LOG(ERR, "%s: legacy device: cannot map I/O BAR 0 (bound to uio_pci_generic or vfio-pci?)", dev_->name);
     return -EIO;
   }
   io_mapped_ = true;
@@ -161,9 +165,11 @@ int PciTransport::open_legacy() {
   max_qsize_ = qsize;
   max_qp_ = offered_queue_pairs();
   num_queues_ = count_queues();
-  VNET_PCI_LOG(INFO, "%s: virtio-pci legacy %04x:%04x (I/O BAR 0), features 0x%" PRIx64 ", ring size %u (fixed), "
-                     "%u virtqueues, %u queue pairs", dev_->name, ci_.vendor, ci_.device, dev_features_, max_qsize_,
-               num_queues_, max_qp_);
+  VNET_PCI_LOG(INFO,
+               "%s: virtio-pci legacy %04x:%04x (I/O BAR 0), features 0x%" PRIx64
+               ", ring size %u (fixed), "
+               "%u virtqueues, %u queue pairs",
+               dev_->name, ci_.vendor, ci_.device, dev_features_, max_qsize_, num_queues_, max_qp_);
   return 0;
 }
 
@@ -209,9 +215,12 @@ int PciTransport::open_modern() {
     qmax = std::min<uint32_t>(qmax, s);
   }
   max_qsize_ = qmax;
-  VNET_PCI_LOG(INFO, "%s: virtio-pci modern %04x:%04x, features 0x%" PRIx64 ", %u virtqueues, ring size <= %u, "
-                     "%u queue pairs, notify multiplier %u, %s", dev->name, ci_.vendor, ci_.device, f, num_queues_,
-               max_qsize_, max_qp_, nc.notify_off_multiplier, ci_.msix ? "MSI-X" : "INTx only");
+  VNET_PCI_LOG(INFO,
+               "%s: virtio-pci modern %04x:%04x, features 0x%" PRIx64
+               ", %u virtqueues, ring size <= %u, "
+               "%u queue pairs, notify multiplier %u, %s",
+               dev->name, ci_.vendor, ci_.device, f, num_queues_, max_qsize_, max_qp_, nc.notify_off_multiplier,
+               ci_.msix ? "MSI-X" : "INTx only");
   return 0;
 }
 
@@ -299,8 +308,7 @@ int PciTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifi
   wr16(common::Q_SELECT, vq);
   const uint16_t max = rd16(common::Q_SIZE);
   if (a.size == 0 || a.size > max) {
-    VNET_PCI_LOG(ERR, "%s: virtqueue %u: ring of %u entries, the device takes at most %u", dev_->name, vq, a.size,
-                 max);
+    VNET_PCI_LOG(ERR, "%s: virtqueue %u: ring of %u entries, the device takes at most %u", dev_->name, vq, a.size, max);
     return -EINVAL;
   }
   wr16(common::Q_SIZE, static_cast<uint16_t>(a.size));
@@ -314,8 +322,8 @@ int PciTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifi
   const uint16_t noff = rd16(common::Q_NOFF);
   uint64_t off = 0;
   if (notify_offset(*ci_.get(ci_.notify), noff, 2, &off) != 0) {
-    VNET_PCI_LOG(ERR, "%s: virtqueue %u: notify offset %u x %u lies outside the notify window", dev_->name, vq,
-                 noff, ci_.get(ci_.notify)->notify_off_multiplier);
+    VNET_PCI_LOG(ERR, "%s: virtqueue %u: notify offset %u x %u lies outside the notify window", dev_->name, vq, noff,
+                 ci_.get(ci_.notify)->notify_off_multiplier);
     return -EINVAL;
   }
   const VirtioCap& nc = *ci_.get(ci_.notify);
@@ -338,7 +346,8 @@ int PciTransport::setup_queue_legacy(uint16_t vq, const net::QueueAddrs& a, net:
   const auto l = virtio::SplitLayout::make(n, legacy::VRING_ALIGN);
   if (a.desc % legacy::VRING_ALIGN != 0 || a.avail != a.desc + l.avail_off || a.used != a.desc + l.used_off ||
       (a.desc >> legacy::PFN_SHIFT) > UINT32_MAX) {
-    VNET_PCI_LOG(ERR, "%s: legacy virtqueue %u: ring at 0x%" PRIx64 " is not one page-aligned legacy block below 16 TiB",
+    VNET_PCI_LOG(ERR,
+                 "%s: legacy virtqueue %u: ring at 0x%" PRIx64 " is not one page-aligned legacy block below 16 TiB",
                  dev_->name, vq, a.desc);
     return -EINVAL;
   }
@@ -358,8 +367,7 @@ int PciTransport::start(uint16_t) {
     return status() & st::DRIVER_OK ? 0 : -EIO;
   }
   if (config_vector_ != common::NO_VECTOR && set_config_vector(config_vector_) != 0)
-    VNET_PCI_LOG(WARNING, "%s: config-change vector not accepted after reset; link changes need polling",
-                 dev_->name);
+    VNET_PCI_LOG(WARNING, "%s: config-change vector not accepted after reset; link changes need polling", dev_->name);
   set_status(st::ACKNOWLEDGE | st::DRIVER | st::FEATURES_OK | st::DRIVER_OK);
   const uint8_t s = status();
   if (s & (st::DEVICE_NEEDS_RESET | st::FAILED) || !(s & st::DRIVER_OK)) {
@@ -437,8 +445,7 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
     return -ENOTSUP;
   }
   if (msix && set_config_vector(0) != 0) {
-    VNET_PCI_LOG(INFO, "%s: device cannot route config changes to MSI-X vector 0: link status is polled",
-                 dev_->name);
+    VNET_PCI_LOG(INFO, "%s: device cannot route config changes to MSI-X vector 0: link status is polled", dev_->name);
     return -ENOTSUP;
   }
   if (int rc = rte_intr_callback_register(h, on_interrupt, this); rc != 0) {

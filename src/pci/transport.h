@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // PciTransport: the net::Transport of a virtio-net PCI function driven
 // through DPDK's bus_pci (uio_pci_generic, vfio-pci). Modern devices through
 // the virtio vendor capabilities (common/notify/ISR/device windows in

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // membarrier(2) registration and the control side's process-wide barrier.
 // Once registered, every later asym_fence_slow() issues the barrier, so a
 // burst that saw asym_on == true is always covered.

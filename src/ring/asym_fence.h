@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Asymmetric fences for the burst gates (the frontend's BurstGate, the
 // backend's enter()/quiesce()): the side that runs every burst pays a
 // compiler barrier, the control side that stops the bursts makes every

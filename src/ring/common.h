@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Shared vocabulary of the virtqueues: buffer segments, completions, the
 // error counters each ring keeps, the log sink, and the driver/device
 // concepts. No DPDK here: rings are plain memory, testable without EAL.
@@ -59,14 +61,14 @@ struct DriverConfig {
   bool indirect = false;
   bool event_idx = false;  // split: VIRTIO_F_EVENT_IDX; packed: descriptor-specific events
   bool in_order = false;
-  RingMem ring;  // SplitLayout/PackedLayout::make(size, used_align).total bytes, zeroed by init
+  RingMem ring;           // SplitLayout/PackedLayout::make(size, used_align).total bytes, zeroed by init
   size_t used_align = 4;  // split: used ring alignment (4096 for legacy virtio 0.9.5 devices)
   IndirectPool indirect_pool;
 };
 
 // Violations a driver can see from the device (each one breaks the ring).
 enum class DrvErr : uint8_t {
-  UsedIdxJump,     // 2.7.8: used idx moved past what was made available
+  UsedIdxJump,  // 2.7.8: used idx moved past what was made available
   UsedIdOutOfRange,
   UsedIdNotHead,   // id is not an outstanding buffer (or out of order with IN_ORDER)
   UsedLenTooLong,  // len larger than the buffer's writable part
@@ -83,11 +85,11 @@ enum class DevErr : uint8_t {
   IndirectBadLen,   // table length zero or not a multiple of 16
   IndirectAndNext,  // INDIRECT and NEXT on one descriptor
   IndirectNotNegotiated,
-  LenOverflow,      // chain total over 2^32 - 1
-  BadAddress,       // not inside guest memory
-  ReadAfterWrite,   // device-readable descriptor after a writable one
-  TooManySegs,      // more pieces than the device's segment array holds
-  PackedNotAvail,   // packed chain continues into a slot that is not available (breaks)
+  LenOverflow,         // chain total over 2^32 - 1
+  BadAddress,          // not inside guest memory
+  ReadAfterWrite,      // device-readable descriptor after a writable one
+  TooManySegs,         // more pieces than the device's segment array holds
+  PackedNotAvail,      // packed chain continues into a slot that is not available (breaks)
   PackedIdOutOfRange,  // buffer id >= queue size (breaks the ring)
   Count
 };
@@ -140,8 +142,8 @@ void log_error(const char* side, const char* what, uint64_t count, const char* f
 
 // ---- the driver-side interface both layouts satisfy ----------------------
 template <class Q>
-concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const Seg* segs,
-                               uint16_t n, void* token, UsedBuf* out) {
+concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const Seg* segs, uint16_t n, void* token,
+                               UsedBuf* out) {
   { q.init(cfg) } -> std::same_as<int>;
   { q.add(segs, n, token) } -> std::same_as<int>;  // chain (indirect when configured and n > 1)
   { q.add(segs, n, token, false) } -> std::same_as<int>;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // What both device-side rings share: the validated chain handed to the
 // backend (local pointers only, every byte inside guest memory), the pop
 // result, ring placement, and the per-descriptor append that checks order,
@@ -46,12 +48,12 @@ struct DeviceConfig {
   // packed Tx indirect tables writable; a strict check would drop every chain.
   bool read_only = false;
   void* desc = nullptr;
-  void* avail = nullptr;  // split: avail ring; packed: driver event suppression
-  void* used = nullptr;   // split: used ring; packed: device event suppression
+  void* avail = nullptr;    // split: avail ring; packed: driver event suppression
+  void* used = nullptr;     // split: used ring; packed: device event suppression
   uint16_t avail_base = 0;  // first avail index to process (SET_VRING_BASE)
   bool avail_wrap = true;   // packed
   uint16_t used_base = 0;
-  bool used_wrap = true;    // packed
+  bool used_wrap = true;  // packed
 };
 
 // A saved pop position, so a caller that popped buffers it cannot use (a

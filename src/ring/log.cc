@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Error-path logging for the rings: a process-wide sink pointer (set once by
 // the ethdev layer) and a power-of-two rate limit so a hostile peer cannot
 // flood the log. Never on the fast path.
@@ -29,32 +31,52 @@ void log_error(const char* side, const char* what, uint64_t count, const char* f
 
 const char* to_string(DrvErr e) noexcept {
   switch (e) {
-    case DrvErr::UsedIdxJump: return "used index moved past available buffers";
-    case DrvErr::UsedIdOutOfRange: return "used id out of range";
-    case DrvErr::UsedIdNotHead: return "used id is not an outstanding buffer";
-    case DrvErr::UsedLenTooLong: return "used length larger than the buffer";
-    case DrvErr::Count: break;
+    case DrvErr::UsedIdxJump:
+      return "used index moved past available buffers";
+    case DrvErr::UsedIdOutOfRange:
+      return "used id out of range";
+    case DrvErr::UsedIdNotHead:
+      return "used id is not an outstanding buffer";
+    case DrvErr::UsedLenTooLong:
+      return "used length larger than the buffer";
+    case DrvErr::Count:
+      break;
   }
   return "?";
 }
 
 const char* to_string(DevErr e) noexcept {
   switch (e) {
-    case DevErr::AvailIdxJump: return "available index jumped by more than the ring size";
-    case DevErr::HeadOutOfRange: return "available head out of range";
-    case DevErr::NextOutOfRange: return "descriptor next out of range";
-    case DevErr::ChainTooLong: return "descriptor chain longer than its table (loop)";
-    case DevErr::NestedIndirect: return "indirect descriptor inside an indirect table";
-    case DevErr::IndirectBadLen: return "indirect table length not a non-zero multiple of 16";
-    case DevErr::IndirectAndNext: return "descriptor has both INDIRECT and NEXT";
-    case DevErr::IndirectNotNegotiated: return "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
-    case DevErr::LenOverflow: return "chain length over 2^32-1";
-    case DevErr::BadAddress: return "buffer outside guest memory";
-    case DevErr::ReadAfterWrite: return "device-readable descriptor after a writable one";
-    case DevErr::TooManySegs: return "chain has more segments than the device supports";
-    case DevErr::PackedNotAvail: return "packed chain continues into a slot not made available";
-    case DevErr::PackedIdOutOfRange: return "packed buffer id out of range";
-    case DevErr::Count: break;
+    case DevErr::AvailIdxJump:
+      return "available index jumped by more than the ring size";
+    case DevErr::HeadOutOfRange:
+      return "available head out of range";
+    case DevErr::NextOutOfRange:
+      return "descriptor next out of range";
+    case DevErr::ChainTooLong:
+      return "descriptor chain longer than its table (loop)";
+    case DevErr::NestedIndirect:
+      return "indirect descriptor inside an indirect table";
+    case DevErr::IndirectBadLen:
+      return "indirect table length not a non-zero multiple of 16";
+    case DevErr::IndirectAndNext:
+      return "descriptor has both INDIRECT and NEXT";
+    case DevErr::IndirectNotNegotiated:
+      return "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
+    case DevErr::LenOverflow:
+      return "chain length over 2^32-1";
+    case DevErr::BadAddress:
+      return "buffer outside guest memory";
+    case DevErr::ReadAfterWrite:
+      return "device-readable descriptor after a writable one";
+    case DevErr::TooManySegs:
+      return "chain has more segments than the device supports";
+    case DevErr::PackedNotAvail:
+      return "packed chain continues into a slot not made available";
+    case DevErr::PackedIdOutOfRange:
+      return "packed buffer id out of range";
+    case DevErr::Count:
+      break;
   }
   return "?";
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // RegionTable control path: adding and removing regions with overlap checks.
 #include "ring/memory.h"
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // A table of guest memory regions (guest address -> local pointer) with
 // bounds-checked translation. A buffer may span adjacent regions: it is
 // emitted in pieces. A miss is a false return, never a crash. Lookups
@@ -26,7 +28,10 @@ class RegionTable {
   // Control path. Rejects empty, wrapping or overlapping regions.
   int add(const Region& r) noexcept;
   int remove(uint64_t guest, uint64_t size) noexcept;
-  void clear() noexcept { n_ = 0; last_ = 0; }
+  void clear() noexcept {
+    n_ = 0;
+    last_ = 0;
+  }
   size_t count() const noexcept { return n_; }
   const Region& operator[](size_t i) const noexcept { return r_[i]; }
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Device side of the packed virtqueue (virtio 1.x 2.8), for the backend.
 // Invariants: a chain is walked slot by slot with a budget of the ring size;
 // every slot after the head must itself be available (else the ring is
@@ -21,8 +23,8 @@ class PackedDevice {
  public:
   int init(const DeviceConfig& cfg, Mem* mem) {
     const uint32_t n = cfg.size;
-    if (n == 0 || n > virtio::PACKED_MAX_SIZE || !cfg.desc || !cfg.avail || !cfg.used || !mem ||
-        cfg.avail_base >= n || cfg.used_base >= n)
+    if (n == 0 || n > virtio::PACKED_MAX_SIZE || !cfg.desc || !cfg.avail || !cfg.used || !mem || cfg.avail_base >= n ||
+        cfg.used_base >= n)
       return -EINVAL;
     size_ = n;
     indirect_ = cfg.indirect;
@@ -47,8 +49,8 @@ class PackedDevice {
     if (broken_) return Pop::Broken;
     // acquire: the chain's descriptors are read only after the head flags
     // that make it available.
-    const uint16_t hf = virtio::from_le(
-        std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_acquire));
+    const uint16_t hf =
+        virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_acquire));
     if (!is_avail(hf, avail_wrap_)) return Pop::Empty;
     chain_reset(c);
     uint16_t slot = last_avail_;
@@ -147,12 +149,12 @@ class PackedDevice {
     // full fence: the used flags stores are ordered before reading the
     // driver's event suppression structure (2.8.10).
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    const uint16_t fl = virtio::from_le(
-        std::atomic_ref<uint16_t>(driver_event_->flags.raw).load(std::memory_order_relaxed));
+    const uint16_t fl =
+        virtio::from_le(std::atomic_ref<uint16_t>(driver_event_->flags.raw).load(std::memory_order_relaxed));
     if (fl != virtio::EVENT_F_DESC) return fl != virtio::EVENT_F_DISABLE;
     if (!event_idx_) return true;
-    const uint16_t ow = virtio::from_le(
-        std::atomic_ref<uint16_t>(driver_event_->off_wrap.raw).load(std::memory_order_relaxed));
+    const uint16_t ow =
+        virtio::from_le(std::atomic_ref<uint16_t>(driver_event_->off_wrap.raw).load(std::memory_order_relaxed));
     return virtio::packed_need_event(ow, used_idx_, used_wrap_, moved, size_);
   }
 
@@ -171,9 +173,9 @@ class PackedDevice {
         .store(virtio::to_le(event_idx_ ? virtio::EVENT_F_DESC : virtio::EVENT_F_ENABLE), std::memory_order_release);
     // full fence: the enable is ordered before re-reading the next slot.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    return is_avail(virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw)
-                                        .load(std::memory_order_relaxed)),
-                    avail_wrap_);
+    return is_avail(
+        virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_relaxed)),
+        avail_wrap_);
   }
 
   // vhost-user GET_VRING_BASE for packed rings: index | wrap << 15.
@@ -186,14 +188,12 @@ class PackedDevice {
  private:
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
   static bool is_avail(uint16_t fl, bool wrap) {
-    return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap &&
-           static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
+    return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap && static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
   }
 
   // Validate and append one ring descriptor (possibly an indirect table).
   DevErr take(Chain& c, const virtio::PackedDesc& d, uint16_t fl) {
-    if (!(fl & virtio::DESC_F_INDIRECT))
-      return chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(fl));
+    if (!(fl & virtio::DESC_F_INDIRECT)) return chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(fl));
     if (!indirect_) return DevErr::IndirectNotNegotiated;
     if (fl & virtio::DESC_F_NEXT) return DevErr::IndirectAndNext;
     if (c.nseg != 0 || c.seen_write || c.out_len != 0) return DevErr::IndirectAndNext;  // 2.8.19: indirect stands alone

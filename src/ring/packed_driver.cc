@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // PackedDriver control path: ring placement, reset, notification toggles and
 // the broken-ring error path.
 #include "ring/packed_driver.h"
@@ -9,8 +11,7 @@ namespace vnet::ring {
 int PackedDriver::init(const DriverConfig& cfg) {
   const uint32_t n = cfg.size;
   if (n == 0 || n > virtio::PACKED_MAX_SIZE || cfg.ring.va == nullptr) return -EINVAL;
-  if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2))
-    return -EINVAL;
+  if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2)) return -EINVAL;
   const auto lay = virtio::PackedLayout::make(n);
   auto* base = static_cast<uint8_t*>(cfg.ring.va);
   std::memset(base, 0, lay.total);
@@ -63,16 +64,17 @@ bool PackedDriver::enable_cb() {
       .store(virtio::to_le(event_idx_ ? virtio::EVENT_F_DESC : virtio::EVENT_F_ENABLE), std::memory_order_release);
   // full fence: the enable is ordered before re-reading the next used slot.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint16_t fl = virtio::from_le(
-      std::atomic_ref<uint16_t>(desc_[last_used_].flags.raw).load(std::memory_order_relaxed));
+  const uint16_t fl =
+      virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_used_].flags.raw).load(std::memory_order_relaxed));
   return slot_used(fl);
 }
 
 void PackedDriver::fail(DrvErr e, uint32_t a, uint32_t b) {
   broken_ = true;
   const uint64_t c = ++err_[e];
-  log_error("packed driver", to_string(e), c, "values %u %u (last_used %u wrap %d, outstanding %u); queue marked broken",
-            a, b, last_used_, used_wrap_, outstanding_);
+  log_error("packed driver", to_string(e), c,
+            "values %u %u (last_used %u wrap %d, outstanding %u); queue marked broken", a, b, last_used_, used_wrap_,
+            outstanding_);
 }
 
 }  // namespace vnet::ring

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Driver side of the packed virtqueue (virtio 1.x 2.8). Owns: buffer ids and
 // their private shadows (shared descriptors are written, never read back,
 // except the flags/id/len the device writes when it marks a slot used), the
@@ -53,14 +55,12 @@ class PackedDriver {
   struct Buf {
     void* token;
     uint32_t in_len;
-    uint16_t ndesc;    // ring slots the chain occupies
+    uint16_t ndesc;  // ring slots the chain occupies
     uint16_t next_free;
     bool busy;
   };
 
-  static constexpr uint16_t avail_flags(bool wrap) {
-    return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED;
-  }
+  static constexpr uint16_t avail_flags(bool wrap) { return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED; }
   inline bool slot_used(uint16_t flags) const {
     const bool a = flags & virtio::DESC_F_AVAIL, u = flags & virtio::DESC_F_USED;
     return a == used_wrap_ && u == used_wrap_;
@@ -93,20 +93,20 @@ class PackedDriver {
   IndirectPool ind_;
 
   std::vector<Buf> bufs_;
-  std::vector<uint16_t> order_;  // IN_ORDER: ids in the order they were made available
+  std::vector<uint16_t> order_;               // IN_ORDER: ids in the order they were made available
   uint16_t order_head_ = 0, order_tail_ = 0;  // indexes into order_ (mod size)
   uint16_t free_id_ = 0;
-  uint32_t num_free_ = 0;  // free ring slots
+  uint32_t num_free_ = 0;     // free ring slots
   uint32_t outstanding_ = 0;  // buffers in flight
   uint16_t next_avail_ = 0;
   bool avail_wrap_ = true;
   uint16_t last_used_ = 0;
   bool used_wrap_ = true;
   uint16_t added_since_kick_ = 0;
-  bool pending_ = false;       // a batch's first head flags wait for publish()
+  bool pending_ = false;  // a batch's first head flags wait for publish()
   uint16_t pending_slot_ = 0;
   uint16_t pending_flags_ = 0;  // little-endian, as stored
-  uint16_t batch_left_ = 0;  // IN_ORDER: buffers left in the batch being reaped
+  uint16_t batch_left_ = 0;     // IN_ORDER: buffers left in the batch being reaped
   uint32_t batch_len_ = 0;
   ErrCounters<DrvErr> err_;
 };
@@ -160,8 +160,8 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
   const bool head_wrap = avail_wrap_;
   uint16_t head_flags;
   if (indirect) {
-    auto* table = reinterpret_cast<virtio::PackedDesc*>(static_cast<uint8_t*>(ind_.va) +
-                                                        size_t{id} * ind_.per_head * 16);
+    auto* table =
+        reinterpret_cast<virtio::PackedDesc*>(static_cast<uint8_t*>(ind_.va) + size_t{id} * ind_.per_head * 16);
     for (uint16_t k = 0; k < n; ++k) {  // 2.8.19: table entries are used in sequence
       table[k].addr.set(segs[k].addr);
       table[k].len.set(segs[k].len);
@@ -179,8 +179,8 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
   } else {
     head_flags = 0;
     for (uint16_t k = 0; k < n; ++k) {
-      const uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
-                          (k + 1 < n ? virtio::DESC_F_NEXT : 0) | avail_flags(avail_wrap_);
+      const uint16_t fl =
+          (segs[k].write ? virtio::DESC_F_WRITE : 0) | (k + 1 < n ? virtio::DESC_F_NEXT : 0) | avail_flags(avail_wrap_);
       virtio::PackedDesc& d = desc_[next_avail_];
       d.addr.set(segs[k].addr);
       d.len.set(segs[k].len);
@@ -216,12 +216,12 @@ inline bool PackedDriver::kick_prepare() {
   // full fence: the head flags stores are ordered before reading the
   // device's event suppression structure (2.8.10).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint16_t fl = virtio::from_le(
-      std::atomic_ref<uint16_t>(device_event_->flags.raw).load(std::memory_order_relaxed));
+  const uint16_t fl =
+      virtio::from_le(std::atomic_ref<uint16_t>(device_event_->flags.raw).load(std::memory_order_relaxed));
   if (fl != virtio::EVENT_F_DESC) return fl != virtio::EVENT_F_DISABLE;
   if (!event_idx_) return true;  // DESC mode needs EVENT_IDX; treat it as enabled
-  const uint16_t ow = virtio::from_le(
-      std::atomic_ref<uint16_t>(device_event_->off_wrap.raw).load(std::memory_order_relaxed));
+  const uint16_t ow =
+      virtio::from_le(std::atomic_ref<uint16_t>(device_event_->off_wrap.raw).load(std::memory_order_relaxed));
   return virtio::packed_need_event(ow, next_avail_, avail_wrap_, added, size_);
 }
 

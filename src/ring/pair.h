@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // A driver-side and a device-side queue wired together in one process over
 // an identity-mapped arena (guest address == local address, as with
 // virtio-user). Used by the unit tests, the fuzzers and the ring benchmark;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Device side of the split virtqueue (virtio 1.x 2.7), for the backend.
 // Invariants: every descriptor is copied out of guest memory once and then
 // validated; a chain walk is bounded by its table size; indirect inside
@@ -20,8 +22,7 @@ class SplitDevice {
  public:
   int init(const DeviceConfig& cfg, Mem* mem) {
     const uint32_t n = cfg.size;
-    if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || !cfg.desc || !cfg.avail ||
-        !cfg.used || !mem)
+    if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || !cfg.desc || !cfg.avail || !cfg.used || !mem)
       return -EINVAL;
     size_ = n;
     mask_ = static_cast<uint16_t>(n - 1);
@@ -83,8 +84,7 @@ class SplitDevice {
   uint16_t avail_pending() {
     if (broken_) return 0;
     // acquire: as in pop(), entries are read only after the idx covering them.
-    const uint16_t seen =
-        virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
+    const uint16_t seen = virtio::from_le(std::atomic_ref<uint16_t>(avail_->idx.raw).load(std::memory_order_acquire));
     const uint16_t n = seen - last_avail_;
     if (n > size_) {  // never cache an index pop() has not validated
       fail(DevErr::AvailIdxJump, seen, last_avail_);
@@ -126,19 +126,18 @@ class SplitDevice {
     // suppression (used_event / avail->flags).
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (event_idx_) {
-      const uint16_t ev =
-          virtio::from_le(std::atomic_ref<uint16_t>(used_event_->raw).load(std::memory_order_relaxed));
+      const uint16_t ev = virtio::from_le(std::atomic_ref<uint16_t>(used_event_->raw).load(std::memory_order_relaxed));
       return virtio::need_event(ev, now, old);
     }
-    const uint16_t fl =
-        virtio::from_le(std::atomic_ref<uint16_t>(avail_->flags.raw).load(std::memory_order_relaxed));
+    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(avail_->flags.raw).load(std::memory_order_relaxed));
     return !(fl & virtio::AVAIL_F_NO_INTERRUPT);
   }
 
   // Ask the driver not to kick us (we poll) / to kick again.
   void disable_kicks() {
     // relaxed: a hint (2.7.10); the driver may still notify.
-    std::atomic_ref<uint16_t>(used_->flags.raw).store(virtio::to_le(virtio::USED_F_NO_NOTIFY), std::memory_order_relaxed);
+    std::atomic_ref<uint16_t>(used_->flags.raw)
+        .store(virtio::to_le(virtio::USED_F_NO_NOTIFY), std::memory_order_relaxed);
     if (event_idx_)
       std::atomic_ref<uint16_t>(avail_event_->raw)
           .store(virtio::to_le(static_cast<uint16_t>(last_avail_ - 0x8000)), std::memory_order_relaxed);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // SplitDriver control path: ring placement, reset, notification toggles and
 // the broken-ring error path.
 #include "ring/split_driver.h"
@@ -8,10 +10,8 @@ namespace vnet::ring {
 
 int SplitDriver::init(const DriverConfig& cfg) {
   const uint32_t n = cfg.size;
-  if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || cfg.ring.va == nullptr)
-    return -EINVAL;
-  if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2))
-    return -EINVAL;
+  if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || cfg.ring.va == nullptr) return -EINVAL;
+  if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2)) return -EINVAL;
   if (cfg.used_align == 0 || (cfg.used_align & (cfg.used_align - 1)) != 0) return -EINVAL;
   const auto lay = virtio::SplitLayout::make(n, cfg.used_align);
   auto* base = static_cast<uint8_t*>(cfg.ring.va);
@@ -66,16 +66,15 @@ bool SplitDriver::enable_cb() {
   // full fence: the enable above is ordered before re-reading used->idx, so a
   // buffer used before the device saw the enable is not missed.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint16_t used_idx =
-      virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_relaxed));
+  const uint16_t used_idx = virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_relaxed));
   return used_idx != last_used_;
 }
 
 void SplitDriver::fail(DrvErr e, uint32_t a, uint32_t b) {
   broken_ = true;
   const uint64_t c = ++err_[e];
-  log_error("split driver", to_string(e), c, "values %u %u (last_used %u, avail %u); queue marked broken",
-            a, b, last_used_, avail_idx_);
+  log_error("split driver", to_string(e), c, "values %u %u (last_used %u, avail %u); queue marked broken", a, b,
+            last_used_, avail_idx_);
 }
 
 }  // namespace vnet::ring

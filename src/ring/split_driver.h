@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Driver side of the split virtqueue (virtio 1.x 2.7). Owns: a private shadow
 // of every descriptor and avail entry (shared memory is written, never read
 // back, except the device-owned used ring and its suppression fields), the
@@ -110,9 +112,9 @@ class SplitDriver {
   uint16_t free_head_ = 0;
   uint16_t free_tail_ = 0;  // valid while num_free_ > 0
   uint32_t num_free_ = 0;
-  uint16_t avail_idx_ = 0;     // next avail slot (private copy of avail->idx)
-  uint16_t published_ = 0;     // avail idx the device can see
-  uint16_t kicked_ = 0;        // avail idx at the last kick decision
+  uint16_t avail_idx_ = 0;  // next avail slot (private copy of avail->idx)
+  uint16_t published_ = 0;  // avail idx the device can see
+  uint16_t kicked_ = 0;     // avail idx at the last kick decision
   uint16_t last_used_ = 0;
   uint16_t batch_left_ = 0;  // IN_ORDER: buffers left in the batch being reaped
   uint32_t batch_len_ = 0;   // length reported for the batch's last buffer
@@ -123,8 +125,7 @@ static_assert(DriverQueue<SplitDriver>);
 
 // ---------------------------------------------------------------- inline --
 
-inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-                                    uint16_t next) {
+inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
   shadow_[i] = Shadow{addr, len, flags, next};
   virtio::SplitDesc& d = desc_[i];
   d.addr.set(addr);
@@ -159,11 +160,10 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
   const uint16_t head = free_head_;
   uint16_t last = head;
   if (indirect) {
-    auto* table = reinterpret_cast<virtio::SplitDesc*>(static_cast<uint8_t*>(ind_.va) +
-                                                       size_t{head} * ind_.per_head * 16);
+    auto* table =
+        reinterpret_cast<virtio::SplitDesc*>(static_cast<uint8_t*>(ind_.va) + size_t{head} * ind_.per_head * 16);
     for (uint16_t k = 0; k < n; ++k) {
-      uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
-                    (k + 1 < n ? virtio::DESC_F_NEXT : 0);
+      uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) | (k + 1 < n ? virtio::DESC_F_NEXT : 0);
       table[k].addr.set(segs[k].addr);
       table[k].len.set(segs[k].len);
       table[k].flags.set(fl);
@@ -176,8 +176,7 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
     uint16_t i = head;
     for (uint16_t k = 0; k < n; ++k) {
       const uint16_t next = shadow_[i].next;
-      const uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) |
-                          (k + 1 < n ? virtio::DESC_F_NEXT : 0);
+      const uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) | (k + 1 < n ? virtio::DESC_F_NEXT : 0);
       write_desc(i, segs[k].addr, segs[k].len, fl, next);
       last = i;
       i = next;
@@ -205,12 +204,10 @@ inline bool SplitDriver::kick_prepare() {
   // suppression (avail_event / used->flags), 2.7.10.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (event_idx_) {
-    const uint16_t ev = virtio::from_le(
-        std::atomic_ref<uint16_t>(avail_event_->raw).load(std::memory_order_relaxed));
+    const uint16_t ev = virtio::from_le(std::atomic_ref<uint16_t>(avail_event_->raw).load(std::memory_order_relaxed));
     return virtio::need_event(ev, now, old);
   }
-  const uint16_t fl =
-      virtio::from_le(std::atomic_ref<uint16_t>(used_->flags.raw).load(std::memory_order_relaxed));
+  const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(used_->flags.raw).load(std::memory_order_relaxed));
   return !(fl & virtio::USED_F_NO_NOTIFY);
 }
 
@@ -230,8 +227,7 @@ inline void SplitDriver::free_head(uint16_t head) {
 inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
   if (broken_) return 0;
   // acquire: used ring entries are read only after seeing used->idx cover them.
-  const uint16_t used_idx =
-      virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_acquire));
+  const uint16_t used_idx = virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_acquire));
   const uint16_t pending = used_idx - last_used_;
   if (pending == 0) return 0;
   if (pending > static_cast<uint16_t>(published_ - last_used_)) {  // only what the device was shown

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Copy engines of the backend's data path, one compile-time interface:
 // CpuCopy copies at once; DmaCopy<Api> hands copies at or above a threshold
 // to an rte_dmadev virtual channel and tracks them per packet. Invariants:
@@ -59,12 +61,12 @@ inline constexpr uint8_t kAbandoned = 2;  // Pending::err: the copy may still la
 
 // One packet whose copies may still be running.
 struct Pending {
-  rte_mbuf* m;      // enqueue: the source, freed at publish; dequeue: the frame to deliver
-  uint16_t copies;  // DMA copies not yet completed (guarded by the channel lock)
-  uint16_t nused;   // used entries it owns, next in the used-record FIFO
-  uint8_t err;      // a DMA copy of it failed (kAbandoned: still running when the engine was stopped)
-  uint8_t zero;     // return its buffers with length 0 (already counted as dropped)
-  uint8_t cpu_only; // the DMA ring was full: its remaining copies go to the CPU
+  rte_mbuf* m;       // enqueue: the source, freed at publish; dequeue: the frame to deliver
+  uint16_t copies;   // DMA copies not yet completed (guarded by the channel lock)
+  uint16_t nused;    // used entries it owns, next in the used-record FIFO
+  uint8_t err;       // a DMA copy of it failed (kAbandoned: still running when the engine was stopped)
+  uint8_t zero;      // return its buffers with length 0 (already counted as dropped)
+  uint8_t cpu_only;  // the DMA ring was full: its remaining copies go to the CPU
 };
 
 struct UsedRec {
@@ -77,12 +79,12 @@ struct UsedRec {
 struct DmaChan {
   int16_t dev = -1;
   uint16_t vchan = 0;
-  uint16_t mask = 0;       // nb_desc - 1 (nb_desc is a power of two)
-  uint16_t next_done = 0;  // ring index of the oldest op not yet completed
-  uint16_t next_sub = 0;   // ring index the next op will get
+  uint16_t mask = 0;         // nb_desc - 1 (nb_desc is a power of two)
+  uint16_t next_done = 0;    // ring index of the oldest op not yet completed
+  uint16_t next_sub = 0;     // ring index the next op will get
   uint16_t unsubmitted = 0;  // ops enqueued since the last rte_dma_submit
-  bool dead = false;       // stopped after a drain timed out: all copies go to the CPU
-  bool fence_next = false; // the next op must not overtake the earlier ones
+  bool dead = false;         // stopped after a drain timed out: all copies go to the CPU
+  bool fence_next = false;   // the next op must not overtake the earlier ones
   std::atomic<uint8_t> lock{0};
   Pending** tag = nullptr;  // nb_desc entries: the record each op belongs to
   Vring* rings[32] = {};    // the rings bound to this channel
@@ -116,9 +118,7 @@ struct AsyncQueue {
   uint16_t in_flight() const { return static_cast<uint16_t>(tail - pub); }
   uint16_t held() const { return static_cast<uint16_t>(tail - head); }
   // Room for one more packet owning up to `nused` used entries.
-  bool room(uint16_t nused) const {
-    return held() < kPkts && static_cast<uint16_t>(utail - uhead) + nused <= kUsed;
-  }
+  bool room(uint16_t nused) const { return held() < kPkts && static_cast<uint16_t>(utail - uhead) + nused <= kUsed; }
   Pending& open() {
     Pending& p = at(tail);
     p = Pending{nullptr, 0, 0, 0, 0, 0};
@@ -131,15 +131,13 @@ struct RteDmaApi {
   static int copy(int16_t dev, uint16_t vchan, const void* src, void* dst, uint32_t len, uint64_t flags) {
     // The channel's device is SVA-capable (checked at probe): it takes
     // process virtual addresses, which also reach the frontend's memory.
-    return rte_dma_copy(dev, vchan, reinterpret_cast<rte_iova_t>(src), reinterpret_cast<rte_iova_t>(dst), len,
-                        flags);
+    return rte_dma_copy(dev, vchan, reinterpret_cast<rte_iova_t>(src), reinterpret_cast<rte_iova_t>(dst), len, flags);
   }
   static void submit(int16_t dev, uint16_t vchan) { rte_dma_submit(dev, vchan); }
   static uint16_t completed(int16_t dev, uint16_t vchan, uint16_t n, uint16_t* last, bool* err) {
     return rte_dma_completed(dev, vchan, n, last, err);
   }
-  static uint16_t completed_status(int16_t dev, uint16_t vchan, uint16_t n, uint16_t* last,
-                                   rte_dma_status_code* st) {
+  static uint16_t completed_status(int16_t dev, uint16_t vchan, uint16_t n, uint16_t* last, rte_dma_status_code* st) {
     return rte_dma_completed_status(dev, vchan, n, last, st);
   }
   static void stop(int16_t dev) { rte_dma_stop(dev); }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The backend's bursts, one template per (ring layout, mergeable) pair,
 // picked when a ring is armed. Dequeue drains the frontend's transmit ring
 // into mbufs (virtio-net header stripped, multi-segment for big frames);
@@ -29,8 +31,8 @@
 namespace vnet::vhost {
 
 inline constexpr uint32_t kMaxFrame = 65535 + 14;  // no TSO offered: nothing bigger is valid
-inline constexpr uint16_t kMaxBufsPerFrame = 64;    // mergeable: buffers one frame may take
-inline constexpr uint16_t kFreeBatch = 64;          // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
+inline constexpr uint16_t kMaxBufsPerFrame = 64;   // mergeable: buffers one frame may take
+inline constexpr uint16_t kFreeBatch = 64;         // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
 // Chains a sync burst pops before copying into (enqueue) or out of
 // (dequeue) any of them. Measured on the loopback: 8 beat 4 on enqueue
 // (64 B rx +20%, 1518 B within noise), 4 beat 8 on dequeue (64 B tx -15%
@@ -45,9 +47,13 @@ using PackedDev = ring::PackedDevice<Mem>;
 template <class Dev>
 Dev& dev_of(Vring& v);
 template <>
-inline SplitDev& dev_of<SplitDev>(Vring& v) { return v.split; }
+inline SplitDev& dev_of<SplitDev>(Vring& v) {
+  return v.split;
+}
 template <>
-inline PackedDev& dev_of<PackedDev>(Vring& v) { return v.packed; }
+inline PackedDev& dev_of<PackedDev>(Vring& v) {
+  return v.packed;
+}
 
 // Publish used entries and notify the frontend if it asked for it.
 template <class Dev>

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // net_vnet_vhost: the built-in vhost-user backend as a DPDK ethdev (vdev).
 // Rx queue i drains the frontend's transmit vring 2i+1, Tx queue i fills its
 // receive vring 2i. Invariants: the queue objects are the Vrings themselves
@@ -40,7 +42,7 @@ constexpr const char* kArgClient = "client";
 constexpr const char* kArgDmas = "dmas";
 constexpr const char* kArgDmaThreshold = "dma_threshold";
 constexpr const char* kArgMaxMem = "max_mem_mb";
-constexpr const char* const kValidArgs[] = {kArgIface, kArgQueues,       kArgClient, kArgDmas,
+constexpr const char* const kValidArgs[] = {kArgIface,        kArgQueues, kArgClient, kArgDmas,
                                             kArgDmaThreshold, kArgMaxMem, nullptr};
 
 // Copies at least this long go to the DMA engine unless dma_threshold= says
@@ -126,8 +128,8 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
     m->pkt_len = kRarpFrameLen;
     m->port = v.port_id;
     pkts[r++] = m;
-    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
-              mac[2], mac[3], mac[4], mac[5]);
+    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1], mac[2],
+              mac[3], mac[4], mac[5]);
   }
   return r;
 }
@@ -164,8 +166,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
   return 0;
 }
 
-int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const rte_eth_rxconf*,
-                   rte_mempool* mp) {
+int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const rte_eth_rxconf*, rte_mempool* mp) {
   Port* p = port_of(dev);
   if (qid >= p->queue_pairs || !mp) return -EINVAL;
   dev->data->rx_queues[qid] = &p->vrings[2 * qid + 1];
@@ -281,8 +282,7 @@ int stats_reset(rte_eth_dev* dev) {
 int accept_op(rte_eth_dev*) { return 0; }
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   if (mtu < RTE_ETHER_MIN_MTU || mtu > kMaxFrame - RTE_ETHER_HDR_LEN) {
-    VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU,
-              kMaxFrame - RTE_ETHER_HDR_LEN);
+    VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU, kMaxFrame - RTE_ETHER_HDR_LEN);
     return -EINVAL;
   }
   return 0;
@@ -294,27 +294,23 @@ int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
 // are not affected by xstats_reset.
 
 constexpr const char* kRingErrNames[] = {
-    "avail_idx_jump", "head_out_of_range", "next_out_of_range", "chain_too_long", "nested_indirect",
-    "indirect_bad_len", "indirect_and_next", "indirect_not_negotiated", "len_overflow", "bad_address",
-    "read_after_write", "too_many_segs", "packed_not_avail", "packed_id_out_of_range"};
+    "avail_idx_jump",   "head_out_of_range", "next_out_of_range",       "chain_too_long",        "nested_indirect",
+    "indirect_bad_len", "indirect_and_next", "indirect_not_negotiated", "len_overflow",          "bad_address",
+    "read_after_write", "too_many_segs",     "packed_not_avail",        "packed_id_out_of_range"};
 static_assert(std::size(kRingErrNames) == static_cast<size_t>(ring::DevErr::Count));
 
-constexpr const char* kQueueNames[] = {"packets",    "bytes",         "errors",     "drops",
-                                       "nombuf",     "cpu_copies",    "cpu_bytes",  "dma_copies",
-                                       "dma_bytes",  "dma_fallbacks", "dma_errors", "dma_abandoned", "dma_inflight_hwm",
-                                       "dma_inflight"};
+constexpr const char* kQueueNames[] = {
+    "packets",    "bytes",     "errors",        "drops",      "nombuf",        "cpu_copies",       "cpu_bytes",
+    "dma_copies", "dma_bytes", "dma_fallbacks", "dma_errors", "dma_abandoned", "dma_inflight_hwm", "dma_inflight"};
 constexpr unsigned kGauges = 2;  // the last queue names are gauges (high-water mark, in flight)
 constexpr unsigned kPerQueue = std::size(kQueueNames) + std::size(kRingErrNames);
-constexpr const char* kPortNames[] = {"vhost_messages", "vhost_bad_messages", "vhost_unsupported",
-                                      "vhost_connects", "vhost_disconnects", "vhost_memory_faults",
-                                      "vhost_timeouts"};
+constexpr const char* kPortNames[] = {"vhost_messages",    "vhost_bad_messages",  "vhost_unsupported", "vhost_connects",
+                                      "vhost_disconnects", "vhost_memory_faults", "vhost_timeouts"};
 
 unsigned xstats_count(const Port* p) { return 2u * p->queue_pairs * kPerQueue + std::size(kPortNames); }
 
 // Ring order in xstats: rx queues, then tx queues.
-unsigned xstats_vring(const Port* p, unsigned k) {
-  return k < p->queue_pairs ? 2 * k + 1 : 2 * (k - p->queue_pairs);
-}
+unsigned xstats_vring(const Port* p, unsigned k) { return k < p->queue_pairs ? 2 * k + 1 : 2 * (k - p->queue_pairs); }
 
 bool xstats_is_gauge(unsigned i, unsigned total_queue_stats) {
   if (i >= total_queue_stats) return false;
@@ -335,10 +331,13 @@ void xstats_collect(const Port* p, uint64_t* out) {
       // The lcores keep counting while we read (the control state is held).
       const VringStats st = ring::counters_snapshot(v.st);
       const CopyStats cs = ring::counters_snapshot(v.cs);
-      const uint64_t q[] = {st.packets,       st.bytes,         st.bad_chains,  st.dropped,
-                            st.nombuf,        cs.cpu_copies,    cs.cpu_bytes,   cs.dma_copies,
-                            cs.dma_bytes,     cs.dma_fallbacks, cs.dma_errors,  cs.dma_abandoned,
-                            cs.inflight_hwm,  v.aq ? in_flight_now(*v.aq) : 0u};
+      const uint64_t q[] = {st.packets,      st.bytes,
+                            st.bad_chains,   st.dropped,
+                            st.nombuf,       cs.cpu_copies,
+                            cs.cpu_bytes,    cs.dma_copies,
+                            cs.dma_bytes,    cs.dma_fallbacks,
+                            cs.dma_errors,   cs.dma_abandoned,
+                            cs.inflight_hwm, v.aq ? in_flight_now(*v.aq) : 0u};
       static_assert(std::size(q) == std::size(kQueueNames));
       for (uint64_t x : q) out[i++] = x;
       const auto live = ring::counters_snapshot(v.is_packed ? v.packed.errors() : v.split.errors());
@@ -500,8 +499,7 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     const unsigned long vc = dash != std::string::npos ? std::strtoul(e.c_str() + dash + 1, &v_end, 10) : 0;
     if (!dir_ok || at == std::string::npos || q_end != e.c_str() + at || at == 3 || dash == std::string::npos ||
         dash <= at + 1 || dash + 1 == e.size() || !v_end || *v_end || vc > UINT16_MAX) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name,
-                e.c_str());
+      VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name, e.c_str());
       return -EINVAL;
     }
     if (q >= queue_pairs) {
@@ -513,11 +511,13 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     if (id < 0) {
       char* id_end = nullptr;
       const long n = std::strtol(dn.c_str(), &id_end, 10);
-      if (*id_end == 0 && n >= 0 && n <= INT16_MAX && rte_dma_is_valid(static_cast<int16_t>(n))) id = static_cast<int>(n);
+      if (*id_end == 0 && n >= 0 && n <= INT16_MAX && rte_dma_is_valid(static_cast<int16_t>(n)))
+        id = static_cast<int>(n);
     }
     if (id < 0) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
-                     "--vdev dma_skeleton0)",
+      VHOST_LOG(ERR,
+                "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
+                "--vdev dma_skeleton0)",
                 name, e.c_str(), dn.c_str(), rte_dma_count_avail());
       return -ENODEV;
     }

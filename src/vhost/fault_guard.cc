@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The SIGBUS handler behind fault::guard(): a fixed table of guarded ranges
 // read lock-free from the handler; registration is serialised by a mutex
 // and publishes a slot's range with its start address last.
@@ -47,7 +49,8 @@ void on_sigbus(int sig, siginfo_t* si, void* uctx) {
       o->faults.fetch_add(1, std::memory_order_relaxed);
       const int fd = o->wake_fd.load(std::memory_order_relaxed);
       const uint64_t one = 1;
-      if (fd >= 0) [[maybe_unused]] ssize_t r = ::write(fd, &one, sizeof one);
+      if (fd >= 0) [[maybe_unused]]
+        ssize_t r = ::write(fd, &one, sizeof one);
     }
     return;
   }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Survives a frontend that shrinks or punches holes in the memory it shares:
 // a process-wide SIGBUS handler that recognises a fault inside a guarded
 // mapping, maps an anonymous page over the faulting page and reports the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // GuestMemory: mapping regions from the frontend's fds with every size,
 // offset and overlap checked before the first byte is touched.
 #include "vhost/guest_memory.h"
@@ -18,8 +20,9 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   if (fd < 0) return -EBADF;
   if (r.size == 0 || r.guest_addr + r.size < r.guest_addr || r.user_addr + r.size < r.user_addr ||
       r.mmap_offset + r.size < r.mmap_offset) {
-    VHOST_LOG(ERR, "memory region guest 0x%" PRIx64 " size 0x%" PRIx64 " user 0x%" PRIx64
-                   " offset 0x%" PRIx64 ": empty or wraps",
+    VHOST_LOG(ERR,
+              "memory region guest 0x%" PRIx64 " size 0x%" PRIx64 " user 0x%" PRIx64 " offset 0x%" PRIx64
+              ": empty or wraps",
               r.guest_addr, r.size, r.user_addr, r.mmap_offset);
     return -EINVAL;
   }
@@ -43,8 +46,10 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   const uint64_t len = (r.mmap_offset + r.size - start + align - 1) & ~(align - 1);
   if (len > SIZE_MAX) return -EINVAL;
   if (len > limit_ || have + len > limit_) {
-    VHOST_LOG(ERR, "memory region of 0x%" PRIx64 " bytes would map 0x%" PRIx64 " bytes in all, over the limit "
-                   "of 0x%" PRIx64 " (devarg max_mem_mb)",
+    VHOST_LOG(ERR,
+              "memory region of 0x%" PRIx64 " bytes would map 0x%" PRIx64
+              " bytes in all, over the limit "
+              "of 0x%" PRIx64 " (devarg max_mem_mb)",
               r.size, have + len, limit_);
     return -E2BIG;
   }
@@ -53,8 +58,8 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   // inaccessible one is left alone, and mprotect does not populate a shared
   // mapping. munlock then drops the lock flag, so the pages the backend does
   // touch are not pinned either.
-  void* p = ::mmap(nullptr, static_cast<size_t>(len), PROT_NONE, MAP_SHARED | MAP_NORESERVE, fd,
-                   static_cast<off_t>(start));
+  void* p =
+      ::mmap(nullptr, static_cast<size_t>(len), PROT_NONE, MAP_SHARED | MAP_NORESERVE, fd, static_cast<off_t>(start));
   if (p == MAP_FAILED || ::mprotect(p, static_cast<size_t>(len), PROT_READ | PROT_WRITE) != 0) {
     const int e = errno;
     if (p != MAP_FAILED) ::munmap(p, static_cast<size_t>(len));

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The frontend's memory as the backend sees it: every region of
 // SET_MEM_TABLE / ADD_MEM_REG mmap'ed from its fd, indexed twice — by guest
 // address (descriptor buffers; GPA for QEMU, VA for virtio-user) and by the

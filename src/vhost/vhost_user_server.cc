@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vhost-user protocol state machine and the control thread of one backend
 // port. Message handlers validate first, then change state; ring changes go
 // through quiesce() so they never race with a running burst.
@@ -108,8 +110,8 @@ int Server::listen(const char* path) {
     // The probe connects without blocking: a listener whose backlog is full
     // (EAGAIN) is just as alive.
     const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    const bool live = probe >= 0 && (::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ||
-                                     errno == EAGAIN);
+    const bool live =
+        probe >= 0 && (::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN);
     if (probe >= 0) ::close(probe);
     if (!S_ISSOCK(st.st_mode) || live) {
       VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
@@ -327,12 +329,16 @@ int Server::handle_one(int sock) {
   }
   report(changed);
   if (o == Outcome::Bad) return -EPROTO;
-  const bool reply_due = (m.hdr.flags & vu::FLAG_NEED_REPLY) || m.hdr.request == vu::GET_CONFIG ||
-                         m.hdr.request == vu::GET_INFLIGHT_FD;
-  if (o == Outcome::Unsupported && reply_due) make_u64(reply, m.hdr.request, 1);
-  else if (o == Outcome::Nack && ack) make_u64(reply, m.hdr.request, 1);
-  else if (o == Outcome::Ok && ack) make_u64(reply, m.hdr.request, 0);
-  else if (o != Outcome::Replied) return 0;
+  const bool reply_due =
+      (m.hdr.flags & vu::FLAG_NEED_REPLY) || m.hdr.request == vu::GET_CONFIG || m.hdr.request == vu::GET_INFLIGHT_FD;
+  if (o == Outcome::Unsupported && reply_due)
+    make_u64(reply, m.hdr.request, 1);
+  else if (o == Outcome::Nack && ack)
+    make_u64(reply, m.hdr.request, 1);
+  else if (o == Outcome::Ok && ack)
+    make_u64(reply, m.hdr.request, 0);
+  else if (o != Outcome::Replied)
+    return 0;
   // Outside the lock, with a deadline: a frontend that does not read its
   // replies holds up nobody but itself, and not for long.
   rc = vu::send(sock, reply, nullptr, 0, vu::pace_ms(cfg_.msg_timeout_ms, wake_fd_));
@@ -366,10 +372,13 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
     return bad(m, "payload size %u, expected %d", m.hdr.size, es);
   }
   switch (req) {
-    case vu::SET_VRING_KICK: case vu::SET_VRING_CALL: case vu::SET_VRING_ERR:
+    case vu::SET_VRING_KICK:
+    case vu::SET_VRING_CALL:
+    case vu::SET_VRING_ERR:
       want_fds = (m.p.u64 & vu::VRING_NOFD) ? 0 : 1;
       break;
-    case vu::ADD_MEM_REG: case vu::SET_LOG_FD:
+    case vu::ADD_MEM_REG:
+    case vu::SET_LOG_FD:
       want_fds = 1;
       break;
     case vu::REM_MEM_REG:  // older frontends pass the region's fd along; it is not needed
@@ -385,13 +394,18 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
   // The vring index of per-ring messages.
   unsigned idx = 0;
   switch (req) {
-    case vu::SET_VRING_NUM: case vu::SET_VRING_BASE: case vu::GET_VRING_BASE: case vu::SET_VRING_ENABLE:
+    case vu::SET_VRING_NUM:
+    case vu::SET_VRING_BASE:
+    case vu::GET_VRING_BASE:
+    case vu::SET_VRING_ENABLE:
       idx = m.p.state.index;
       break;
     case vu::SET_VRING_ADDR:
       idx = m.p.addr.index;
       break;
-    case vu::SET_VRING_KICK: case vu::SET_VRING_CALL: case vu::SET_VRING_ERR:
+    case vu::SET_VRING_KICK:
+    case vu::SET_VRING_CALL:
+    case vu::SET_VRING_ERR:
       idx = static_cast<unsigned>(m.p.u64 & vu::VRING_IDX_MASK);
       break;
     default:
@@ -484,8 +498,7 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
     }
     case vu::SET_VRING_ADDR: {
       const auto& a = m.p.addr;
-      if (a.flags & ~uint32_t{1})
-        return bad(m, "vring %u: unknown address flags 0x%x", idx, a.flags);
+      if (a.flags & ~uint32_t{1}) return bad(m, "vring %u: unknown address flags 0x%x", idx, a.flags);
       const bool was_armed = v.armed;
       disarm(idx);
       v.addr = a;
@@ -559,8 +572,8 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
       uint64_t w = kRarpPending;
       for (int i = 0; i < 6; ++i) w |= uint64_t{mac[i]} << (8 * i);
       rarp_.store(w, std::memory_order_relaxed);
-      conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-               mac[4], mac[5]);
+      conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+               mac[5]);
       return Outcome::Ok;
     }
     case vu::NET_SET_MTU:
@@ -641,8 +654,9 @@ int Server::arm(unsigned idx, bool keep_pos) {
   uint8_t* a = mem_.user_to_local(v.addr.avail, asz);
   uint8_t* u = mem_.user_to_local(v.addr.used, usz);
   if (!d || !a || !u) {
-    VHOST_LOG(ERR, "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
-                   ", size %u) outside guest memory",
+    VHOST_LOG(ERR,
+              "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+              ", size %u) outside guest memory",
               cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
     return -EFAULT;
   }
@@ -652,8 +666,9 @@ int Server::arm(unsigned idx, bool keep_pos) {
     return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
   };
   if (mis(v.addr.desc, d, 16) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
-    VHOST_LOG(ERR, "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64
-                   " used 0x%" PRIx64 ", or their place in the region's mapping)",
+    VHOST_LOG(ERR,
+              "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+              ", or their place in the region's mapping)",
               cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
@@ -734,8 +749,7 @@ void Server::reset_vring(unsigned idx) {
 }
 
 bool Server::update_locked() {
-  const bool drv_ok =
-      !has(protocol_features_, vu::pf::STATUS) || (status_ & virtio::status::DRIVER_OK) != 0;
+  const bool drv_ok = !has(protocol_features_, vu::pf::STATUS) || (status_ & virtio::status::DRIVER_OK) != 0;
   for (unsigned i = 0; i < nvrings_; ++i) {
     Vring& v = vrings_[i];
     const bool want = connected_ && v.armed && v.enabled && drv_ok && v.attached && started_;
@@ -743,8 +757,8 @@ bool Server::update_locked() {
     if (want && !is) publish(v);
     if (!want && is) quiesce(v);
   }
-  const bool up = connected_ && drv_ok && vrings_[0].armed && vrings_[0].enabled && vrings_[1].armed &&
-                  vrings_[1].enabled;
+  const bool up =
+      connected_ && drv_ok && vrings_[0].armed && vrings_[0].enabled && vrings_[1].armed && vrings_[1].enabled;
   link_.store(up, std::memory_order_release);
   const bool changed = up != link_reported_;
   link_reported_ = up;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The backend's side of the vhost-user protocol: the socket (listen at
 // probe, or connect with retry), the control thread, and the state machine
 // that turns frontend messages into armed device rings. Invariants: every
@@ -30,20 +32,20 @@ inline constexpr uint64_t kOfferedFeatures =
     virtio::bit(virtio::feat::VERSION_1) | virtio::bit(virtio::feat::RING_PACKED) |
     virtio::bit(virtio::feat::IN_ORDER) | virtio::bit(virtio::feat::INDIRECT_DESC) |
     virtio::bit(virtio::feat::EVENT_IDX) | virtio::bit(virtio::feat::NET_MRG_RXBUF) |
-    virtio::bit(virtio::feat::NET_MQ) | virtio::bit(virtio::feat::NET_MTU) |
-    virtio::bit(virtio::feat::NET_STATUS) | virtio::bit(virtio::feat::PROTOCOL_FEATURES);
+    virtio::bit(virtio::feat::NET_MQ) | virtio::bit(virtio::feat::NET_MTU) | virtio::bit(virtio::feat::NET_STATUS) |
+    virtio::bit(virtio::feat::PROTOCOL_FEATURES);
 
 inline constexpr uint64_t kOfferedProtocolFeatures =
-    virtio::bit(vhost_user::pf::MQ) | virtio::bit(vhost_user::pf::REPLY_ACK) |
-    virtio::bit(vhost_user::pf::RARP) | virtio::bit(vhost_user::pf::MTU) |
-    virtio::bit(vhost_user::pf::CONFIGURE_MEM_SLOTS) | virtio::bit(vhost_user::pf::STATUS);
+    virtio::bit(vhost_user::pf::MQ) | virtio::bit(vhost_user::pf::REPLY_ACK) | virtio::bit(vhost_user::pf::RARP) |
+    virtio::bit(vhost_user::pf::MTU) | virtio::bit(vhost_user::pf::CONFIGURE_MEM_SLOTS) |
+    virtio::bit(vhost_user::pf::STATUS);
 
 struct ServerConfig {
-  uint16_t queue_pairs = 1;  // 1..kMaxQueuePairs; vrings = 2 * queue_pairs
-  uint16_t port_id = 0;      // stamped on received mbufs
-  std::string name = "vhost";  // for log lines
+  uint16_t queue_pairs = 1;                       // 1..kMaxQueuePairs; vrings = 2 * queue_pairs
+  uint16_t port_id = 0;                           // stamped on received mbufs
+  std::string name = "vhost";                     // for log lines
   uint64_t max_mem = GuestMemory::kDefaultLimit;  // bytes of guest memory mapped at most
-  int msg_timeout_ms = 2000;  // one whole message, or one reply, once it began
+  int msg_timeout_ms = 2000;                      // one whole message, or one reply, once it began
 };
 
 struct ServerStats {
@@ -67,10 +69,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // ---- socket and thread ---------------------------------------------
-  int listen(const char* path);      // server mode: bind + listen now
-  int set_client(const char* path);  // client mode: the thread connects and retries
+  int listen(const char* path);        // server mode: bind + listen now
+  int set_client(const char* path);    // client mode: the thread connects and retries
   int start(const char* thread_name);  // the control thread
-  void stop();  // join the thread, drop the frontend, close (and unlink) the socket
+  void stop();                         // join the thread, drop the frontend, close (and unlink) the socket
 
   // ---- protocol --------------------------------------------------------
   // Receive one message from `sock` and act on it. 0: handled (a reply, if
@@ -149,7 +151,7 @@ class Server {
   uint8_t status_ = 0;
   uint16_t mtu_ = 1500;
   std::atomic<uint64_t> rarp_{0};  // kRarpPending | MAC (byte i at bits 8i..8i+7), or 0
-  uint64_t faults_seen_ = 0;      // mem_.owner().faults already acted on
+  uint64_t faults_seen_ = 0;       // mem_.owner().faults already acted on
   // conn_log's budget
   uint64_t log_window_ns_ = 0;
   uint32_t log_lines_ = 0;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // One virtqueue of the backend: what the control thread learnt from the
 // frontend (size, addresses, base, fds) and what the data path uses (the
 // device-side ring, a private copy of the guest-address table, counters).
@@ -27,8 +29,8 @@ using Mem = ring::RegionTable;
 struct VringStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
-  uint64_t dropped = 0;  // frames lost: bad chains, frames too big for the buffers
-  uint64_t nombuf = 0;   // mbuf allocation failures (frame left in the ring)
+  uint64_t dropped = 0;     // frames lost: bad chains, frames too big for the buffers
+  uint64_t nombuf = 0;      // mbuf allocation failures (frame left in the ring)
   uint64_t bad_chains = 0;  // receive buffers the frontend got back empty (invalid chains)
 };
 
@@ -44,15 +46,15 @@ struct alignas(64) Vring {
   Burst burst = nullptr;          // picked when the ring is armed (layout, mergeable)
   uint16_t hdr_len = 0;           // virtio-net header size for the negotiated features
   uint16_t port_id = 0;
-  int call_fd = -1;               // eventfd to notify the frontend, or -1
-  rte_mempool* mp = nullptr;      // Rx (dequeue) rings: where mbufs come from
-  Server* rarp = nullptr;         // Rx queue 0 only: asked for pending SEND_RARP announcements
+  int call_fd = -1;           // eventfd to notify the frontend, or -1
+  rte_mempool* mp = nullptr;  // Rx (dequeue) rings: where mbufs come from
+  Server* rarp = nullptr;     // Rx queue 0 only: asked for pending SEND_RARP announcements
   VringStats st;
   CopyStats cs;
   AsyncQueue* aq = nullptr;  // set when a DMA channel serves this ring (devargs), else CPU copies
   ring::SplitDevice<Mem> split;
   ring::PackedDevice<Mem> packed;
-  Mem mem;           // private copy of the guest-address table (no sharing between lcores)
+  Mem mem;  // private copy of the guest-address table (no sharing between lcores)
   // Scratch for pop(): the sync bursts pop groups of chains before copying
   // (datapath.h: kEnqueueAhead, kDequeueAhead); the others use chain[0].
   static constexpr uint16_t kPopAhead = 8;
@@ -68,9 +70,9 @@ struct alignas(64) Vring {
   bool enabled = false;  // SET_VRING_ENABLE (implicit without PROTOCOL_FEATURES)
   bool armed = false;    // device ring initialised over translated addresses
   bool is_packed = false;
-  bool attached = false;  // the ethdev set up and started the queue behind it
-  Settle settle = nullptr;   // async rings: wait for copies in flight, publish them
-  Settle publish = nullptr;  // async rings: publish completed records (channel lock held)
+  bool attached = false;                          // the ethdev set up and started the queue behind it
+  Settle settle = nullptr;                        // async rings: wait for copies in flight, publish them
+  Settle publish = nullptr;                       // async rings: publish completed records (channel lock held)
   ring::ErrCounters<ring::DevErr> ring_err_past;  // ring errors of earlier arms (a re-arm zeroes the ring's)
 };
 

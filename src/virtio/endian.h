@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Little-endian wire scalars for virtio structures (virtio 1.x is little-endian
 // everywhere). Wire types hold raw storage only: no bitfields, no atomics; the
 // rings access shared fields through std::atomic_ref on the raw member.
@@ -22,7 +24,9 @@ constexpr T from_le(T v) noexcept {
   }
 }
 template <class T>
-constexpr T to_le(T v) noexcept { return from_le(v); }
+constexpr T to_le(T v) noexcept {
+  return from_le(v);
+}
 
 // A little-endian field. `raw` is the on-wire representation.
 template <class T>

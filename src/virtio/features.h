@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Feature bits of virtio 1.2/1.3: device-independent (section 6) and net
 // device (section 5.1.3). Bit numbers only; negotiation lives in the transports.
 #pragma once

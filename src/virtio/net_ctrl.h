@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The virtio-net control virtqueue's command set (virtio 1.x section 5.1.6.5):
 // class/command numbers, the ack values and the wire layout of the payloads
 // this project sends. Constants only; drivers and devices build on them.

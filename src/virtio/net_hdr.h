@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The virtio-net header (virtio 1.x section 5.1.6) in its three sizes: basic,
 // with num_buffers (MRG_RXBUF or VERSION_1), and with the hash report.
 // Layout pinned by static_assert; flags and GSO types are plain constants.

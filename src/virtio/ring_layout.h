@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Wire layouts of the split (virtio 1.x section 2.7) and packed (section 2.8)
 // virtqueues, plus where each part sits in one contiguous ring allocation.
 // Every size and offset is pinned by static_assert; flags are plain masks.
@@ -145,8 +147,8 @@ constexpr bool packed_need_event(uint16_t off_wrap, uint16_t now, bool wrap, uin
   return need_event(ev, now, static_cast<uint16_t>(now - advanced));
 }
 static_assert(packed_need_event(252 | EVENT_WRAP_BIT, 4, false, 10, 256));  // previous lap
-static_assert(packed_need_event(2 | EVENT_WRAP_BIT, 4, true, 10, 256));   // this lap
-static_assert(!packed_need_event(5 | EVENT_WRAP_BIT, 4, true, 10, 256));  // not yet
-static_assert(!packed_need_event(2 | EVENT_WRAP_BIT, 4, true, 0, 256));   // nothing moved
+static_assert(packed_need_event(2 | EVENT_WRAP_BIT, 4, true, 10, 256));     // this lap
+static_assert(!packed_need_event(5 | EVENT_WRAP_BIT, 4, true, 10, 256));    // not yet
+static_assert(!packed_need_event(2 | EVENT_WRAP_BIT, 4, true, 0, 256));     // nothing moved
 
 }  // namespace vnet::virtio

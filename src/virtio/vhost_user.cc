@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vhost-user framing: sendmsg/recvmsg with SCM_RIGHTS, header and size
 // validation. Nothing here trusts the peer: sizes, versions and fd counts
 // are checked and surplus fds are closed; no syscall here blocks (each waits
@@ -16,6 +18,8 @@
 namespace vnet::vhost_user {
 
 const char* req_name(uint32_t req) noexcept {
+  // One table, not one case per line:
+  // clang-format off
   switch (req) {
 #define N(x) \
   case x: return #x;
@@ -29,21 +33,39 @@ const char* req_name(uint32_t req) noexcept {
 #undef N
     default: return "UNKNOWN";
   }
+  // clang-format on
 }
 
 int expected_size(uint32_t req) noexcept {
   switch (req) {
-    case GET_FEATURES: case SET_OWNER: case RESET_OWNER: case GET_PROTOCOL_FEATURES:
-    case GET_QUEUE_NUM: case GET_MAX_MEM_SLOTS: case GET_STATUS: case RESET_DEVICE:
+    case GET_FEATURES:
+    case SET_OWNER:
+    case RESET_OWNER:
+    case GET_PROTOCOL_FEATURES:
+    case GET_QUEUE_NUM:
+    case GET_MAX_MEM_SLOTS:
+    case GET_STATUS:
+    case RESET_DEVICE:
       return 0;
-    case SET_FEATURES: case SET_PROTOCOL_FEATURES: case SET_VRING_KICK: case SET_VRING_CALL:
-    case SET_VRING_ERR: case SEND_RARP: case NET_SET_MTU: case SET_STATUS: case SET_LOG_FD:
+    case SET_FEATURES:
+    case SET_PROTOCOL_FEATURES:
+    case SET_VRING_KICK:
+    case SET_VRING_CALL:
+    case SET_VRING_ERR:
+    case SEND_RARP:
+    case NET_SET_MTU:
+    case SET_STATUS:
+    case SET_LOG_FD:
       return 8;
-    case SET_VRING_NUM: case SET_VRING_BASE: case GET_VRING_BASE: case SET_VRING_ENABLE:
+    case SET_VRING_NUM:
+    case SET_VRING_BASE:
+    case GET_VRING_BASE:
+    case SET_VRING_ENABLE:
       return sizeof(VringState);
     case SET_VRING_ADDR:
       return sizeof(VringAddr);
-    case ADD_MEM_REG: case REM_MEM_REG:
+    case ADD_MEM_REG:
+    case REM_MEM_REG:
       return sizeof(SingleMemRegion);
     default:
       return -1;  // SET_MEM_TABLE: 8 + 32 * nregions; others: not handled
@@ -113,8 +135,8 @@ int send(int sock, const Msg& m, const int* fds, size_t nfds, const Pace& pace) 
   bool fds_sent = nfds == 0;
   for (;;) {
     // The fds travel with the first byte; a stream socket may take the rest later.
-    const ssize_t n = send_fds(sock, cur, niov, fds_sent ? nullptr : fds, fds_sent ? 0 : nfds,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        send_fds(sock, cur, niov, fds_sent ? nullptr : fds, fds_sent ? 0 : nfds, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (const int rc = wait_ready(sock, POLLOUT, pace); rc != 0) return rc;
@@ -191,12 +213,16 @@ int recv(int sock, Msg& m, int* fds, size_t* nfds, const Pace& pace) noexcept {
     for (size_t i = 0; i < k; ++i) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*nfds < kMaxFds) fds[(*nfds)++] = fd; else ::close(fd);
+      if (*nfds < kMaxFds)
+        fds[(*nfds)++] = fd;
+      else
+        ::close(fd);
     }
   }
   const bool truncated = mh.msg_flags & MSG_CTRUNC;
   int rc = 0;
-  if (static_cast<size_t>(n) < sizeof(Header)) rc = read_full(sock, reinterpret_cast<uint8_t*>(&m.hdr) + n, sizeof(Header) - n, pace);
+  if (static_cast<size_t>(n) < sizeof(Header))
+    rc = read_full(sock, reinterpret_cast<uint8_t*>(&m.hdr) + n, sizeof(Header) - n, pace);
   if (rc == 0 && (truncated || (m.hdr.flags & FLAG_VERSION_MASK) != FLAG_VERSION || m.hdr.size > kMaxPayload))
     rc = -EBADMSG;
   if (rc == 0 && m.hdr.size > 0) rc = read_full(sock, &m.p, m.hdr.size, pace);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The vhost-user protocol (QEMU docs/interop/vhost-user.rst) as types, plus
 // the framing both our frontend and our backend use: one message is a
 // 12-byte header, a payload of at most kMaxPayload bytes and up to 8 fds.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Input format and guest-memory geometry of fuzz_vhost_bursts, shared by the
 // harness and fuzz_seeds: a header choosing layout, features and copy
 // engines, then operations that write the guest's rings and run bursts.
@@ -12,15 +14,15 @@ namespace vnet::fuzz::burst_in {
 
 // Header (7 bytes).
 inline constexpr uint8_t kPacked = 1u << 0;
-inline constexpr uint8_t kMrg = 1u << 1;       // MRG_RXBUF: 12-byte header, put_mrg
-inline constexpr uint8_t kHdr12 = 1u << 2;     // without kMrg: VERSION_1's 12-byte header, else legacy 10
+inline constexpr uint8_t kMrg = 1u << 1;    // MRG_RXBUF: 12-byte header, put_mrg
+inline constexpr uint8_t kHdr12 = 1u << 2;  // without kMrg: VERSION_1's 12-byte header, else legacy 10
 inline constexpr uint8_t kIndirect = 1u << 3;
 inline constexpr uint8_t kEventIdx = 1u << 4;
 inline constexpr uint8_t kInOrder = 1u << 5;
 inline constexpr uint8_t kMemShift = 6;  // bits 6-7: MemMode (fuzz_util.h)
 
-inline constexpr uint8_t kRxDma = 1u << 0;  // (engine) the Rx ring copies through the fake dmadev
-inline constexpr uint8_t kTxDma = 1u << 1;  // (engine) the Tx ring too (both on one channel)
+inline constexpr uint8_t kRxDma = 1u << 0;      // (engine) the Rx ring copies through the fake dmadev
+inline constexpr uint8_t kTxDma = 1u << 1;      // (engine) the Tx ring too (both on one channel)
 inline constexpr unsigned kThresholdShift = 2;  // bits 2-3: DMA threshold 0 / 64 / 256 / 1024 bytes
 inline constexpr unsigned kCapacityShift = 4;   // bits 4-7: ops the dmadev holds: 0 -> 256, else 2 << (v % 8)
 

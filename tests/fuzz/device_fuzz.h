@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // The device-side fuzz harness, one template for both layouts: the input is
 // written straight into ring memory and a data area inside the arena (see
 // fuzz_util.h for the format), then the device pops until Empty or Broken,
@@ -26,14 +28,13 @@ inline void check_ok_chain(const ring::Chain& c, const ring::Arena& a, uint32_t 
     const ring::DevSeg& s = c.segs[i];
     const uintptr_t p = reinterpret_cast<uintptr_t>(s.ptr);
     VNET_FUZZ_CHECK(s.len > 0, "empty segment %u", i);
-    VNET_FUZZ_CHECK(p >= lo && p < hi && s.len <= hi - p, "segment %u [%p, +%u) outside the arena [%p, +%zu)",
-                    i, static_cast<void*>(s.ptr), s.len, static_cast<void*>(a.base()), a.size());
+    VNET_FUZZ_CHECK(p >= lo && p < hi && s.len <= hi - p, "segment %u [%p, +%u) outside the arena [%p, +%zu)", i,
+                    static_cast<void*>(s.ptr), s.len, static_cast<void*>(a.base()), a.size());
     (i < c.nout ? out : in) += s.len;
     touch(s.ptr, s.len, i >= c.nout);
   }
   VNET_FUZZ_CHECK(out == c.out_len && in == c.in_len, "lengths %llu/%llu vs chain %u/%u",
-                  static_cast<unsigned long long>(out), static_cast<unsigned long long>(in), c.out_len,
-                  c.in_len);
+                  static_cast<unsigned long long>(out), static_cast<unsigned long long>(in), c.out_len, c.in_len);
 }
 
 inline void check_dropped_chain(const ring::Chain& c, uint32_t n) {
@@ -153,8 +154,7 @@ int run_device(const uint8_t* data, size_t size) {
     (void)dev.should_notify();
   }
   VNET_FUZZ_CHECK(pops <= n, "%u chains popped from a static ring of %u (avail idx %u, base %u)", pops, n,
-                  L::packed ? 0u : static_cast<const virtio::SplitAvailHdr*>(vc.avail)->idx.get(),
-                  vc.avail_base);
+                  L::packed ? 0u : static_cast<const virtio::SplitAvailHdr*>(vc.avail)->idx.get(), vc.avail_base);
   if constexpr (L::packed) VNET_FUZZ_CHECK(slots <= n, "%u slots popped from a static ring of %u", slots, n);
   if (dev.broken()) VNET_FUZZ_CHECK(dev.pop(c) == ring::Pop::Broken, "broken ring popped again");
   if (h.batch & kDevKicks) (void)dev.enable_kicks();

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // libFuzzer target: the driver side (split and packed) against a hostile
 // device. The input is a script (format in fuzz_util.h): the driver adds
 // buffers (chains, indirect, readable/writable), the real device may serve
@@ -49,14 +51,30 @@ class DriverHarness {
   void run() {
     for (int ops = 0; ops < 4096 && !in_.empty(); ++ops) {
       switch (in_.u8() % kDrvOpCount) {
-        case kOpAdd: op_add(); break;
-        case kOpDevice: op_device(); break;
-        case kOpForge: op_forge(); break;
-        case kOpForgeRaw: op_forge_raw(); break;
-        case kOpSetIdx: op_set_idx(); break;
-        case kOpPoll: poll(in_.u8() % (kMaxPoll + 1)); break;
-        case kOpMisc: op_misc(); break;
-        case kOpBulkAdd: op_bulk_add(); break;
+        case kOpAdd:
+          op_add();
+          break;
+        case kOpDevice:
+          op_device();
+          break;
+        case kOpForge:
+          op_forge();
+          break;
+        case kOpForgeRaw:
+          op_forge_raw();
+          break;
+        case kOpSetIdx:
+          op_set_idx();
+          break;
+        case kOpPoll:
+          poll(in_.u8() % (kMaxPoll + 1));
+          break;
+        case kOpMisc:
+          op_misc();
+          break;
+        case kOpBulkAdd:
+          op_bulk_add();
+          break;
       }
     }
     while (poll(kMaxPoll) != 0) {
@@ -208,10 +226,18 @@ class DriverHarness {
 
   void op_misc() {
     switch (in_.u8() % 4) {
-      case 0: drv().publish(); break;
-      case 1: (void)drv().kick_prepare(); break;
-      case 2: (void)drv().enable_cb(); break;
-      case 3: drv().disable_cb(); break;
+      case 0:
+        drv().publish();
+        break;
+      case 1:
+        (void)drv().kick_prepare();
+        break;
+      case 2:
+        (void)drv().enable_cb();
+        break;
+      case 3:
+        drv().disable_cb();
+        break;
     }
   }
 
@@ -227,8 +253,8 @@ class DriverHarness {
       VNET_FUZZ_CHECK(it != out_.end(), "token %zu returned but not outstanding (serial < %zu)",
                       static_cast<size_t>(serial), static_cast<size_t>(next_serial_));
       if (in_order_)
-        VNET_FUZZ_CHECK(it == out_.begin(), "IN_ORDER returned token %zu before %zu",
-                        static_cast<size_t>(serial), static_cast<size_t>(out_.front().serial));
+        VNET_FUZZ_CHECK(it == out_.begin(), "IN_ORDER returned token %zu before %zu", static_cast<size_t>(serial),
+                        static_cast<size_t>(out_.front().serial));
       VNET_FUZZ_CHECK(out[i].len <= it->in_len, "token %zu: len %u > writable %u", static_cast<size_t>(serial),
                       out[i].len, it->in_len);
       if constexpr (kPacked) advance(used_slot_, used_wrap_, it->slots);
@@ -260,8 +286,8 @@ class DriverHarness {
         if (!std::binary_search(want.begin(), want.end(), s))
           std::fprintf(stderr, "vnet fuzz: token %zu drained but not outstanding\n", static_cast<size_t>(s));
     }
-    VNET_FUZZ_CHECK(drained == want, "drain: %zu tokens back, %zu outstanding (broken %d)", drained.size(),
-                    want.size(), drv().broken());
+    VNET_FUZZ_CHECK(drained == want, "drain: %zu tokens back, %zu outstanding (broken %d)", drained.size(), want.size(),
+                    drv().broken());
   }
 
   // ---- device-owned shared memory, written the way a device would ----------

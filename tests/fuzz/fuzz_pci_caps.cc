@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // libFuzzer target: the virtio PCI capability parser (pci::parse_config,
 // pci::parse_hex_dump, pci::notify_offset) against hostile config spaces.
 // Input format: pci_fuzz.h. Beyond ASan/UBSan and the timeout (the walk must
@@ -37,10 +39,14 @@ bool usable(const VirtioCap& c) {
   if (c.type == ct::PCI_CFG) return true;
   if (c.bar > 5 || c.offset + c.length > uint64_t{UINT32_MAX} + 1) return false;
   switch (c.type) {
-    case ct::COMMON: return c.length >= pci::common::MIN_LEN;
-    case ct::ISR: return c.length >= 1;
-    case ct::NOTIFY: return c.length >= 2;
-    default: return true;
+    case ct::COMMON:
+      return c.length >= pci::common::MIN_LEN;
+    case ct::ISR:
+      return c.length >= 1;
+    case ct::NOTIFY:
+      return c.length >= 2;
+    default:
+      return true;
   }
 }
 
@@ -74,17 +80,20 @@ void check_caps(const std::vector<uint8_t>& cfg, const ConfigInfo& ci) {
   const struct {
     int got;
     uint8_t type;
-  } slots[] = {{ci.common, ct::COMMON}, {ci.notify, ct::NOTIFY}, {ci.isr, ct::ISR}, {ci.device_cfg, ct::DEVICE},
+  } slots[] = {{ci.common, ct::COMMON},
+               {ci.notify, ct::NOTIFY},
+               {ci.isr, ct::ISR},
+               {ci.device_cfg, ct::DEVICE},
                {ci.pci_cfg, ct::PCI_CFG}};
   for (const auto& s : slots) {
     int want = -1;
     for (unsigned i = 0; i < ci.ncaps && want < 0; ++i)
       if (ci.caps[i].type == s.type && usable(ci.caps[i])) want = static_cast<int>(i);
-    VNET_FUZZ_CHECK(s.got == want, "%s: cap %d chosen, the first usable one is %d", pci::cap_type_name(s.type),
-                    s.got, want);
+    VNET_FUZZ_CHECK(s.got == want, "%s: cap %d chosen, the first usable one is %d", pci::cap_type_name(s.type), s.got,
+                    want);
   }
-  if (ci.msix) VNET_FUZZ_CHECK(ci.msix_table_size >= 1 && ci.msix_table_size <= 2048, "MSI-X table of %u",
-                               ci.msix_table_size);
+  if (ci.msix)
+    VNET_FUZZ_CHECK(ci.msix_table_size >= 1 && ci.msix_table_size <= 2048, "MSI-X table of %u", ci.msix_table_size);
 }
 
 void check_bars(const std::vector<uint8_t>& cfg, const ConfigInfo& ci) {
@@ -112,8 +121,9 @@ void check_mapping(const ConfigInfo& ci, const uint64_t bar_len[6], uint16_t nof
     VNET_FUZZ_CHECK(c.bar <= 5, "%s window in BAR %u", pci::cap_type_name(c.type), c.bar);  // mem_resource[6]
     const uint64_t len = bar_len[c.bar];
     const bool ok = len != 0 && c.length >= need && c.offset + c.length <= len;  // map_window
-    if (ok) VNET_FUZZ_CHECK(c.offset < len || c.length == 0, "window start 0x%llx outside BAR of 0x%llx",
-                            static_cast<unsigned long long>(c.offset), static_cast<unsigned long long>(len));
+    if (ok)
+      VNET_FUZZ_CHECK(c.offset < len || c.length == 0, "window start 0x%llx outside BAR of 0x%llx",
+                      static_cast<unsigned long long>(c.offset), static_cast<unsigned long long>(len));
     return ok;
   };
   bool ok = maps(ci.common, pci::common::MIN_LEN) && maps(ci.isr, 1) && maps(ci.notify, 2);

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Writes a small seed corpus for one fuzz target: a few well-formed inputs
 // (valid chains, indirect tables, wrap-around, IN_ORDER batches) so the
 // fuzzers start past the header checks. Run at build time:
@@ -28,8 +30,8 @@ using namespace vnet;
 using namespace vnet::fuzz;
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint16_t F_NEXT = virtio::DESC_F_NEXT, F_WRITE = virtio::DESC_F_WRITE,
-                   F_IND = virtio::DESC_F_INDIRECT, F_AVAIL = virtio::DESC_F_AVAIL, F_USED = virtio::DESC_F_USED;
+constexpr uint16_t F_NEXT = virtio::DESC_F_NEXT, F_WRITE = virtio::DESC_F_WRITE, F_IND = virtio::DESC_F_INDIRECT,
+                   F_AVAIL = virtio::DESC_F_AVAIL, F_USED = virtio::DESC_F_USED;
 
 uint64_t data_addr(uint32_t off) { return kAddrData | off; }
 
@@ -46,7 +48,6 @@ Bytes dev_seed(const DevHeader& h, Fill&& fill) {
   w.bytes(data.data(), data.size());
   return w.b;
 }
-
 
 // split: avail ring entry i of a ring of n
 void put_avail(uint8_t* body, uint32_t n, uint16_t i, uint16_t head) {
@@ -126,9 +127,8 @@ std::vector<Bytes> packed_device() {
     put_packed(body + 16, data_addr(64), 128, 0, F_AVAIL | F_WRITE);
     put_packed(body + 32, data_addr(256), 32, 1, F_AVAIL);
     put_packed(body + 48, data_addr(1024), 48, 2, F_AVAIL | F_IND);
-    indirect_table(data, [](uint8_t* at, uint64_t a, uint32_t l, uint16_t fl, uint16_t) {
-      put_packed(at, a, l, 0, fl);
-    });
+    indirect_table(data,
+                   [](uint8_t* at, uint64_t a, uint32_t l, uint16_t fl, uint16_t) { put_packed(at, a, l, 0, fl); });
   }));
 
   // A chain across the end of a 5 ring (slots 3, 4, 0; slot 0 is next lap).
@@ -157,9 +157,8 @@ std::vector<Bytes> packed_device() {
   h = DevHeader{};
   h.size_sel = 2;
   h.feat = kDevAvailWrap0;
-  s.push_back(dev_seed<ring::PackedDriver>(h, [](const G&, uint8_t* body, uint8_t*) {
-    put_packed(body, data_addr(0), 8, 0, F_USED);
-  }));
+  s.push_back(dev_seed<ring::PackedDriver>(
+      h, [](const G&, uint8_t* body, uint8_t*) { put_packed(body, data_addr(0), 8, 0, F_USED); }));
   return s;
 }
 
@@ -178,23 +177,24 @@ std::vector<Bytes> driver_used() {
   s.push_back(script(kPacked, 7, {kOpBulkAdd, 6, kOpDevice, 5, 10, kOpPoll, 40}));
   // Chains and indirect, then forged completions of the oldest buffer.
   for (uint8_t layout : {uint8_t{0}, kPacked}) {
-    s.push_back(script(layout | kInd, layout ? 15 : 4,
-                       {kOpAdd, 0x16, 50,  // 3 segments, 1 writable, indirect
-                        kOpAdd, 0x09, 7,   // 2 segments, both writable, direct
-                        kOpAdd, 0x00, 3,   // 1 readable
-                        kOpMisc, 0, kOpMisc, 1, kOpForge, 0, 5, 0, kOpPoll, 1, kOpSetIdx, 0, 0, 0, kOpForge, 0,
-                        3, 0, kOpPoll, 10, kOpSetIdx, 0, 0, 0, kOpForge, 0, 0, 0, kOpPoll, 10}));
+    s.push_back(script(layout | kInd, layout ? 15 : 4, {kOpAdd,    0x16, 50,  // 3 segments, 1 writable, indirect
+                                                        kOpAdd,    0x09, 7,   // 2 segments, both writable, direct
+                                                        kOpAdd,    0x00, 3,   // 1 readable
+                                                        kOpMisc,   0,    kOpMisc, 1, kOpForge, 0, 5, 0, kOpPoll, 1,
+                                                        kOpSetIdx, 0,    0,       0, kOpForge, 0, 3, 0, kOpPoll, 10,
+                                                        kOpSetIdx, 0,    0,       0, kOpForge, 0, 0, 0, kOpPoll, 10}));
   }
   // IN_ORDER: a batch of three completed by one used entry; honest batches.
-  s.push_back(script(kPacked | kInd | kInOrder, 9,
-                     {kOpAdd, 0x16, 9, kOpAdd, 0x04, 9, kOpAdd, 0x05, 9, kOpAdd, 0x00, 9, kOpForge, 2, 4, 0, kOpPoll,
-                      40, kOpSetIdx, 0, 0, 0, kOpForge, 0, 0, 0, kOpPoll, 40}));
-  s.push_back(script(kInOrder | kEvt, 3,
-                     {kOpBulkAdd, 8, kOpMisc, 2, kOpDevice, 7, 0x90, kOpPoll, 40, kOpBulkAdd, 5, kOpForge, 4, 1, 0,
-                      kOpPoll, 40}));
+  s.push_back(
+      script(kPacked | kInd | kInOrder, 9,
+             {kOpAdd, 0x16, 9,       kOpAdd, 0x04,      9, kOpAdd, 0x05, 9,        kOpAdd, 0x00, 9, kOpForge, 2,
+              4,      0,    kOpPoll, 40,     kOpSetIdx, 0, 0,      0,    kOpForge, 0,      0,    0, kOpPoll,  40}));
+  s.push_back(script(
+      kInOrder | kEvt, 3,
+      {kOpBulkAdd, 8, kOpMisc, 2, kOpDevice, 7, 0x90, kOpPoll, 40, kOpBulkAdd, 5, kOpForge, 4, 1, 0, kOpPoll, 40}));
   // Several laps of a small packed ring with event idx.
   s.push_back(script(kPacked | kEvt, 3,
-                     {kOpMisc, 2, kOpBulkAdd, 3, kOpDevice, 2, 64, kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64,
+                     {kOpMisc, 2,  kOpBulkAdd, 3, kOpDevice, 2, 64, kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64,
                       kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64, kOpPoll, 40, kOpBulkAdd, 3, kOpDevice, 2, 64,
                       kOpPoll, 40}));
   return s;

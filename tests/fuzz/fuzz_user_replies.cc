@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // libFuzzer target: virtio-user's reply handling (virtio_user::Frontend, and
 // VhostUserTransport's handshake) against a hostile vhost-user backend whose
 // bytes, fds and hang-ups come from the input. Input format: user_fuzz.h.
@@ -140,10 +142,10 @@ bool is_errno(int rc) { return rc == 0 || (rc < 0 && rc > -4096); }
 // What one call sends and what reply it takes.
 struct Expect {
   uint32_t req = 0;
-  uint32_t size = 0;     // request payload bytes
-  unsigned nfds = 0;     // fds on the request
-  bool reply = false;    // a reply of its own (GET_*)
-  bool ackable = false;  // NEED_REPLY when REPLY_ACK is negotiated
+  uint32_t size = 0;           // request payload bytes
+  unsigned nfds = 0;           // fds on the request
+  bool reply = false;          // a reply of its own (GET_*)
+  bool ackable = false;        // NEED_REPLY when REPLY_ACK is negotiated
   bool refused_early = false;  // rejected before anything is sent
   uint32_t reply_size = 8;
 };
@@ -194,10 +196,18 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
     e.ackable = true;
   };
   switch (static_cast<Call>(which)) {
-    case kGetFeatures: get(vu::GET_FEATURES, &Frontend::get_features); break;
-    case kGetProtocolFeatures: get(vu::GET_PROTOCOL_FEATURES, &Frontend::get_protocol_features); break;
-    case kGetQueueNum: get(vu::GET_QUEUE_NUM, &Frontend::get_queue_num); break;
-    case kGetMaxMemSlots: get(vu::GET_MAX_MEM_SLOTS, &Frontend::get_max_mem_slots); break;
+    case kGetFeatures:
+      get(vu::GET_FEATURES, &Frontend::get_features);
+      break;
+    case kGetProtocolFeatures:
+      get(vu::GET_PROTOCOL_FEATURES, &Frontend::get_protocol_features);
+      break;
+    case kGetQueueNum:
+      get(vu::GET_QUEUE_NUM, &Frontend::get_queue_num);
+      break;
+    case kGetMaxMemSlots:
+      get(vu::GET_MAX_MEM_SLOTS, &Frontend::get_max_mem_slots);
+      break;
     case kGetStatus:
       e.req = vu::GET_STATUS;
       e.reply = true;
@@ -272,7 +282,8 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
       ack(vu::NET_SET_MTU, 8);
       rc = fe.net_set_mtu(static_cast<uint16_t>(v));
       break;
-    case kCallCount: break;
+    case kCallCount:
+      break;
   }
   if (cancel) {
     uint64_t x;
@@ -287,8 +298,8 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
   be.consumed += c;
   const bool shut1 = shut(s);
   if (g.log)
-    std::fprintf(stderr, "user fuzz: %s%s -> %d, read %zu bytes%s%s\n", vu::req_name(e.req),
-                 want_ack ? " (ack)" : "", rc, c, shut1 ? ", shut down" : "", cancel ? ", cancelled" : "");
+    std::fprintf(stderr, "user fuzz: %s%s -> %d, read %zu bytes%s%s\n", vu::req_name(e.req), want_ack ? " (ack)" : "",
+                 rc, c, shut1 ? ", shut down" : "", cancel ? ", cancelled" : "");
   VNET_FUZZ_CHECK(is_errno(rc), "%s returned %d", vu::req_name(e.req), rc);
   VNET_FUZZ_CHECK(fe.protocol_features() == proto, "protocol features 0x%llx, negotiated 0x%llx",
                   static_cast<unsigned long long>(fe.protocol_features()), static_cast<unsigned long long>(proto));
@@ -304,9 +315,9 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
     VNET_FUZZ_CHECK(sent.size() == sizeof h + e.size, "%s: %zu bytes on the wire, want %zu", vu::req_name(e.req),
                     sent.size(), sizeof h + e.size);
     std::memcpy(&h, sent.data(), sizeof h);
-    VNET_FUZZ_CHECK(h.request == e.req && h.size == e.size &&
-                        h.flags == (vu::FLAG_VERSION | (want_ack ? vu::FLAG_NEED_REPLY : 0)),
-                    "%s: request %u flags 0x%x size %u on the wire", vu::req_name(e.req), h.request, h.flags, h.size);
+    VNET_FUZZ_CHECK(
+        h.request == e.req && h.size == e.size && h.flags == (vu::FLAG_VERSION | (want_ack ? vu::FLAG_NEED_REPLY : 0)),
+        "%s: request %u flags 0x%x size %u on the wire", vu::req_name(e.req), h.request, h.flags, h.size);
     VNET_FUZZ_CHECK(sent_fds == e.nfds, "%s: %zu fds sent, want %u", vu::req_name(e.req), sent_fds, e.nfds);
   }
 
@@ -329,8 +340,8 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
   bool framed = false;  // exactly one message with a reply header to this request
   if (c >= sizeof h) {
     std::memcpy(&h, r, sizeof h);
-    framed = h.request == e.req && (h.flags & vu::FLAG_REPLY) && (h.flags & vu::FLAG_VERSION_MASK) == vu::FLAG_VERSION &&
-             c == sizeof h + h.size;
+    framed = h.request == e.req && (h.flags & vu::FLAG_REPLY) &&
+             (h.flags & vu::FLAG_VERSION_MASK) == vu::FLAG_VERSION && c == sizeof h + h.size;
     if (h.size >= 8 && c >= sizeof h + 8) std::memcpy(&val, r + sizeof h, 8);
   }
   const bool sized = framed && h.size == e.reply_size;
@@ -345,7 +356,8 @@ void run_call(Frontend& fe, Backend& be, Reader& in, uint64_t& proto, bool cance
       VNET_FUZZ_CHECK(base == static_cast<uint32_t>(val >> 32), "base %u, reply %u", base,
                       static_cast<uint32_t>(val >> 32));
     else if (e.req == vu::GET_STATUS)
-      VNET_FUZZ_CHECK(status == static_cast<uint8_t>(val), "status %u, reply %u", status, static_cast<unsigned>(val & 0xff));
+      VNET_FUZZ_CHECK(status == static_cast<uint8_t>(val), "status %u, reply %u", status,
+                      static_cast<unsigned>(val & 0xff));
     else if (e.reply)
       VNET_FUZZ_CHECK(got64 == val, "value 0x%llx, reply 0x%llx", static_cast<unsigned long long>(got64),
                       static_cast<unsigned long long>(val));
@@ -378,7 +390,9 @@ void fuzz_frontend(Reader& in) {
         run_call(fe, be, in, proto, cancel);
         cancel = false;
         break;
-      case kCancel: cancel = true; break;
+      case kCancel:
+        cancel = true;
+        break;
       case kHangup:
         if (!be.hung_up) be.hang_up();
         break;
@@ -427,8 +441,7 @@ void fuzz_transport(Reader& in) {
   if (g.log) std::fprintf(stderr, "user fuzz: transport open -> %d\n", rc);
   VNET_FUZZ_CHECK(is_errno(rc), "open returned %d", rc);
   if (rc == 0 || rc == -ENOMEM) {  // the handshake went through
-    VNET_FUZZ_CHECK(t->max_queue_pairs() >= 1 && t->max_queue_pairs() <= 128, "%u queue pairs",
-                    t->max_queue_pairs());
+    VNET_FUZZ_CHECK(t->max_queue_pairs() >= 1 && t->max_queue_pairs() <= 128, "%u queue pairs", t->max_queue_pairs());
     VNET_FUZZ_CHECK(!virtio::has(t->device_features(), virtio::feat::PROTOCOL_FEATURES),
                     "the vhost-user protocol bit offered as a device feature");
   }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Shared by the ring fuzzers and their seed generator: the input reader and
 // writer, the wire format of each target's input (so seeds and harnesses
 // agree), the guest-address relocation that lets fuzz bytes land inside the
@@ -23,15 +25,14 @@ namespace vnet::fuzz {
 
 // An invariant the ring promised and broke: report and crash (libFuzzer saves
 // the input). Not assert(): it must fire in every build type.
-#define VNET_FUZZ_CHECK(cond, ...)                                              \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "vnet fuzz: %s:%d: check failed: %s: ", __FILE__,    \
-                   __LINE__, #cond);                                            \
-      std::fprintf(stderr, __VA_ARGS__);                                        \
-      std::fprintf(stderr, "\n");                                               \
-      std::abort();                                                             \
-    }                                                                           \
+#define VNET_FUZZ_CHECK(cond, ...)                                                             \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      std::fprintf(stderr, "vnet fuzz: %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                                       \
+      std::fprintf(stderr, "\n");                                                              \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 // The rings log every peer violation; a fuzzer produces millions of them.
@@ -190,9 +191,9 @@ inline constexpr uint8_t kDevIndirect = 1u << 0;
 inline constexpr uint8_t kDevEventIdx = 1u << 1;
 inline constexpr uint8_t kDevInOrder = 1u << 2;
 inline constexpr uint8_t kDevAvailPending = 1u << 3;  // split: call avail_pending() before popping
-inline constexpr uint8_t kDevMemShift = 4;             // bits 4-5: MemMode
-inline constexpr uint8_t kDevAvailWrap0 = 1u << 6;     // packed: start with avail wrap counter 0
-inline constexpr uint8_t kDevRewind = 1u << 7;         // pop a few, restore(), then run
+inline constexpr uint8_t kDevMemShift = 4;            // bits 4-5: MemMode
+inline constexpr uint8_t kDevAvailWrap0 = 1u << 6;    // packed: start with avail wrap counter 0
+inline constexpr uint8_t kDevRewind = 1u << 7;        // pop a few, restore(), then run
 
 inline constexpr uint8_t kDevBatchUsed = 1u << 6;  // (batch byte) in_order: one used entry per round
 inline constexpr uint8_t kDevKicks = 1u << 7;      // (batch byte) disable_kicks() before, enable_kicks() after
@@ -223,8 +224,7 @@ struct DevHeader {
     return h;
   }
   void write(Writer& w) const {
-    w.u8(size_sel), w.u8(feat), w.u16(avail_base), w.u16(avail_idx), w.u16(used), w.u8(batch),
-        w.u8(rewind);
+    w.u8(size_sel), w.u8(feat), w.u16(avail_base), w.u16(avail_idx), w.u16(used), w.u8(batch), w.u8(rewind);
   }
 };
 
@@ -258,14 +258,14 @@ struct DevGeometry {
 //   byte 1: size (split: 1 << (v % 9); packed: v + 1)
 //   then operations, one opcode byte (mod kDrvOpCount) and its operands each:
 enum DrvOp : uint8_t {
-  kOpAdd,        // spec, len: one buffer (see DrvAddSpec)
-  kOpDevice,     // count, len: the real device serves count % 64 + 1 chains
-  kOpForge,      // k, len16: write a used entry naming outstanding buffer #k
-  kOpForgeRaw,   // slot, id8 [id32], len32 [, flags16 packed]: arbitrary used entry
-  kOpSetIdx,     // sel, v16: split used->idx / packed forge cursor
-  kOpPoll,       // max: poll_used(max % 41) and check what comes back
-  kOpMisc,       // which: publish / kick_prepare / enable_cb / disable_cb
-  kOpBulkAdd,    // count: count % 64 single writable buffers, then publish
+  kOpAdd,       // spec, len: one buffer (see DrvAddSpec)
+  kOpDevice,    // count, len: the real device serves count % 64 + 1 chains
+  kOpForge,     // k, len16: write a used entry naming outstanding buffer #k
+  kOpForgeRaw,  // slot, id8 [id32], len32 [, flags16 packed]: arbitrary used entry
+  kOpSetIdx,    // sel, v16: split used->idx / packed forge cursor
+  kOpPoll,      // max: poll_used(max % 41) and check what comes back
+  kOpMisc,      // which: publish / kick_prepare / enable_cb / disable_cb
+  kOpBulkAdd,   // count: count % 64 single writable buffers, then publish
   kDrvOpCount
 };
 // kOpAdd spec byte: bits 0-1 segments - 1; bits 2-3 writable ones (at the

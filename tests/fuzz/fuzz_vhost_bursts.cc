@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // libFuzzer target: the backend's data path (vhost/datapath.h:
 // enqueue_burst and dequeue_burst over split and packed rings, mergeable on
 // and off, CPU copies or a fake dmadev on one channel) against a hostile
@@ -269,8 +271,8 @@ void add_chain(Run& r, Ring& g, Reader& in) {
   const bool publish = !(spec & kChainNoPublish);
   uint8_t* desc = g.mem;  // the descriptor table starts both layouts
   if (spec & kChainIndirect) {
-    uint8_t* table = r.dbuf + Geometry::kBufBytes + (g.ind++ % (Geometry::kIndBytes / Geometry::kIndSlot)) *
-                                                          Geometry::kIndSlot;
+    uint8_t* table =
+        r.dbuf + Geometry::kBufBytes + (g.ind++ % (Geometry::kIndBytes / Geometry::kIndSlot)) * Geometry::kIndSlot;
     for (unsigned i = 0; i < nseg; ++i) {
       if constexpr (Packed)
         put_packed(table + 16 * i, s[i].addr, s[i].len, 0, s[i].flags);
@@ -352,7 +354,8 @@ rte_mbuf* make_frame(uint32_t seq, uint32_t len, uint16_t seg) {
       cur = nx;
       ++head->nb_segs;
     }
-    const uint32_t k = std::min<uint32_t>({len - i, uint32_t{seg} - cur->data_len, uint32_t{rte_pktmbuf_tailroom(cur)}});
+    const uint32_t k =
+        std::min<uint32_t>({len - i, uint32_t{seg} - cur->data_len, uint32_t{rte_pktmbuf_tailroom(cur)}});
     std::memset(rte_pktmbuf_mtod_offset(cur, uint8_t*, cur->data_len), static_cast<uint8_t>(seq), k);
     cur->data_len = static_cast<uint16_t>(cur->data_len + k);
     i += k;
@@ -363,9 +366,9 @@ rte_mbuf* make_frame(uint32_t seq, uint32_t len, uint16_t seg) {
 
 void check_queue(const Ring& g) {
   if (!g.aq) return;
-  VNET_FUZZ_CHECK(g.aq->held() <= AsyncQueue::kPkts && static_cast<uint16_t>(g.aq->utail - g.aq->uhead) <= AsyncQueue::kUsed,
-                  "async queue holds %u packets, %u used records", g.aq->held(),
-                  static_cast<uint16_t>(g.aq->utail - g.aq->uhead));
+  VNET_FUZZ_CHECK(
+      g.aq->held() <= AsyncQueue::kPkts && static_cast<uint16_t>(g.aq->utail - g.aq->uhead) <= AsyncQueue::kUsed,
+      "async queue holds %u packets, %u used records", g.aq->held(), static_cast<uint16_t>(g.aq->utail - g.aq->uhead));
 }
 
 void enqueue(Run& r, Reader& in, uint32_t& seq) {
@@ -385,7 +388,8 @@ void enqueue(Run& r, Reader& in, uint32_t& seq) {
   const VringStats st = g.v->st;
   const uint16_t got = g.burst(*g.v, pkts, n);
   LOG("bursts: enqueue %u (asked %u) -> %u; packets %lu dropped %lu bad %lu\n", n, count, got,
-      static_cast<unsigned long>(g.v->st.packets - st.packets), static_cast<unsigned long>(g.v->st.dropped - st.dropped),
+      static_cast<unsigned long>(g.v->st.packets - st.packets),
+      static_cast<unsigned long>(g.v->st.dropped - st.dropped),
       static_cast<unsigned long>(g.v->st.bad_chains - st.bad_chains));
   VNET_FUZZ_CHECK(got <= n, "enqueue consumed %u of %u", got, n);
   if (!g.aq)
@@ -428,8 +432,10 @@ void dequeue(Run& r, Reader& in) {
     dev_lo = l.used_off, dev_hi = l.total;
   }
   dev_lo += r.geo.tx_off, dev_hi += r.geo.tx_off;
-  if (ev_lo == ev_hi) ev_lo = ev_hi = dev_hi;  // split: one range
-  else ev_lo += r.geo.tx_off, ev_hi += r.geo.tx_off;
+  if (ev_lo == ev_hi)
+    ev_lo = ev_hi = dev_hi;  // split: one range
+  else
+    ev_lo += r.geo.tx_off, ev_hi += r.geo.tx_off;
   // Copies of the Rx ring still in flight on the shared channel may land meanwhile.
   const bool check_mem = !FakeDma::lands_in(r.arena.base(), r.arena.base() + r.arena.size());
   static std::vector<uint8_t> before;
@@ -494,11 +500,21 @@ void run(Run& r, Reader& in) {
         in.copy(r.arena.base() + off, len);
         break;
       }
-      case kDesc: raw_desc(r, r.ring(in.u8()), in); break;
-      case kChain: add_chain<Packed>(r, r.ring(in.u8()), in); break;
-      case kEnqueue: enqueue(r, in, seq); break;
-      case kDequeue: dequeue(r, in); break;
-      case kFree: free_kept(r); break;
+      case kDesc:
+        raw_desc(r, r.ring(in.u8()), in);
+        break;
+      case kChain:
+        add_chain<Packed>(r, r.ring(in.u8()), in);
+        break;
+      case kEnqueue:
+        enqueue(r, in, seq);
+        break;
+      case kDequeue:
+        dequeue(r, in);
+        break;
+      case kFree:
+        free_kept(r);
+        break;
       case kDma: {
         const uint8_t p = in.u8();
         FakeDma::per_poll = p & 15u;
@@ -563,8 +579,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   cpu_set_t cpus;
   const bool have_cpus = sched_getaffinity(0, sizeof cpus, &cpus) == 0;
   const std::string prefix = "--file-prefix=vnet-fuzz-bursts-" + std::to_string(::getpid());
-  std::vector<std::string> args = {"fuzz_vhost_bursts", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-                                   "--no-telemetry", "-l", "0", prefix, "--log-level=lib.eal:error"};
+  std::vector<std::string> args = {"fuzz_vhost_bursts",
+                                   "--no-huge",
+                                   "-m",
+                                   "128",
+                                   "--no-pci",
+                                   "--no-shconf",
+                                   "--no-telemetry",
+                                   "-l",
+                                   "0",
+                                   prefix,
+                                   "--log-level=lib.eal:error"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // libFuzzer target: the built-in backend's vhost-user state machine
 // (vhost::Server::handle_one) against a hostile frontend on a socketpair.
 // Input format: vhost_fuzz.h. Each input gets a fresh server; at its end
@@ -47,7 +49,8 @@ void drain(int sock) {
   uint8_t buf[512];
   size_t nfds = 0;
   bool truncated = false;
-  while (recv_drop_fds(sock, buf, sizeof buf, &nfds, &truncated) > 0) VNET_FUZZ_CHECK(nfds == 0, "the backend sent fds");
+  while (recv_drop_fds(sock, buf, sizeof buf, &nfds, &truncated) > 0)
+    VNET_FUZZ_CHECK(nfds == 0, "the backend sent fds");
 }
 
 bool readable(int sock) {

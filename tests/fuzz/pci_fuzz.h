@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Input format of fuzz_pci_caps, shared by the harness and fuzz_seeds: a
 // 9-byte header (how to present the config space, the BAR sizes the mapping
 // check assumes, a queue_notify_off to probe), then the config space itself.
@@ -21,10 +23,14 @@ inline constexpr size_t kHeaderBytes = 9;
 
 inline constexpr size_t config_len(uint8_t mode, size_t body) {
   switch ((mode >> kSizeShift) & 3) {
-    case 1: return 256;
-    case 2: return 4096;
-    case 3: return 64;
-    default: return body;
+    case 1:
+      return 256;
+    case 2:
+      return 4096;
+    case 3:
+      return 64;
+    default:
+      return body;
   }
 }
 inline constexpr uint64_t bar_size(uint8_t v) { return v == 0 ? 0 : uint64_t{1} << (v % 40); }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Input format of fuzz_user_replies, shared by the harness and fuzz_seeds:
 // the bytes a hostile vhost-user backend sends (raw frames, with fds) and,
 // interleaved, the requests virtio_user::Frontend makes of it.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Input format of fuzz_vhost_messages, shared by the harness and fuzz_seeds so
 // the two agree: a sequence of frames, each
 //   u8 flags   bits 0-1: fds to attach (0..3); bit 2: eventfds, else memfds;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Interop: stock dpdk-testpmd loads librte_net_vnet.so with -d and a user
 // types the usual commands at net_vnet_user (cq on, 2 queue pairs) whose
 // backend is DPDK's net_vhost in a second testpmd. Each command must work
@@ -118,8 +120,8 @@ struct Session {
 enum class Want { Ok, NotSupported };
 
 bool has_error(const std::string& out) {
-  for (const char* e : {"Error", "ailed", "nvalid", "Bad arguments", "bad ", "not supported", "Not supported",
-                        "Segmentation"})
+  for (const char* e :
+       {"Error", "ailed", "nvalid", "Bad arguments", "bad ", "not supported", "Not supported", "Segmentation"})
     if (out.find(e) != std::string::npos) return true;
   return false;
 }
@@ -145,7 +147,8 @@ int main(int argc, char** argv) {
     std::printf("FAIL: no place EAL would load %s from (every candidate has a world-writable ancestor)\n", argv[2]);
     return 1;
   }
-  std::printf("plugin: %s%s\n", plugin.c_str(), made_dir.empty() ? "" : " (copied: the build tree is world-writable above)");
+  std::printf("plugin: %s%s\n", plugin.c_str(),
+              made_dir.empty() ? "" : " (copied: the build tree is world-writable above)");
 
   char dir[] = "/tmp/vnet-testpmd-XXXXXX";
   if (!mkdtemp(dir)) return 2;
@@ -153,13 +156,14 @@ int main(int argc, char** argv) {
   const std::string pid = std::to_string(getpid());
   const int devnull = open("/dev/null", O_RDONLY);
   const int plog = open(peer_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const pid_t peer = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=tpv" + pid, "--lcores",
-                            "0@0,1@1", "--vdev", "net_vhost0,iface=" + sock + ",queues=2,tso=1", "--", "--forward-mode=io",
-                            "--rxq=2", "--txq=2", "--auto-start", "--nb-cores=1", "--total-num-mbufs=16384",
-                            "--stats-period=1"},  // without it testpmd exits at EOF on stdin
-                           devnull, plog);
+  const pid_t peer = spawn(
+      {testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=tpv" + pid, "--lcores", "0@0,1@1", "--vdev",
+       "net_vhost0,iface=" + sock + ",queues=2,tso=1", "--", "--forward-mode=io", "--rxq=2", "--txq=2", "--auto-start",
+       "--nb-cores=1", "--total-num-mbufs=16384", "--stats-period=1"},  // without it testpmd exits at EOF on stdin
+      devnull, plog);
   struct stat st;
-  for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   // A terminal, not a pipe: testpmd's stdout is then line-buffered, so each
   // command's output arrives before the next prompt.
@@ -167,11 +171,11 @@ int main(int argc, char** argv) {
   if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return 2;
   const int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
   if (slave < 0) return 2;
-  const pid_t ours = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=tpu" + pid, "--lcores",
-                            "0@0,1@1", "-d", plugin, "--vdev",
-                            "net_vnet_user0,path=" + sock + ",queues=2,cq=1,packed_vq=1", "--", "-i", "--rxq=2",
-                            "--txq=2", "--nb-cores=1", "--total-num-mbufs=16384"},
-                           slave, slave);
+  const pid_t ours =
+      spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=tpu" + pid, "--lcores", "0@0,1@1", "-d",
+             plugin, "--vdev", "net_vnet_user0,path=" + sock + ",queues=2,cq=1,packed_vq=1", "--", "-i", "--rxq=2",
+             "--txq=2", "--nb-cores=1", "--total-num-mbufs=16384"},
+            slave, slave);
   close(slave);
   Session s{master, master, {}};
   int bad = 0;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // Interop: our net_vnet_user against DPDK's own net_vhost (Debian's plugin),
 // which runs in a stock dpdk-testpmd that io-forwards every frame back. Each
 // frame is sequence-numbered and checksummed; the run passes only when every
@@ -120,7 +122,8 @@ int offload_run(uint16_t port, rte_mempool* mp, bool legacy, uint32_t count) {
         ok = (fl & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE &&
              (!tso || ((fl & RTE_MBUF_F_RX_LRO) && r->tso_segsz == 1448));
         // the checksum field holds our pseudo-header sum; every other byte is as built
-        ok = ok && std::memcmp(g, want.data(), cks) == 0 && std::memcmp(g + cks + 2, &want[cks + 2], len - cks - 2) == 0;
+        ok =
+            ok && std::memcmp(g, want.data(), cks) == 0 && std::memcmp(g + cks + 2, &want[cks + 2], len - cks - 2) == 0;
       } else if (ok) {
         // The peer summed from our partial sum: the pseudo-header (without the
         // length for TSO, as DPDK's convention and Linux's have it) plus the segment.
@@ -245,11 +248,18 @@ int main(int argc, char** argv) {
   pid_t peer = -1;
   auto start_peer = [&]() {
     if (!server) unlink(sock.c_str());  // a killed net_vhost server leaves its socket behind
-    peer = spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vh" + pid, "--lcores", "0@0,1@1",
-                  "--vdev", "net_vhost0,iface=" + sock + ",queues=" + qs + vhost_extra + (server ? ",client=1" : ""),
-                  "--", "--forward-mode=io", "--rxq=" + qs, "--txq=" + qs, "--auto-start", "--stats-period=1",
-                  "--nb-cores=1", "--rxd=1024", "--txd=1024", "--total-num-mbufs=16384"},
-                 log);
+    peer =
+        spawn({testpmd,        "--no-huge",
+               "-m",           "512",
+               "--no-pci",     "--file-prefix=vh" + pid,
+               "--lcores",     "0@0,1@1",
+               "--vdev",       "net_vhost0,iface=" + sock + ",queues=" + qs + vhost_extra + (server ? ",client=1" : ""),
+               "--",           "--forward-mode=io",
+               "--rxq=" + qs,  "--txq=" + qs,
+               "--auto-start", "--stats-period=1",
+               "--nb-cores=1", "--rxd=1024",
+               "--txd=1024",   "--total-num-mbufs=16384"},
+              log);
     if (server) return true;
     struct stat st;
     for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i)
@@ -261,9 +271,12 @@ int main(int argc, char** argv) {
   };
   if (!server && !start_peer()) return 1;
 
-  const std::string vdev = "net_vnet_user0,path=" + sock + ",packed_vq=" + packed + ",mrg_rxbuf=" + mrg + ",queues=" + qs + (server ? ",server=1" : "");
-  std::vector<std::string> eal = {argv[0], "--no-huge", "-m", "512", "--no-pci", "--file-prefix=vu" + pid,
-                                  "--lcores", "0@0", "--log-level=pmd.net.vnet*:info", "--vdev", vdev};
+  const std::string vdev = "net_vnet_user0,path=" + sock + ",packed_vq=" + packed + ",mrg_rxbuf=" + mrg +
+                           ",queues=" + qs + (server ? ",server=1" : "");
+  std::vector<std::string> eal = {argv[0],    "--no-huge", "-m",
+                                  "512",      "--no-pci",  "--file-prefix=vu" + pid,
+                                  "--lcores", "0@0",       "--log-level=pmd.net.vnet*:info",
+                                  "--vdev",   vdev};
   std::vector<char*> ea;
   for (auto& s : eal) ea.push_back(s.data());
   int rc = 1;
@@ -299,11 +312,11 @@ int main(int argc, char** argv) {
     rc = 0;
     if (nq > 1) {  // the control virtqueue is on: every filter op goes through it and must be acked
       rte_ether_addr extra{{0x02, 0, 0, 0, 0, 0x42}}, mc{{0x01, 0, 0x5e, 0, 0, 1}};
-      const int r[] = {rte_eth_promiscuous_enable(port), rte_eth_promiscuous_disable(port),
-                       rte_eth_allmulticast_enable(port), rte_eth_allmulticast_disable(port),
-                       rte_eth_dev_mac_addr_add(port, &extra, 0), rte_eth_dev_mac_addr_remove(port, &extra),
+      const int r[] = {rte_eth_promiscuous_enable(port),           rte_eth_promiscuous_disable(port),
+                       rte_eth_allmulticast_enable(port),          rte_eth_allmulticast_disable(port),
+                       rte_eth_dev_mac_addr_add(port, &extra, 0),  rte_eth_dev_mac_addr_remove(port, &extra),
                        rte_eth_dev_set_mc_addr_list(port, &mc, 1), rte_eth_dev_vlan_filter(port, 100, 1),
-                       rte_eth_dev_vlan_filter(port, 100, 0), rte_eth_dev_default_mac_addr_set(port, &extra)};
+                       rte_eth_dev_vlan_filter(port, 100, 0),      rte_eth_dev_default_mac_addr_set(port, &extra)};
       for (size_t i = 0; i < sizeof r / sizeof r[0]; ++i)
         if (r[i] != 0) {
           std::printf("FAIL: control op %zu returned %d\n", i, r[i]);
@@ -326,14 +339,19 @@ int main(int argc, char** argv) {
       return lsc.load() != prev;
     };
     rte_eth_dev_callback_register(
-        port, RTE_ETH_EVENT_INTR_LSC, [](uint16_t, rte_eth_event_type, void*, void*) { ++lsc; return 0; }, nullptr);
+        port, RTE_ETH_EVENT_INTR_LSC,
+        [](uint16_t, rte_eth_event_type, void*, void*) {
+          ++lsc;
+          return 0;
+        },
+        nullptr);
     if (!wait_link(true, server ? 20000 : 5000)) {
       std::printf("FAIL: link did not come up\n");
       rc = 1;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let testpmd see its link come up
-    if (offload != "none") {  // offload runs replace the plain traffic
+    if (offload != "none") {                                      // offload runs replace the plain traffic
       if (offload_run(port, mp, offload == "legacy", static_cast<uint32_t>(count)) != 0) rc = 1;
       sizes.clear();
       nq = 0;
@@ -341,47 +359,47 @@ int main(int argc, char** argv) {
     uint64_t total_sent = 0, total_recv = 0;
     std::vector<uint64_t> q_sent(nq), q_recv(nq);
     for (int round = 0; round < (reconnect == "none" ? 1 : 2); ++round) {
-    if (round == 1) {
-      const int lsc0 = lsc.load();
-      kill(peer, SIGKILL);
-      waitpid(peer, nullptr, 0);
-      if (!wait_link(false, 5000) || !lsc_after(lsc0)) {
-        std::printf("FAIL: no link down / LSC after the backend died\n");
-        rc = 1;
-        break;
+      if (round == 1) {
+        const int lsc0 = lsc.load();
+        kill(peer, SIGKILL);
+        waitpid(peer, nullptr, 0);
+        if (!wait_link(false, 5000) || !lsc_after(lsc0)) {
+          std::printf("FAIL: no link down / LSC after the backend died\n");
+          rc = 1;
+          break;
+        }
+        rte_mbuf* junk[4];
+        const uint16_t rx_down = rte_eth_rx_burst(port, 0, junk, 4);  // paused: nothing, no crash
+        if (rx_down != 0 || rte_mempool_in_use_count(mp) != 0) {
+          std::printf("FAIL: link down but %u mbufs still held (rx gave %u)\n", rte_mempool_in_use_count(mp), rx_down);
+          rc = 1;
+        }
+        const int lsc1 = lsc.load();
+        if (!start_peer() || !wait_link(true, 20000) || !lsc_after(lsc1)) {
+          std::printf("FAIL: the port did not come back with the backend\n");
+          rc = 1;
+          break;
+        }
+        std::printf("ok reconnect (%s mode): link down, mbufs freed, link up again\n", reconnect.c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
       }
-      rte_mbuf* junk[4];
-      const uint16_t rx_down = rte_eth_rx_burst(port, 0, junk, 4);  // paused: nothing, no crash
-      if (rx_down != 0 || rte_mempool_in_use_count(mp) != 0) {
-        std::printf("FAIL: link down but %u mbufs still held (rx gave %u)\n", rte_mempool_in_use_count(mp), rx_down);
-        rc = 1;
-      }
-      const int lsc1 = lsc.load();
-      if (!start_peer() || !wait_link(true, 20000) || !lsc_after(lsc1)) {
-        std::printf("FAIL: the port did not come back with the backend\n");
-        rc = 1;
-        break;
-      }
-      std::printf("ok reconnect (%s mode): link down, mbufs freed, link up again\n", reconnect.c_str());
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }
-    for (uint32_t len : sizes)
-      for (uint16_t q = 0; q < nq; ++q) {
-        const auto r = vnet::test::exchange(port, port, mp, count, len, 64, 30.0, q);
-        total_sent += r.sent;
-        total_recv += r.received;
-        q_sent[q] += r.sent;
-        q_recv[q] += r.received;
-        std::printf("%s packed=%s mrg=%s queue=%u size=%u: sent %lu received %lu bad %lu dup %lu\n",
-                    r.ok(count) ? "ok" : "FAIL", packed.c_str(), mrg.c_str(), q, len, r.sent, r.received, r.bad,
-                    r.dup);
-        if (!r.ok(count)) rc = 1;
-      }
+      for (uint32_t len : sizes)
+        for (uint16_t q = 0; q < nq; ++q) {
+          const auto r = vnet::test::exchange(port, port, mp, count, len, 64, 30.0, q);
+          total_sent += r.sent;
+          total_recv += r.received;
+          q_sent[q] += r.sent;
+          q_recv[q] += r.received;
+          std::printf("%s packed=%s mrg=%s queue=%u size=%u: sent %lu received %lu bad %lu dup %lu\n",
+                      r.ok(count) ? "ok" : "FAIL", packed.c_str(), mrg.c_str(), q, len, r.sent, r.received, r.bad,
+                      r.dup);
+          if (!r.ok(count)) rc = 1;
+        }
     }
     rte_eth_stats s{};
     rte_eth_stats_get(port, &s);
-    std::printf("port stats: opackets %lu ipackets %lu oerrors %lu ierrors %lu rx_nombuf %lu\n", s.opackets,
-                s.ipackets, s.oerrors, s.ierrors, s.rx_nombuf);
+    std::printf("port stats: opackets %lu ipackets %lu oerrors %lu ierrors %lu rx_nombuf %lu\n", s.opackets, s.ipackets,
+                s.oerrors, s.ierrors, s.rx_nombuf);
     if (offload != "none") total_sent = total_recv = 3 * count;  // offload_run: every frame came back
     if (s.opackets != total_sent || s.ipackets != total_recv || s.ierrors || s.oerrors) {
       std::printf("FAIL: port counters do not reconcile with the traffic\n");

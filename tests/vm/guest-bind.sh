@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/guest-bind.sh — runs INSIDE the vm guest: hands the virtio-net PCI
 # device(s) to a userspace I/O driver so a DPDK PMD can drive them.
 #

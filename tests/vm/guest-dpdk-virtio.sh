@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/guest-dpdk-virtio.sh — DPDK's own net_virtio PMD inside the guest
 # (Debian's dpdk-testpmd, the virtio-net-pci device bound to uio_pci_generic,
 # IOVA as PA) against our net_vnet_vhost in the host's dpdk-testpmd. Both

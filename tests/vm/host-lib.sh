@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/host-lib.sh — sourced by the vm case scripts (on the host, and in
 # the guest, which sees the same file through the shared tree):
 # a private run directory, cleanup that always runs, and dpdk-testpmd driven

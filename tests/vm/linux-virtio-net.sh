@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/linux-virtio-net.sh — the guest kernel's own virtio_net driver
 # against our net_vnet_vhost backend: host dpdk-testpmd forwards (io) between
 # net_vnet_vhost0 and a net_tap port; the QEMU guest pings the tap's host

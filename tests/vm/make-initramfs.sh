@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/make-initramfs.sh — builds the vm label's guest initramfs: static
 # busybox, the kernel modules the guest needs (with their dependencies, in load
 # order) and tests/vm/guest-init as /init.

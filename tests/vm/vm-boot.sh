@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/vm-boot.sh — boots the vm label's QEMU guest (TCG) once, runs one
 # command inside it and exits with that command's status. The guest sees the
 # host's whole tree read-only at / (9p), so the command can be anything on the

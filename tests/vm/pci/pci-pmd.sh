@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 # tests/vm/pci/pci-pmd.sh — our net_vnet PCI PMD inside the QEMU guest on the
 # guest's virtio-net-pci, against a host backend that reflects every frame:
 # over vhost-user, dpdk-testpmd (io forwarding, loop topology) with our own

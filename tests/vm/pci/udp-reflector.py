@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright (c) 2026 The vnet authors
 """Host end of QEMU's `-netdev socket,udp=...` for the vm PCI cases: every
 datagram is one Ethernet frame from the guest's virtio-net device. Each frame
 is checked (the tests/traffic.h format: ethertype 0x88b5, sequence number,

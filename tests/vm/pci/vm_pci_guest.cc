@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Copyright (c) 2026 The vnet authors
 // vnet-vm-pci-guest: runs inside the QEMU guest of the vm label with the
 // net_vnet driver linked in whole. Drives the one PCI port the EAL probed
 // (it must be net_vnet, not Debian's net_virtio) against a host backend that
@@ -189,8 +191,9 @@ int main(int argc, char** argv) {
   for (uint16_t q = 0; q < o.queues; ++q)
     for (uint32_t len : o.lens) {
       const auto r = vnet::test::exchange(port, port, mp, o.count, len, o.window, o.timeout, q);
-      std::printf("guest: queue %u: %u-byte frames: sent %" PRIu64 " received %" PRIu64 " bad %" PRIu64
-                  " dup %" PRIu64 "\n", q, len, r.sent, r.received, r.bad, r.dup);
+      std::printf("guest: queue %u: %u-byte frames: sent %" PRIu64 " received %" PRIu64 " bad %" PRIu64 " dup %" PRIu64
+                  "\n",
+                  q, len, r.sent, r.received, r.bad, r.dup);
       ok = ok && r.ok(o.count);
       total.sent += r.sent;
       total.received += r.received;
@@ -208,8 +211,8 @@ int main(int argc, char** argv) {
     std::printf("guest: queue %u counters: tx %" PRIu64 " pkts %" PRIu64 " B, rx %" PRIu64 " pkts %" PRIu64 " B\n", q,
                 qtx, st.q_obytes[q] - st0.q_obytes[q], qrx, st.q_ibytes[q] - st0.q_ibytes[q]);
     if (qtx != per_queue || qrx != per_queue) {
-      std::printf("guest: queue %u moved tx %" PRIu64 " / rx %" PRIu64 " frames, want %" PRIu64 " each\n", q, qtx,
-                  qrx, per_queue);
+      std::printf("guest: queue %u moved tx %" PRIu64 " / rx %" PRIu64 " frames, want %" PRIu64 " each\n", q, qtx, qrx,
+                  per_queue);
       ok = false;
     }
   }
@@ -233,9 +236,9 @@ int main(int argc, char** argv) {
   st.ibytes -= st0.ibytes;
   st.ierrors -= st0.ierrors;
   st.oerrors -= st0.oerrors;
-  std::printf("VNET-PCI-RESULT sent=%" PRIu64 " received=%" PRIu64 " bad=%" PRIu64 " dup=%" PRIu64
-              " tx_pkts=%" PRIu64 " tx_bytes=%" PRIu64 " rx_pkts=%" PRIu64 " rx_bytes=%" PRIu64 " rx_errors=%" PRIu64
-              " tx_errors=%" PRIu64 " ok=%d\n",
+  std::printf("VNET-PCI-RESULT sent=%" PRIu64 " received=%" PRIu64 " bad=%" PRIu64 " dup=%" PRIu64 " tx_pkts=%" PRIu64
+              " tx_bytes=%" PRIu64 " rx_pkts=%" PRIu64 " rx_bytes=%" PRIu64 " rx_errors=%" PRIu64 " tx_errors=%" PRIu64
+              " ok=%d\n",
               total.sent, total.received, total.bad, total.dup, st.opackets, st.obytes, st.ipackets, st.ibytes,
               st.ierrors, st.oerrors, ok ? 1 : 0);
   rte_eth_dev_stop(port);
