@@ -6,7 +6,6 @@
 #include "net/ethdev.h"
 
 #include <rte_errno.h>
-#include <rte_pause.h>
 #include <rte_malloc.h>
 #include <rte_memzone.h>
 
@@ -143,7 +142,6 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->vq = static_cast<uint16_t>(2 * qid + (rx ? 0 : 1));
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
-  q->pause = &p.pause;
   char name[RTE_MEMZONE_NAMESIZE];
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
   q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n, used_align(p)), static_cast<int>(socket),
@@ -331,17 +329,25 @@ int link_update(rte_eth_dev* dev, int) {
   return rte_eth_linkstatus_set(dev, &l);
 }
 
-// Stop the bursts and wait until none is inside (the other half of BurstGate).
-void quiesce(rte_eth_dev* dev) {
-  Port& p = port_of(dev);
-  p.pause.store(1, std::memory_order_relaxed);
-  // asymmetric fence, every thread: pause=1 is ordered before reading any
-  // queue's busy flag (pairs with BurstGate's asym_fence_fast()).
-  ring::asym_fence_slow();
-  for (uint16_t i = 0; i < p.nqp; ++i)
+// Calls f(queue) for every queue of the port's pairs that is set up.
+template <class F>
+void each_queue(rte_eth_dev* dev, F&& f) {
+  for (uint16_t i = 0; i < port_of(dev).nqp; ++i)
     for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
-      if (auto* q = static_cast<Queue*>(qv))
-        while (q->busy.load(std::memory_order_acquire)) rte_pause();  // acquire: its ring writes are done
+      if (qv) f(*static_cast<Queue*>(qv));
+}
+
+// Stop the bursts and wait until none is inside: every gate closed, one
+// process-wide fence for all of them, then each waited out.
+void quiesce(rte_eth_dev* dev) noexcept {
+  each_queue(dev, [](Queue& q) { q.gate.close(); });
+  ring::BurstGate::fence();
+  each_queue(dev, [](Queue& q) { q.gate.wait_idle(); });
+}
+
+// Let the bursts in: the rings are set up.
+void resume(rte_eth_dev* dev) noexcept {
+  each_queue(dev, [](Queue& q) { q.gate.open(); });
 }
 
 // The device side of a started port, bursts paused: fresh rings, device
@@ -403,7 +409,7 @@ void set_queue_state(rte_eth_dev* dev, uint8_t state) {
 int dev_start(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const std::lock_guard<std::mutex> g(p.lock);
-  ring::asym_fence_enable();  // before the first burst (BurstGate)
+  ring::asym_fence_enable();  // before the first burst (ring::BurstGate)
   for (uint16_t i = 0; i < p.nqp; ++i)
     if (!dev->data->rx_queues[i] || !dev->data->tx_queues[i]) {
       VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
@@ -421,7 +427,7 @@ int dev_start(rte_eth_dev* dev) {
   if (rc == -ENOTCONN)
     VNET_LOG(INFO, "port %u: started; link stays down until the device is there", dev->data->port_id);
   set_queue_state(dev, RTE_ETH_QUEUE_STATE_STARTED);
-  if (p.up && !p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+  if (p.up && !p.admin_down) resume(dev);
   link_update(dev, 0);
   return 0;
 }
@@ -465,7 +471,7 @@ void on_transport_event(void* arg, TransportEvent ev) {
         device_down(dev);
       } else {
         p.up = true;
-        if (!p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+        if (!p.admin_down) resume(dev);
         VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
       }
     } else {
@@ -569,7 +575,7 @@ int set_link_up(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const std::lock_guard<std::mutex> g(p.lock);
   p.admin_down = false;
-  if (p.started && p.up) p.pause.store(0, std::memory_order_release);  // release: as in dev_start
+  if (p.started && p.up) resume(dev);
   link_update(dev, 0);
   return 0;
 }

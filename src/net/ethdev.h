@@ -44,7 +44,6 @@ struct Port {
   std::atomic<bool> started{false};     // the application started the port
   std::atomic<bool> up{false};          // the device runs the rings (false while virtio-user's backend is away)
   std::atomic<bool> admin_down{false};  // rte_eth_dev_set_link_down
-  std::atomic<uint8_t> pause{1};        // bursts return 0 while set (BurstGate)
   std::mutex lock;                      // start/stop against the transport's Down/Up events
   uint16_t mtu = RTE_ETHER_MTU;
   CtrlQueue* cvq = nullptr;    // when CTRL_VQ is negotiated

@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
 // One ethdev queue (Rx or Tx) of the virtio-net port: both ring flavours
-// (only the negotiated one is initialised), its memzones, the kick notifier
-// and counters. Lives in rte_zmalloc memory but holds heap-backed ring
+// (only the negotiated one is initialised), its burst gate, memzones, the
+// kick notifier and counters. Lives in rte_zmalloc memory but holds heap-backed ring
 // shadows: the PMD is primary-process only.
 #pragma once
 
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
-#include <atomic>
 #include <cstdint>
 
 #include "net/transport.h"
+#include "ring/burst_gate.h"
 #include "ring/packed_driver.h"
 #include "ring/split_driver.h"
 #include "virtio/ring_layout.h"
@@ -70,9 +70,9 @@ struct Queue {
   uint8_t tx_gso = 0;    // HOST_TSO4/6
   bool tx_csum = false;  // CSUM
   QueueStats st;
-  // Burst gate (see BurstGate in rxtx.h): the port's pause flag, and ours.
-  const std::atomic<uint8_t>* pause = nullptr;
-  std::atomic<uint8_t> busy{0};
+  // Every burst passes this gate; the control path closes it and waits
+  // before it touches the ring (quiesce() in ethdev.cc).
+  ring::BurstGate gate;
   ring::ErrCounters<ring::DrvErr> ring_err_base{};  // ring error counts at the last xstats reset
 
   template <class R>
