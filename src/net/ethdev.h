@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "net/transport.h"
+#include "ring/common.h"
 
 namespace vnet::net {
 
@@ -37,7 +38,7 @@ struct Port {
   uint64_t features = 0;  // negotiated
   uint16_t hdr_size = 0;
   uint16_t nqp = 0;
-  bool packed = false;
+  ring::Layout layout = ring::Layout::Split;  // negotiated (RING_PACKED)
   bool mrg = false;
   // Written under `lock`; read without it by link_update (the application's
   // link queries must not wait for a restart), hence atomic.

@@ -64,7 +64,7 @@ inline void count_rx(Queue& q, const rte_mbuf* m) {
 // Post fresh mbufs as device-writable buffers: [virtio-net header | data room].
 template <class R, bool Va>
 void rx_refill(Queue& q) {
-  R& r = q.ring<R>();
+  R& r = q.ring.as<R>();
   uint32_t free = r.free_slots();
   if (free == 0) return;
   while (free > 0) {
@@ -157,7 +157,7 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   // path closes it and waits for us before it touches the ring.
   const ring::BurstGate::Pass in(q.gate);
   if (!in) return 0;
-  R& r = q.ring<R>();
+  R& r = q.ring.as<R>();
   const uint16_t hdr = q.hdr_size;
   const uint8_t off = q.rx_off;  // once per burst: the no-offload path pays one test per frame
   uint16_t nrx = 0;
@@ -294,7 +294,7 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(txq);
   const ring::BurstGate::Pass in(q.gate);  // as in rx_burst
   if (!in) return 0;
-  R& r = q.ring<R>();
+  R& r = q.ring.as<R>();
   const uint16_t hdr = q.hdr_size;
   // Reclaim only when the burst may not fit: used slots are then read a
   // ring's length behind the device, not in the lines it is writing.
