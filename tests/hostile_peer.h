@@ -40,7 +40,7 @@
 #include "vhost_pair.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::test::hostile {
 

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <thread>
 
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost_user {
 namespace {

@@ -21,7 +21,7 @@
 #include "vhost/guest_memory.h"
 #include "vhost/vring.h"
 #include "virtio/features.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost {
 

@@ -18,7 +18,7 @@
 
 #include "ring/common.h"
 #include "ring/device_common.h"
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 #include "virtio/ring_layout.h"
 
 namespace vnet::fuzz {

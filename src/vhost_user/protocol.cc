@@ -4,7 +4,7 @@
 // validation. Nothing here trusts the peer: sizes, versions and fd counts
 // are checked and surplus fds are closed; no syscall here blocks (each waits
 // in poll() with what is left of the message's deadline) or raises SIGPIPE.
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 #include <poll.h>
 #include <sys/socket.h>
