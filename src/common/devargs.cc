@@ -94,8 +94,7 @@ int walk(const char* name, const char* args, std::initializer_list<const char*> 
   return 0;
 }
 
-int walk(const char* name, const char* args, std::initializer_list<const char*> keys, const OnArg& on,
-         const Log& log) {
+int walk(const char* name, const char* args, std::initializer_list<const char*> keys, const OnArg& on, const Log& log) {
   return walk(name, args, keys, nullptr, 0, on, log);
 }
 

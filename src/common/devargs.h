@@ -34,8 +34,7 @@ using OnArg = std::function<int(const char* key, const char* value)>;
 // Walks args (may be null or empty). A key not in `keys`, a key without a
 // value, or a handler's refusal fails the whole string: -EINVAL (or the
 // handler's errno) after a log line naming the devarg and the known keys.
-int walk(const char* name, const char* args, std::initializer_list<const char*> keys, const OnArg& on,
-         const Log& log);
+int walk(const char* name, const char* args, std::initializer_list<const char*> keys, const OnArg& on, const Log& log);
 
 // The same with two key lists (a driver's own keys and a shared set).
 int walk(const char* name, const char* args, std::initializer_list<const char*> keys, const char* const* more,

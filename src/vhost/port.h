@@ -36,7 +36,6 @@ struct Priv {
 
 inline BackendPort* port_of(rte_eth_dev* dev) { return static_cast<Priv*>(dev->data->dev_private)->port; }
 
-
 // ethdev ops shared between this port's files.
 int stats_reset(rte_eth_dev* dev);
 

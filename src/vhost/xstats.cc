@@ -31,7 +31,9 @@ constexpr const char* kPortNames[] = {"vhost_messages",    "vhost_bad_messages",
 unsigned xstats_count(const BackendPort* p) { return 2u * p->queue_pairs * kPerQueue + std::size(kPortNames); }
 
 // Ring order in xstats: rx queues, then tx queues.
-unsigned xstats_vring(const BackendPort* p, unsigned k) { return k < p->queue_pairs ? 2 * k + 1 : 2 * (k - p->queue_pairs); }
+unsigned xstats_vring(const BackendPort* p, unsigned k) {
+  return k < p->queue_pairs ? 2 * k + 1 : 2 * (k - p->queue_pairs);
+}
 
 bool xstats_is_gauge(unsigned i, unsigned total_queue_stats) {
   if (i >= total_queue_stats) return false;
