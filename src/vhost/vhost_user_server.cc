@@ -510,7 +510,8 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
       // Packed: bits 0-14 next avail index, bit 15 its wrap counter; QEMU adds
       // the used index and wrap counter in bits 16-31 (DPDK sends 16 bits).
       const uint32_t b = m.p.state.num;
-      if (packed ? (v.num && ((b & 0x7fff) >= v.num || ((b >> 16) & 0x7fff) >= v.num)) : b > 0xffff)
+      if (packed ? (v.num && ((b & virtio::PACKED_POS_MASK) >= v.num || ((b >> 16) & virtio::PACKED_POS_MASK) >= v.num))
+                 : b > 0xffff)
         return bad(m, "vring %u: base 0x%x invalid", idx, b);
       disarm(idx);
       v.base = b;
@@ -665,7 +666,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
   const auto mis = [](uint64_t uaddr, const uint8_t* local, unsigned al) {
     return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
   };
-  if (mis(v.addr.desc, d, 16) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
+  if (mis(v.addr.desc, d, virtio::DESC_ALIGN) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
     VHOST_LOG(ERR,
               "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
               ", or their place in the region's mapping)",
@@ -700,10 +701,10 @@ int Server::arm(unsigned idx, bool keep_pos) {
   c.used = u;
   int rc;
   if (packed) {
-    c.avail_base = static_cast<uint16_t>(avail_pos & 0x7fff);
-    c.avail_wrap = avail_pos & 0x8000;
-    c.used_base = static_cast<uint16_t>(used_pos & 0x7fff);
-    c.used_wrap = used_pos & 0x8000;
+    c.avail_base = static_cast<uint16_t>(avail_pos & virtio::PACKED_POS_MASK);
+    c.avail_wrap = avail_pos & virtio::PACKED_WRAP_BIT;
+    c.used_base = static_cast<uint16_t>(used_pos & virtio::PACKED_POS_MASK);
+    c.used_wrap = used_pos & virtio::PACKED_WRAP_BIT;
     rc = v.packed.init(c, &v.mem);
     if (rc == 0) v.packed.disable_kicks();
   } else {
