@@ -18,7 +18,7 @@
 #include <cstring>
 #include <vector>
 
-#include "net/log.h"
+#include "vnet_logs.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
 

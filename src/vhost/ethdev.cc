@@ -29,7 +29,7 @@
 
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
-#include "vhost/log.h"
+#include "vnet_logs.h"
 #include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
 
@@ -120,7 +120,7 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   if (v.rarp && r < n && v.mp && v.rarp->take_rarp(mac)) {
     rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
     if (!m) {
-      VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+      VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
       return r;
     }
     build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
@@ -128,8 +128,8 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
     m->pkt_len = kRarpFrameLen;
     m->port = v.port_id;
     pkts[r++] = m;
-    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1], mac[2],
-              mac[3], mac[4], mac[5]);
+    VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+                   mac[2], mac[3], mac[4], mac[5]);
   }
   return r;
 }
@@ -282,7 +282,8 @@ int stats_reset(rte_eth_dev* dev) {
 int accept_op(rte_eth_dev*) { return 0; }
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   if (mtu < RTE_ETHER_MIN_MTU || mtu > kMaxFrame - RTE_ETHER_HDR_LEN) {
-    VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU, kMaxFrame - RTE_ETHER_HDR_LEN);
+    VNET_VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU,
+                   kMaxFrame - RTE_ETHER_HDR_LEN);
     return -EINVAL;
   }
   return 0;
@@ -443,12 +444,12 @@ int parse_str(const char*, const char* value, void* out) {
 int parse_args(const char* name, const char* params, Args& a) {
   rte_kvargs* kv = rte_kvargs_parse(params ? params : "", kValidArgs);
   if (!kv) {
-    VHOST_LOG(ERR, "%s: cannot parse arguments '%s'", name, params ? params : "");
+    VNET_VHOST_LOG(ERR, "%s: cannot parse arguments '%s'", name, params ? params : "");
     return -EINVAL;
   }
   int rc = 0;
   if (rte_kvargs_count(kv, kArgIface) != 1) {
-    VHOST_LOG(ERR, "%s: exactly one iface=<socket path> is required", name);
+    VNET_VHOST_LOG(ERR, "%s: exactly one iface=<socket path> is required", name);
     rc = -EINVAL;
   }
   if (rc == 0) rc = rte_kvargs_process(kv, kArgIface, parse_str, &a.iface);
@@ -460,19 +461,19 @@ int parse_args(const char* name, const char* params, Args& a) {
   if (rc == 0 && rte_kvargs_count(kv, kArgMaxMem)) rc = rte_kvargs_process(kv, kArgMaxMem, parse_long, &a.max_mem_mb);
   rte_kvargs_free(kv);
   if (rc == 0 && (a.max_mem_mb < 1 || a.max_mem_mb > (1L << 30))) {
-    VHOST_LOG(ERR, "%s: max_mem_mb=%ld must be 1..%ld MiB", name, a.max_mem_mb, 1L << 30);
+    VNET_VHOST_LOG(ERR, "%s: max_mem_mb=%ld must be 1..%ld MiB", name, a.max_mem_mb, 1L << 30);
     rc = -EINVAL;
   }
   if (rc == 0 && (a.queues < 1 || a.queues > kMaxQueuePairs)) {
-    VHOST_LOG(ERR, "%s: queues=%ld out of range 1..%u", name, a.queues, kMaxQueuePairs);
+    VNET_VHOST_LOG(ERR, "%s: queues=%ld out of range 1..%u", name, a.queues, kMaxQueuePairs);
     rc = -EINVAL;
   }
   if (rc == 0 && a.client != 0 && a.client != 1) {
-    VHOST_LOG(ERR, "%s: client=%ld must be 0 or 1", name, a.client);
+    VNET_VHOST_LOG(ERR, "%s: client=%ld must be 0 or 1", name, a.client);
     rc = -EINVAL;
   }
   if (rc == 0 && (a.dma_threshold < 0 || a.dma_threshold > UINT32_MAX)) {
-    VHOST_LOG(ERR, "%s: dma_threshold=%ld must be 0..%u bytes", name, a.dma_threshold, UINT32_MAX);
+    VNET_VHOST_LOG(ERR, "%s: dma_threshold=%ld must be 0..%u bytes", name, a.dma_threshold, UINT32_MAX);
     rc = -EINVAL;
   }
   return rc < 0 ? rc : (rc > 0 ? -EINVAL : 0);
@@ -499,11 +500,12 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     const unsigned long vc = dash != std::string::npos ? std::strtoul(e.c_str() + dash + 1, &v_end, 10) : 0;
     if (!dir_ok || at == std::string::npos || q_end != e.c_str() + at || at == 3 || dash == std::string::npos ||
         dash <= at + 1 || dash + 1 == e.size() || !v_end || *v_end || vc > UINT16_MAX) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name, e.c_str());
+      VNET_VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name,
+                     e.c_str());
       return -EINVAL;
     }
     if (q >= queue_pairs) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s': queue %lu but queues=%u", name, e.c_str(), q, queue_pairs);
+      VNET_VHOST_LOG(ERR, "%s: dmas entry '%s': queue %lu but queues=%u", name, e.c_str(), q, queue_pairs);
       return -EINVAL;
     }
     const std::string dn = e.substr(at + 1, dash - at - 1);
@@ -515,10 +517,10 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
         id = static_cast<int>(n);
     }
     if (id < 0) {
-      VHOST_LOG(ERR,
-                "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
-                "--vdev dma_skeleton0)",
-                name, e.c_str(), dn.c_str(), rte_dma_count_avail());
+      VNET_VHOST_LOG(ERR,
+                     "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
+                     "--vdev dma_skeleton0)",
+                     name, e.c_str(), dn.c_str(), rte_dma_count_avail());
       return -ENODEV;
     }
     d.tx = e[0] == 't';
@@ -527,7 +529,7 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     d.vchan = static_cast<uint16_t>(vc);
     for (const DmaSpec& o : out)
       if (o.tx == d.tx && o.queue == d.queue) {
-        VHOST_LOG(ERR, "%s: dmas names %s%u twice", name, d.tx ? "txq" : "rxq", d.queue);
+        VNET_VHOST_LOG(ERR, "%s: dmas names %s%u twice", name, d.tx ? "txq" : "rxq", d.queue);
         return -EINVAL;
       }
     out.push_back(d);
@@ -545,26 +547,26 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
   for (int16_t dev : devs) {
     rte_dma_info info{};
     if (int rc = rte_dma_info_get(dev, &info); rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
+      VNET_VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
       return rc;
     }
     if (!(info.dev_capa & RTE_DMA_CAPA_MEM_TO_MEM) || !(info.dev_capa & RTE_DMA_CAPA_OPS_COPY)) {
-      VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
       return -ENOTSUP;
     }
     if (!(info.dev_capa & RTE_DMA_CAPA_SVA)) {
       // Guest memory is mapped from the frontend's fds, outside DPDK's
       // memory: only a device that takes process virtual addresses reaches it.
-      VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
-                info.dev_name);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
+                     info.dev_name);
       return -ENOTSUP;
     }
     if (info.nb_vchans != 0) {
       std::lock_guard<std::mutex> g(g_dma_mu);
       const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
       if (it == g_dma_released.end()) {
-        VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
-                  info.dev_name);
+        VNET_VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
+                       info.dev_name);
         return -EBUSY;
       }
       g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
@@ -573,8 +575,8 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
     for (const DmaSpec& d : specs)
       if (d.dev == dev) nvc = std::max<uint16_t>(nvc, static_cast<uint16_t>(d.vchan + 1));
     if (nvc > info.max_vchans) {
-      VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
-                nvc - 1);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
+                     nvc - 1);
       return -EINVAL;
     }
     uint16_t nb = kDmaRingSize;
@@ -591,8 +593,8 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
     }
     if (rc == 0) rc = rte_dma_start(dev);
     if (rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
-                rc == -EBUSY ? ": busy" : "");
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
+                     rc == -EBUSY ? ": busy" : "");
       return rc;
     }
     p->dma_devs.push_back(dev);
@@ -607,8 +609,8 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
       ch.tag = new (std::nothrow) Pending*[nb]();
       if (!ch.tag) return -ENOMEM;
     }
-    VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
-              nb, threshold);
+    VNET_VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name,
+                   nvc, nb, threshold);
   }
   for (const DmaSpec& d : specs) {
     DmaChan* ch = nullptr;
@@ -627,7 +629,7 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
 int probe(rte_vdev_device* vdev) {
   const char* name = rte_vdev_device_name(vdev);
   if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-    VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
+    VNET_VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
     return -ENOTSUP;
   }
   Args a;
@@ -683,8 +685,8 @@ int probe(rte_vdev_device* vdev) {
     return rc;
   }
   rte_eth_dev_probing_finish(dev);
-  VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
-            a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
+  VNET_VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
+                 a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
   return 0;
 }
 
