@@ -17,7 +17,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "pci/log.h"
+#include "vnet_logs.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
 

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <new>
 
-#include "vhost/log.h"
+#include "vnet_logs.h"
 
 namespace vnet::vhost {
 namespace {
@@ -48,11 +48,12 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     const unsigned long vc = dash != std::string::npos ? std::strtoul(e.c_str() + dash + 1, &v_end, 10) : 0;
     if (!dir_ok || at == std::string::npos || q_end != e.c_str() + at || at == 3 || dash == std::string::npos ||
         dash <= at + 1 || dash + 1 == e.size() || !v_end || *v_end || vc > UINT16_MAX) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name, e.c_str());
+      VNET_VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name,
+                     e.c_str());
       return -EINVAL;
     }
     if (q >= queue_pairs) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s': queue %lu but queues=%u", name, e.c_str(), q, queue_pairs);
+      VNET_VHOST_LOG(ERR, "%s: dmas entry '%s': queue %lu but queues=%u", name, e.c_str(), q, queue_pairs);
       return -EINVAL;
     }
     const std::string dn = e.substr(at + 1, dash - at - 1);
@@ -64,10 +65,10 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
         id = static_cast<int>(n);
     }
     if (id < 0) {
-      VHOST_LOG(ERR,
-                "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
-                "--vdev dma_skeleton0)",
-                name, e.c_str(), dn.c_str(), rte_dma_count_avail());
+      VNET_VHOST_LOG(ERR,
+                     "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
+                     "--vdev dma_skeleton0)",
+                     name, e.c_str(), dn.c_str(), rte_dma_count_avail());
       return -ENODEV;
     }
     d.tx = e[0] == 't';
@@ -76,7 +77,7 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
     d.vchan = static_cast<uint16_t>(vc);
     for (const DmaSpec& o : out)
       if (o.tx == d.tx && o.queue == d.queue) {
-        VHOST_LOG(ERR, "%s: dmas names %s%u twice", name, d.tx ? "txq" : "rxq", d.queue);
+        VNET_VHOST_LOG(ERR, "%s: dmas names %s%u twice", name, d.tx ? "txq" : "rxq", d.queue);
         return -EINVAL;
       }
     out.push_back(d);
@@ -94,26 +95,26 @@ int setup_dma(const char* name, BackendPort* p, const std::vector<DmaSpec>& spec
   for (int16_t dev : devs) {
     rte_dma_info info{};
     if (int rc = rte_dma_info_get(dev, &info); rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
+      VNET_VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
       return rc;
     }
     if (!(info.dev_capa & RTE_DMA_CAPA_MEM_TO_MEM) || !(info.dev_capa & RTE_DMA_CAPA_OPS_COPY)) {
-      VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
       return -ENOTSUP;
     }
     if (!(info.dev_capa & RTE_DMA_CAPA_SVA)) {
       // Guest memory is mapped from the frontend's fds, outside DPDK's
       // memory: only a device that takes process virtual addresses reaches it.
-      VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
-                info.dev_name);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
+                     info.dev_name);
       return -ENOTSUP;
     }
     if (info.nb_vchans != 0) {
       std::lock_guard<std::mutex> g(g_dma_mu);
       const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
       if (it == g_dma_released.end()) {
-        VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
-                  info.dev_name);
+        VNET_VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
+                       info.dev_name);
         return -EBUSY;
       }
       g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
@@ -122,8 +123,8 @@ int setup_dma(const char* name, BackendPort* p, const std::vector<DmaSpec>& spec
     for (const DmaSpec& d : specs)
       if (d.dev == dev) nvc = std::max<uint16_t>(nvc, static_cast<uint16_t>(d.vchan + 1));
     if (nvc > info.max_vchans) {
-      VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
-                nvc - 1);
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
+                     nvc - 1);
       return -EINVAL;
     }
     uint16_t nb = kDmaRingSize;
@@ -140,8 +141,8 @@ int setup_dma(const char* name, BackendPort* p, const std::vector<DmaSpec>& spec
     }
     if (rc == 0) rc = rte_dma_start(dev);
     if (rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
-                rc == -EBUSY ? ": busy" : "");
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
+                     rc == -EBUSY ? ": busy" : "");
       return rc;
     }
     p->dma_devs.push_back(dev);
@@ -156,8 +157,8 @@ int setup_dma(const char* name, BackendPort* p, const std::vector<DmaSpec>& spec
       ch.tag = new (std::nothrow) Pending*[nb]();
       if (!ch.tag) return -ENOMEM;
     }
-    VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
-              nb, threshold);
+    VNET_VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name,
+                   nvc, nb, threshold);
   }
   for (const DmaSpec& d : specs) {
     DmaChan* ch = nullptr;

@@ -24,7 +24,7 @@
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
 #include "vhost/dma_setup.h"
-#include "vhost/log.h"
+#include "vnet_logs.h"
 #include "vhost/port.h"
 #include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
@@ -89,7 +89,7 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   if (v.rarp && r < n && v.mp && v.rarp->take_rarp(mac)) {
     rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
     if (!m) {
-      VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+      VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
       return r;
     }
     build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
@@ -97,8 +97,8 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
     m->pkt_len = kRarpFrameLen;
     m->port = v.port_id;
     pkts[r++] = m;
-    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1], mac[2],
-              mac[3], mac[4], mac[5]);
+    VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+                   mac[2], mac[3], mac[4], mac[5]);
   }
   return r;
 }
@@ -237,7 +237,8 @@ int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
 int accept_op(rte_eth_dev*) { return 0; }
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   if (mtu < RTE_ETHER_MIN_MTU || mtu > kMaxFrame - RTE_ETHER_HDR_LEN) {
-    VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU, kMaxFrame - RTE_ETHER_HDR_LEN);
+    VNET_VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU,
+                   kMaxFrame - RTE_ETHER_HDR_LEN);
     return -EINVAL;
   }
   return 0;
@@ -311,7 +312,7 @@ int parse_args(const char* name, const char* params, Args& a) {
 int probe(rte_vdev_device* vdev) {
   const char* name = rte_vdev_device_name(vdev);
   if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-    VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
+    VNET_VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
     return -ENOTSUP;
   }
   Args a;
@@ -367,8 +368,8 @@ int probe(rte_vdev_device* vdev) {
     return rc;
   }
   rte_eth_dev_probing_finish(dev);
-  VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
-            a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
+  VNET_VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
+                 a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
   return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <optional>
 
-#include "vhost/log.h"
+#include "vnet_logs.h"
 #include "vhost/vhost_user_server.h"
 #include "virtio/ring_layout.h"
 
@@ -161,8 +161,7 @@ Server::Outcome Server::Requests::unsupported(Server& s, uint32_t req, int* fds,
 
 // Size for the type, fd count, vring index: nothing when the message may go
 // to its handler, else the outcome (the fds closed).
-std::optional<Server::Outcome> Server::Requests::check(Server& s, const Entry& e, vu::Msg& m, int* fds,
-                                                       size_t nfds) {
+std::optional<Server::Outcome> Server::Requests::check(Server& s, const Entry& e, vu::Msg& m, int* fds, size_t nfds) {
   if (e.size == kSizeVaries) {
     if (m.hdr.size < 8 || m.p.mem.nregions == 0 || m.p.mem.nregions > vu::kMaxRegions ||
         m.hdr.size != 8 + sizeof(vu::MemRegion) * m.p.mem.nregions) {
@@ -282,7 +281,7 @@ Server::Outcome Server::Requests::set_vring_addr(Server& s, Req& r) {
 Server::Outcome Server::Requests::set_vring_base(Server& s, Req& r) {
   const uint32_t b = r.m.p.state.num;
   const uint32_t n = r.v.num;
-  if (r.packed ? (n && ((b & 0x7fff) >= n || ((b >> 16) & 0x7fff) >= n)) : b > 0xffff)
+  if (r.packed ? (n && ((b & virtio::PACKED_POS_MASK) >= n || ((b >> 16) & virtio::PACKED_POS_MASK) >= n)) : b > 0xffff)
     return s.bad(r.m, "vring %u: base 0x%x invalid", r.idx, b);
   s.disarm(r.idx);
   r.v.base = b;

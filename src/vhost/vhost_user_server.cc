@@ -21,7 +21,7 @@
 #include <cstring>
 
 #include "vhost/datapath.h"
-#include "vhost/log.h"
+#include "vnet_logs.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
 
@@ -97,7 +97,7 @@ Server::~Server() { stop(); }
 int Server::listen(const char* path) {
   sockaddr_un sa{};
   if (std::strlen(path) >= sizeof sa.sun_path) {
-    VHOST_LOG(ERR, "%s: socket path too long: %s", cfg_.name.c_str(), path);
+    VNET_VHOST_LOG(ERR, "%s: socket path too long: %s", cfg_.name.c_str(), path);
     return -ENAMETOOLONG;
   }
   sa.sun_family = AF_UNIX;
@@ -114,8 +114,8 @@ int Server::listen(const char* path) {
         probe >= 0 && (::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN);
     if (probe >= 0) ::close(probe);
     if (!S_ISSOCK(st.st_mode) || live) {
-      VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
-                S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
+      VNET_VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
+                     S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
       ::close(fd);
       return -EADDRINUSE;
     }
@@ -123,7 +123,7 @@ int Server::listen(const char* path) {
   }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 1) != 0) {
     const int e = errno;
-    VHOST_LOG(ERR, "%s: cannot listen on %s: %s", cfg_.name.c_str(), path, std::strerror(e));
+    VNET_VHOST_LOG(ERR, "%s: cannot listen on %s: %s", cfg_.name.c_str(), path, std::strerror(e));
     ::close(fd);
     return -e;
   }
@@ -147,7 +147,7 @@ int Server::start(const char* thread_name) {
   stopping_.store(false);
   const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
   if (rc != 0) {
-    VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
+    VNET_VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
     close_fd(wake_fd_);
     return -rc;
   }
@@ -237,7 +237,7 @@ void Server::run() {
       log_window_ns_ = 0;  // a new frontend, a new log budget
       log_held_ = 0;
     }
-    VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
+    VNET_VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
   }
 }
 
@@ -304,7 +304,7 @@ int Server::handle_one(int sock) {
   // at a time gets the same time as one that sends it at once.
   int rc = vu::recv(sock, m, fds, &nfds, vu::pace_ms(cfg_.msg_timeout_ms, wake_fd_));
   if (rc == -ECONNRESET) {
-    VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
+    VNET_VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
     return rc;
   }
   if (rc == -ECANCELED) return rc;  // stopping, or the memory broke: run() says which
@@ -405,10 +405,10 @@ int Server::arm(unsigned idx, bool keep_pos) {
   uint8_t* a = mem_.user_to_local(v.addr.avail, asz);
   uint8_t* u = mem_.user_to_local(v.addr.used, usz);
   if (!d || !a || !u) {
-    VHOST_LOG(ERR,
-              "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
-              ", size %u) outside guest memory",
-              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
+    VNET_VHOST_LOG(ERR,
+                   "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+                   ", size %u) outside guest memory",
+                   cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
     return -EFAULT;
   }
   // Both the frontend's addresses and where they land in our mapping: a region
@@ -416,11 +416,11 @@ int Server::arm(unsigned idx, bool keep_pos) {
   const auto mis = [](uint64_t uaddr, const uint8_t* local, unsigned al) {
     return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
   };
-  if (mis(v.addr.desc, d, 16) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
-    VHOST_LOG(ERR,
-              "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
-              ", or their place in the region's mapping)",
-              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
+  if (mis(v.addr.desc, d, virtio::DESC_ALIGN) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
+    VNET_VHOST_LOG(ERR,
+                   "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+                   ", or their place in the region's mapping)",
+                   cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
   uint32_t avail_pos, used_pos;
@@ -451,10 +451,10 @@ int Server::arm(unsigned idx, bool keep_pos) {
   c.used = u;
   int rc;
   if (packed) {
-    c.avail_base = static_cast<uint16_t>(avail_pos & 0x7fff);
-    c.avail_wrap = avail_pos & 0x8000;
-    c.used_base = static_cast<uint16_t>(used_pos & 0x7fff);
-    c.used_wrap = used_pos & 0x8000;
+    c.avail_base = static_cast<uint16_t>(avail_pos & virtio::PACKED_POS_MASK);
+    c.avail_wrap = avail_pos & virtio::PACKED_WRAP_BIT;
+    c.used_base = static_cast<uint16_t>(used_pos & virtio::PACKED_POS_MASK);
+    c.used_wrap = used_pos & virtio::PACKED_WRAP_BIT;
     rc = v.packed.init(c, &v.mem);
     if (rc == 0) v.packed.disable_kicks();
   } else {
@@ -464,7 +464,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
     if (rc == 0) v.split.disable_kicks();
   }
   if (rc != 0) {
-    VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, avail_pos);
+    VNET_VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, avail_pos);
     return rc;
   }
   v.is_packed = packed;
@@ -519,7 +519,7 @@ bool Server::update_locked() {
 void Server::report(bool changed) {
   if (!changed) return;
   const bool up = link_.load(std::memory_order_acquire);
-  VHOST_LOG(INFO, "%s: link %s", cfg_.name.c_str(), up ? "up" : "down");
+  VNET_VHOST_LOG(INFO, "%s: link %s", cfg_.name.c_str(), up ? "up" : "down");
   if (hook_) hook_(hook_ctx_, up);
 }
 
