@@ -16,7 +16,7 @@
 namespace vnet::devargs {
 namespace {
 
-void vlog(uint32_t level, const Log& log, const char* fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) void vlog(uint32_t level, const Log& log, const char* fmt, va_list ap) {
   char text[512];
   std::vsnprintf(text, sizeof text, fmt, ap);
   rte_log(level, static_cast<uint32_t>(*log.type), "%s: %s\n", log.prefix, text);
