@@ -18,7 +18,7 @@
 #include <cstring>
 #include <vector>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
 

@@ -16,7 +16,7 @@
 #include "net/ctrl.h"
 #include "net/rxtx.h"
 #include "net/xstats.h"
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
 

@@ -17,7 +17,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
 

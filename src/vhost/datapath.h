@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "vhost/vring.h"
 #include "virtio/net_hdr.h"
 

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <new>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 
 namespace vnet::vhost {
 namespace {

@@ -24,7 +24,7 @@
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
 #include "vhost/dma_setup.h"
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "vhost/port.h"
 #include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"

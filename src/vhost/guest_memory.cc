@@ -12,7 +12,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 
 namespace vnet::vhost {
 

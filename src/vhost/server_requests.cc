@@ -12,7 +12,7 @@
 #include <cstring>
 #include <optional>
 
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "vhost/vhost_user_server.h"
 #include "virtio/ring_layout.h"
 

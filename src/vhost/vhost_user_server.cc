@@ -21,7 +21,7 @@
 #include <cstring>
 
 #include "vhost/datapath.h"
-#include "vnet_logs.h"
+#include "common/log.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
 

@@ -16,7 +16,11 @@ libs=$(pkg-config --libs libvnet)
 echo "pkg-config --cflags libvnet: $cflags"
 echo "pkg-config --libs libvnet: $libs"
 mkdir -p "$work"
-# shellcheck disable=SC2086 # word splitting is what pkg-config output needs
-"$cc" -std=gnu11 -Wall -Wextra -Werror $cflags "$here/consumer.c" -o "$work/consumer" $libs
+# DPDK's C warning set (config/meson.build), so the public header is held to it.
+warn="-Wall -Wextra -Werror -Wcast-qual -Wdeprecated -Wformat-nonliteral -Wformat-security -Wmissing-declarations
+      -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wpointer-arith -Wsign-compare
+      -Wstrict-prototypes -Wundef -Wwrite-strings"
+# shellcheck disable=SC2086 # word splitting is what these flags need
+"$cc" -std=gnu11 $warn $cflags "$here/consumer.c" -o "$work/consumer" $libs
 rm -f "$work/c.sock"
 "$work/consumer" --no-huge -m 256 --no-pci --file-prefix="vnet-consumer-$$" --vdev "net_vnet_vhost0,iface=$work/c.sock"

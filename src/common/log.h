@@ -3,7 +3,8 @@
 // One rte_log macro family for every DPDK-facing layer: VNET_<LAYER>_LOG(level,
 // fmt, ...) logs "<prefix>: " fmt "\n" at RTE_LOG_<level> under the layer's
 // logtype, whose name (pmd.net.vnet*) is what users filter on (--log-level).
-// The ring layer has no DPDK: net/log.cc bridges its sink to pmd.net.vnet.ring.
+// The ring layer has no DPDK: net/log.cc bridges its sink to pmd.net.vnet.ring;
+// the devargs walker (common/devargs.h) takes a driver's type and prefix at run time.
 #pragma once
 
 #include <rte_log.h>
