@@ -159,7 +159,7 @@ class SplitDevice {
 
  private:
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
-  DevErr walk(Chain& c, uint16_t head) {
+  [[gnu::always_inline]] DevErr walk(Chain& c, uint16_t head) {
     const virtio::SplitDesc* table = desc_;
     uint32_t tsize = size_;
     uint32_t budget = size_;  // 2.7.5.3.1: no chain is longer than the queue
