@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "vhost/log.h"
+#include "common/log.h"
 #include "vhost/vring.h"
 #include "virtio/net_hdr.h"
 
@@ -241,8 +241,8 @@ void settle(Vring& v) {
     publish_done<Dev, Deq>(v, dev);
     if (q->pub == q->tail) break;
     if (rte_get_timer_cycles() - t0 > limit) {
-      VHOST_LOG(ERR, "dmadev %d vchan %u: %u packet(s) still in flight after 1 s; stopping the device", ch.dev,
-                ch.vchan, q->in_flight());
+      VNET_VHOST_LOG(ERR, "dmadev %d vchan %u: %u packet(s) still in flight after 1 s; stopping the device", ch.dev,
+                     ch.vchan, q->in_flight());
       dma_kill<Api>(ch);
       publish_done<Dev, Deq>(v, dev);
       break;

@@ -19,7 +19,7 @@
 #include "ring/packed_device.h"
 #include "ring/split_device.h"
 #include "vhost/copy_engine.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost {
 
