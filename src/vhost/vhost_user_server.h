@@ -110,7 +110,7 @@ class Server {
     return true;
   }
   unsigned vring_count() const { return nvrings_; }
-  bool vring_ready(unsigned i) const { return vrings_[i].ready.load(std::memory_order_acquire); }
+  bool vring_ready(unsigned i) const { return vrings_[i].gate.is_open(); }
 
  private:
   enum class Outcome : uint8_t { Ok, Replied, Nack, Unsupported, Bad };

@@ -9,12 +9,11 @@
 #pragma once
 
 #include <rte_mbuf.h>
-#include <rte_pause.h>
 
 #include <atomic>
 #include <cstdint>
 
-#include "ring/asym_fence.h"
+#include "ring/burst_gate.h"
 
 #include "ring/memory.h"
 #include "ring/packed_device.h"
@@ -41,10 +40,9 @@ struct alignas(64) Vring {
   using Settle = void (*)(Vring&);
 
   // ---- data path -------------------------------------------------------
-  std::atomic<uint8_t> ready{0};  // the data path may use this ring
-  std::atomic<uint8_t> busy{0};   // a burst is inside
-  Burst burst = nullptr;          // picked when the ring is armed (layout, mergeable)
-  uint16_t hdr_len = 0;           // virtio-net header size for the negotiated features
+  ring::BurstGate gate;   // open: the data path may use this ring (enter/leave, quiesce/publish)
+  Burst burst = nullptr;  // picked when the ring is armed (layout, mergeable)
+  uint16_t hdr_len = 0;   // virtio-net header size for the negotiated features
   uint16_t port_id = 0;
   int call_fd = -1;           // eventfd to notify the frontend, or -1
   rte_mempool* mp = nullptr;  // Rx (dequeue) rings: where mbufs come from
@@ -82,42 +80,22 @@ inline void fold_ring_errors(Vring& v) noexcept {
   for (size_t i = 0; i < e.n.size(); ++i) v.ring_err_past.n[i] += e.n[i];
 }
 
-// Data path: true when the burst may use the ring; pair with leave().
-inline bool enter(Vring& v) noexcept {
-  // acquire: the ring set-up done before `ready` was published is visible.
-  if (!v.ready.load(std::memory_order_acquire)) return false;
-  v.busy.store(1, std::memory_order_relaxed);
-  // asymmetric fence: busy=1 is ordered before re-reading ready (pairs with
-  // quiesce()'s asym_fence_slow()).
-  ring::asym_fence_fast();
-  if (v.ready.load(std::memory_order_relaxed)) return true;
-  // release: nothing of the ring was touched; just let quiesce() go on.
-  v.busy.store(0, std::memory_order_release);
-  return false;
-}
-
-inline void leave(Vring& v) noexcept {
-  // release: the burst's ring and counter writes are visible to the control
-  // thread that waits for busy == 0.
-  v.busy.store(0, std::memory_order_release);
-}
+// Data path: true when the burst may use the ring; pair with leave(). A
+// ring seen closed is not entered: polling a stopped ring stores nothing.
+inline bool enter(Vring& v) noexcept { return v.gate.is_open() && v.gate.enter(); }
+inline void leave(Vring& v) noexcept { v.gate.leave(); }
 
 // Control path: stop the data path from using the ring and wait until no
 // burst is inside it; then (async rings) wait, bounded, for the copies it
 // left in flight and publish them, so nothing writes guest memory after.
 inline void quiesce(Vring& v) noexcept {
-  v.ready.store(0, std::memory_order_relaxed);
-  // asymmetric fence, every thread: ready=0 is ordered before reading busy
-  // (pairs with enter()'s asym_fence_fast()).
-  ring::asym_fence_slow();
-  // acquire: once busy reads 0, the last burst's writes are visible here.
-  while (v.busy.load(std::memory_order_acquire)) rte_pause();
+  v.gate.close();
+  ring::BurstGate::fence();
+  v.gate.wait_idle();
   if (v.settle) v.settle(v);
 }
 
-inline void publish(Vring& v) noexcept {
-  // release: everything the burst reads (ring, table copy, fds) is set first.
-  v.ready.store(1, std::memory_order_release);
-}
+// Let the data path in: everything the burst reads (ring, table copy, fds) is set.
+inline void publish(Vring& v) noexcept { v.gate.open(); }
 
 }  // namespace vnet::vhost
