@@ -23,20 +23,20 @@ PairScenario ours(bool packed, bool mrg, std::vector<uint32_t> sizes, std::strin
   return vnet::test::scenario("net_vnet_user", packed, mrg, std::move(sizes), std::move(fe_extra));
 }
 
-TEST(Loopback, SplitMergeable) { EXPECT_EQ(run_pair_forked(ours(false, true, {64, 1518, 9000})), 0); }
-TEST(Loopback, SplitNoMergeable) { EXPECT_EQ(run_pair_forked(ours(false, false, {64, 1518})), 0); }
-TEST(Loopback, PackedMergeable) { EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518, 9000})), 0); }
-TEST(Loopback, PackedNoMergeable) { EXPECT_EQ(run_pair_forked(ours(true, false, {64, 1518})), 0); }
-TEST(Loopback, SplitInOrder) { EXPECT_EQ(run_pair_forked(ours(false, true, {64, 1518, 9000}, ",in_order=1")), 0); }
-TEST(Loopback, PackedInOrder) { EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518, 9000}, ",in_order=1")), 0); }
-TEST(Loopback, PackedLargeRing) { EXPECT_EQ(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096")), 0); }
+TEST(Loopback, SplitMergeable) { EXPECT_CHILD_OK(run_pair_forked(ours(false, true, {64, 1518, 9000}))); }
+TEST(Loopback, SplitNoMergeable) { EXPECT_CHILD_OK(run_pair_forked(ours(false, false, {64, 1518}))); }
+TEST(Loopback, PackedMergeable) { EXPECT_CHILD_OK(run_pair_forked(ours(true, true, {64, 1518, 9000}))); }
+TEST(Loopback, PackedNoMergeable) { EXPECT_CHILD_OK(run_pair_forked(ours(true, false, {64, 1518}))); }
+TEST(Loopback, SplitInOrder) { EXPECT_CHILD_OK(run_pair_forked(ours(false, true, {64, 1518, 9000}, ",in_order=1"))); }
+TEST(Loopback, PackedInOrder) { EXPECT_CHILD_OK(run_pair_forked(ours(true, true, {64, 1518, 9000}, ",in_order=1"))); }
+TEST(Loopback, PackedLargeRing) { EXPECT_CHILD_OK(run_pair_forked(ours(true, true, {64, 1518}, ",queue_size=4096"))); }
 
 // The other way round: the backend connects (client=1, retrying) to the
 // frontend's socket (server=1, which no longer blocks its probe).
 TEST(Loopback, BackendClientFrontendServer) {
   auto s = ours(true, true, {64, 1518}, ",server=1");
   s.backend_extra = ",client=1";
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_CHILD_OK(run_pair_forked(s));
 }
 
 // Hugepages instead of --no-huge: with --single-file-segments the memory is
@@ -89,7 +89,7 @@ void hugepage_run(bool single_file) {
   s.eal_mem = {"--huge-dir", h.dir(), "-m", "128"};  // 64 pages: 64 regions without single-file segments
   if (single_file) s.eal_mem.push_back("--single-file-segments");
   s.count = 1000;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_CHILD_OK(run_pair_forked(s));
 }
 TEST(Loopback, HugepagesSingleFileSegments) { hugepage_run(true); }
 TEST(Loopback, HugepagesOneFilePerPage) { hugepage_run(false); }
@@ -97,10 +97,10 @@ TEST(Loopback, HugepagesOneFilePerPage) { hugepage_run(false); }
 // Four queue pairs (multi-queue with the control queue): every queue pair
 // carries its own verified traffic.
 TEST(Loopback, SplitFourQueuePairs) {
-  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(ours(false, true, {64, 1518}))), 0);
+  EXPECT_CHILD_OK(run_pair_forked(vnet::test::four_queue_pairs(ours(false, true, {64, 1518}))));
 }
 TEST(Loopback, PackedFourQueuePairs) {
-  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(ours(true, false, {64, 1518}))), 0);
+  EXPECT_CHILD_OK(run_pair_forked(vnet::test::four_queue_pairs(ours(true, false, {64, 1518}))));
 }
 // DMA copies (dma_skeleton, every copy to DMA) on four queue pairs sharing one channel.
 TEST(Loopback, PackedFourQueuePairsDma) {
@@ -112,7 +112,7 @@ TEST(Loopback, PackedFourQueuePairsDma) {
   s.backend_extra =
       ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;rxq1@dma_skeleton0-0;"
       "txq2@dma_skeleton0-0;rxq2@dma_skeleton0-0;txq3@dma_skeleton0-0;rxq3@dma_skeleton0-0],dma_threshold=0";
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_CHILD_OK(run_pair_forked(s));
 }
 
 // The frontend goes away in the middle of traffic and a new one comes: the
@@ -183,19 +183,6 @@ int reconnect_child(const std::string& dir) {
   return 0;
 }
 
-TEST(Loopback, FrontendLeavesMidTrafficAndANewOneComes) {
-  const std::string dir = vnet::test::private_dir();
-  ASSERT_FALSE(dir.empty());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::signal(SIGPIPE, SIG_IGN);
-    ::alarm(90);
-    ::_exit(reconnect_child(dir));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::rmdir(dir.c_str());
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-}
+TEST(Loopback, FrontendLeavesMidTrafficAndANewOneComes) { EXPECT_CHILD_OK(vnet::test::forked_in_dir(reconnect_child)); }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "forked.h"
 #include "traffic.h"
 
 namespace vnet::test {
@@ -94,6 +95,17 @@ inline bool wait_link(uint16_t port, bool up, int ms = 5000) {
       std::fprintf(stderr, __VA_ARGS__);          \
       std::fprintf(stderr, "\n");                 \
       return 1;                                   \
+    }                                             \
+  } while (0)
+
+// As PAIR_CHECK, but the scenario goes on: the failure is counted in `failed`.
+#define PAIR_EXPECT(failed, cond, ...)            \
+  do {                                            \
+    if (!(cond)) {                                \
+      std::fprintf(stderr, "FAILED %s: ", #cond); \
+      std::fprintf(stderr, __VA_ARGS__);          \
+      std::fprintf(stderr, "\n");                 \
+      ++(failed);                                 \
     }                                             \
   } while (0)
 
@@ -228,21 +240,24 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
   return failed;
 }
 
-// Run one scenario in a child process; returns its exit status.
-inline int run_pair_forked(const PairScenario& s, unsigned timeout_s = 90) {
+// `body(dir)` in a forked child (SIGPIPE ignored) with a private directory
+// for its socket; EXPECT_CHILD_OK takes the result.
+inline ChildResult forked_in_dir(const std::function<int(const std::string&)>& body, unsigned timeout_s = 90) {
   const std::string dir = private_dir();
-  if (dir.empty()) return -1;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::signal(SIGPIPE, SIG_IGN);
-    ::alarm(timeout_s);  // a hung scenario fails instead of blocking the suite
-    ::_exit(run_pair(s, dir));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  if (dir.empty()) return ChildResult::not_run("no private directory under /run or /var/tmp");
+  ChildResult r = run_forked(
+      [&] {
+        std::signal(SIGPIPE, SIG_IGN);
+        return body(dir);
+      },
+      {timeout_s});
   ::rmdir(dir.c_str());
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  return r;
+}
+
+// Run one scenario in a child process.
+inline ChildResult run_pair_forked(const PairScenario& s, unsigned timeout_s = 90) {
+  return forked_in_dir([&](const std::string& dir) { return run_pair(s, dir); }, timeout_s);
 }
 
 }  // namespace vnet::test
