@@ -107,12 +107,7 @@ TEST(Loopback, PackedFourQueuePairsDma) {
   auto s = ours(true, true, {64, 1518, 9000});
   s.queues = 4;
   s.count = 400;
-  s.eal_extra = {"--vdev", "dma_skeleton0"};
-  s.expect_dma = true;
-  s.backend_extra =
-      ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0;txq1@dma_skeleton0-0;rxq1@dma_skeleton0-0;"
-      "txq2@dma_skeleton0-0;rxq2@dma_skeleton0-0;txq3@dma_skeleton0-0;rxq3@dma_skeleton0-0],dma_threshold=0";
-  EXPECT_CHILD_OK(run_pair_forked(s));
+  EXPECT_CHILD_OK(run_pair_forked(vnet::test::with_dma(s, 0)));
 }
 
 // The frontend goes away in the middle of traffic and a new one comes: the
