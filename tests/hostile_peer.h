@@ -828,96 +828,38 @@ class Env {
 };
 
 // ---- the parent's side -----------------------------------------------------
-struct ChildResult {
-  bool ok = false;
-  std::string why;
-};
-
-inline std::string describe_status(int st) {
-  if (WIFSIGNALED(st)) {
-    const int s = WTERMSIG(st);
-    const char* abbrev = sigabbrev_np(s);
-    std::string d = fmt("child killed by SIG%s (%s)", abbrev ? abbrev : "?", strsignal(s));
-    if (s == SIGALRM) d += fmt(": the %u s watchdog fired", kWatchdogS);
-    return d;
-  }
-  return fmt("child exited with status %d", WEXITSTATUS(st));
-}
-
-// Fork; the child sets up EAL and the ports, runs `attack` (0, or an exit
-// code that skips the rest), then the common checks (Env::finish). Its output comes back through a pipe; on failure it
-// is the message: the FAILED lines first, then the tail of everything.
+// Fork (forked.h); the child sets up EAL and the ports, runs `attack` (0, or
+// an exit code that skips the rest), then the common checks (Env::finish).
+// Its output comes back through a pipe; on failure it is the message (the
+// FAILED lines first, then the tail of everything).
 inline ChildResult run_child(const Options& o, const std::function<int(Env&)>& attack) {
-  ChildResult res;
   const std::string dir = private_dir();
-  int pfd[2];
-  if (dir.empty() || ::pipe2(pfd, O_CLOEXEC) != 0) {
-    res.why = "no private directory or pipe";
-    return res;
-  }
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pfd[1], 1);
-    ::dup2(pfd[1], 2);
-    std::setvbuf(stdout, nullptr, _IONBF, 0);
-    std::signal(SIGPIPE, SIG_DFL);  // a peer must not be able to kill us: do not hide it
-    std::signal(SIGALRM, detail::on_alarm);
-    ::alarm(kWatchdogS);
-    if (o.mlock) {
-      // Should the backend map what it is given, the kernel picks this child.
-      if (FILE* f = std::fopen("/proc/self/oom_score_adj", "w")) {
-        std::fputs("1000", f);
-        std::fclose(f);
-      }
-      if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
-        std::fprintf(stderr, "FAILED (set-up): mlockall: %s\n", std::strerror(errno));
-        ::_exit(1);
-      }
-    }
-    status_fd();                                 // part of the set-up's fds, not of a sample
-    std::thread(detail::deadman_main).detach();  // before EAL: not pinned to the lcore's CPU
-    Env env(dir);
-    env.init();
-    const int rc = attack(env);
-    ::_exit(rc ? rc : env.finish(o.recovery));
-  }
-  ::close(pfd[1]);
-  std::string out;
-  char buf[4096];
-  const double end = now_s() + kWatchdogS + 30;
-  for (;;) {
-    pollfd p{pfd[0], POLLIN, 0};
-    if (::poll(&p, 1, 1000) == 1) {
-      const ssize_t n = ::read(pfd[0], buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    } else if (now_s() > end) {
-      ::kill(pid, SIGKILL);
-      out += "\n(parent: the child outlived its watchdog; killed)\n";
-      break;
-    }
-  }
-  ::close(pfd[0]);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
+  if (dir.empty()) return ChildResult::not_run("no private directory");
+  ChildResult res = run_forked(
+      [&] {
+        std::signal(SIGPIPE, SIG_DFL);  // a peer must not be able to kill us: do not hide it
+        std::signal(SIGALRM, detail::on_alarm);
+        if (o.mlock) {
+          // Should the backend map what it is given, the kernel picks this child.
+          if (FILE* f = std::fopen("/proc/self/oom_score_adj", "w")) {
+            std::fputs("1000", f);
+            std::fclose(f);
+          }
+          if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+            std::fprintf(stderr, "FAILED (set-up): mlockall: %s\n", std::strerror(errno));
+            return 1;
+          }
+        }
+        status_fd();                                 // part of the set-up's fds, not of a sample
+        std::thread(detail::deadman_main).detach();  // before EAL: not pinned to the lcore's CPU
+        Env env(dir);
+        env.init();
+        const int rc = attack(env);
+        return rc ? rc : env.finish(o.recovery);
+      },
+      {kWatchdogS, std::getenv("VNET_HOSTILE_VERBOSE") != nullptr});
   remove_dir(dir);
-  remove_dir("/var/run/dpdk/hostile-" + std::to_string(pid));
-  res.ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  if (std::getenv("VNET_HOSTILE_VERBOSE")) std::fprintf(stderr, "---- child output ----\n%s", out.c_str());
-  if (res.ok) return res;
-  std::string failed, tail;
-  std::vector<std::string> lines;
-  for (size_t s = 0; s < out.size();) {
-    size_t e = out.find('\n', s);
-    if (e == std::string::npos) e = out.size();
-    lines.push_back(out.substr(s, e - s));
-    s = e + 1;
-  }
-  for (const auto& l : lines)
-    if (l.rfind("FAILED", 0) == 0) failed += "  " + l + "\n";
-  for (size_t i = lines.size() > 25 ? lines.size() - 25 : 0; i < lines.size(); ++i) tail += "    " + lines[i] + "\n";
-  res.why = describe_status(st) + "\n" + failed + "  last output lines:\n" + tail;
+  remove_dir("/var/run/dpdk/hostile-" + std::to_string(res.pid));
   return res;
 }
 

@@ -17,8 +17,7 @@ using namespace vnet::test::hostile;
 namespace {
 
 void expect_child_ok(const Options& o, const std::function<int(Env&)>& attack) {
-  const ChildResult r = run_child(o, attack);
-  EXPECT_TRUE(r.ok) << r.why;
+  EXPECT_CHILD_OK(run_child(o, attack));
 }
 
 // Eventfds as a well-behaved frontend passes them (its own copies closed here).

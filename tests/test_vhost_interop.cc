@@ -15,18 +15,19 @@ namespace {
 
 using vnet::test::PairScenario;
 using vnet::test::run_pair_forked;
+using vnet::test::with_dma;
 
 PairScenario dpdk(bool packed, bool mrg, std::vector<uint32_t> sizes) {
   return vnet::test::scenario("net_virtio_user", packed, mrg, std::move(sizes));
 }
 
-TEST(VhostInterop, SplitMergeable) { EXPECT_EQ(run_pair_forked(dpdk(false, true, {64, 1518, 9000})), 0); }
-TEST(VhostInterop, SplitNoMergeable) { EXPECT_EQ(run_pair_forked(dpdk(false, false, {64, 1518})), 0); }
-TEST(VhostInterop, PackedMergeable) { EXPECT_EQ(run_pair_forked(dpdk(true, true, {64, 1518})), 0); }
+TEST(VhostInterop, SplitMergeable) { EXPECT_CHILD_OK(run_pair_forked(dpdk(false, true, {64, 1518, 9000}))); }
+TEST(VhostInterop, SplitNoMergeable) { EXPECT_CHILD_OK(run_pair_forked(dpdk(false, false, {64, 1518}))); }
+TEST(VhostInterop, PackedMergeable) { EXPECT_CHILD_OK(run_pair_forked(dpdk(true, true, {64, 1518}))); }
 TEST(VhostInterop, PackedMergeableJumboToVirtio) {
   auto s = dpdk(true, true, {9000});
   s.to_backend = false;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_CHILD_OK(run_pair_forked(s));
 }
 // DPDK's virtio transmits multi-segment frames on a packed ring through an
 // indirect table whose header entry carries VRING_DESC_F_WRITE; the backend
@@ -34,68 +35,49 @@ TEST(VhostInterop, PackedMergeableJumboToVirtio) {
 TEST(VhostInterop, PackedMergeableJumboFromVirtio) {
   auto s = dpdk(true, true, {9000});
   s.from_backend = false;
-  EXPECT_EQ(run_pair_forked(s), 0);
+  EXPECT_CHILD_OK(run_pair_forked(s));
 }
-TEST(VhostInterop, PackedNoMergeable) { EXPECT_EQ(run_pair_forked(dpdk(true, false, {64, 1518})), 0); }
+TEST(VhostInterop, PackedNoMergeable) { EXPECT_CHILD_OK(run_pair_forked(dpdk(true, false, {64, 1518}))); }
 
 // Four queue pairs: every queue carries its own verified traffic.
 TEST(VhostInterop, SplitFourQueuePairs) {
-  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(dpdk(false, true, {64, 1518}))), 0);
+  EXPECT_CHILD_OK(run_pair_forked(vnet::test::four_queue_pairs(dpdk(false, true, {64, 1518}))));
 }
 TEST(VhostInterop, PackedFourQueuePairs) {
-  EXPECT_EQ(run_pair_forked(vnet::test::four_queue_pairs(dpdk(true, false, {64, 1518}))), 0);
+  EXPECT_CHILD_OK(run_pair_forked(vnet::test::four_queue_pairs(dpdk(true, false, {64, 1518}))));
 }
 
 // The same matrix with the backend's copies offloaded to DPDK's software
-// dma_skeleton (one vchan shared by every queue: all run on this lcore).
-// Threshold 0: every payload copy goes to DMA; 256: small ones stay on the CPU.
-PairScenario with_dma(PairScenario s, uint32_t threshold) {
-  // Appends, not operator+ chains: GCC 12 warns falsely (-Wrestrict) on those here.
-  std::string map;
-  for (uint16_t q = 0; q < s.queues; ++q)
-    for (const char* dir : {"txq", "rxq"}) {
-      if (!map.empty()) map += ';';
-      map += dir;
-      map += std::to_string(q);
-      map += "@dma_skeleton0-0";
-    }
-  s.eal_extra = {"--vdev", "dma_skeleton0"};
-  s.backend_extra = ",dmas=[";
-  s.backend_extra += map;
-  s.backend_extra += "],dma_threshold=";
-  s.backend_extra += std::to_string(threshold);
-  s.expect_dma = true;
-  return s;
-}
-
+// dma_skeleton (vnet::test::with_dma). Threshold 0: every payload copy goes
+// to DMA; 256: small ones stay on the CPU.
 class VhostInteropDma : public ::testing::TestWithParam<uint32_t> {};
 
 TEST_P(VhostInteropDma, SplitMergeable) {
-  EXPECT_EQ(run_pair_forked(with_dma(dpdk(false, true, {64, 1518, 9000}), GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(dpdk(false, true, {64, 1518, 9000}), GetParam())));
 }
 TEST_P(VhostInteropDma, SplitNoMergeable) {
-  EXPECT_EQ(run_pair_forked(with_dma(dpdk(false, false, {64, 1518}), GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(dpdk(false, false, {64, 1518}), GetParam())));
 }
 TEST_P(VhostInteropDma, PackedMergeable) {
-  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, true, {64, 1518}), GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(dpdk(true, true, {64, 1518}), GetParam())));
 }
 TEST_P(VhostInteropDma, PackedMergeableJumbo) {
-  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, true, {9000}), GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(dpdk(true, true, {9000}), GetParam())));
 }
 TEST_P(VhostInteropDma, PackedNoMergeable) {
-  EXPECT_EQ(run_pair_forked(with_dma(dpdk(true, false, {64, 1518}), GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(dpdk(true, false, {64, 1518}), GetParam())));
 }
 TEST_P(VhostInteropDma, SplitFourQueuePairs) {
   auto s = dpdk(false, true, {64, 1518});
   s.queues = 4;
   s.count = 1000;
-  EXPECT_EQ(run_pair_forked(with_dma(s, GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(s, GetParam())));
 }
 TEST_P(VhostInteropDma, PackedFourQueuePairs) {
   auto s = dpdk(true, false, {64, 1518});
   s.queues = 4;
   s.count = 1000;
-  EXPECT_EQ(run_pair_forked(with_dma(s, GetParam())), 0);
+  EXPECT_CHILD_OK(run_pair_forked(with_dma(s, GetParam())));
 }
 // The frontend goes away while the backend has copies in flight both ways:
 // the drain must finish (or stop) them before the memory is unmapped, free
@@ -178,15 +160,14 @@ int disconnect_in_flight(const std::string& dir, bool packed) {
     const auto r = exchange(to_backend ? pu : pv, to_backend ? pv : pu, mp, 2000, 1518, 128, 20.0);
     std::fprintf(stderr, "after reconnect %s: sent %lu received %lu bad %lu dup %lu\n",
                  to_backend ? "frontend->vhost" : "vhost->frontend", r.sent, r.received, r.bad, r.dup);
-    failed += !r.ok(2000);
+    PAIR_EXPECT(failed, r.ok(2000), "traffic after the reconnect");
   }
   rte_eth_dev_stop(pu);
   rte_eth_dev_close(pu);
   rte_eth_dev_stop(pv);
   rte_eth_dev_close(pv);
   const unsigned avail = rte_mempool_avail_count(mp);
-  std::fprintf(stderr, "mempool: %u of %u mbufs back\n", avail, mp->size);
-  failed += avail != mp->size;
+  PAIR_EXPECT(failed, avail == mp->size, "mempool: %u of %u mbufs back", avail, mp->size);
   rte_mempool_free(mp);
   const std::string runtime = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
@@ -243,13 +224,14 @@ int two_lcores_and_xstats(const std::string& dir) {
     std::fprintf(stderr, "two lcores %s: q0 %lu/%lu bad %lu, q1 %lu/%lu bad %lu\n",
                  to_backend ? "frontend->vhost" : "vhost->frontend", r0.received, r0.sent, r0.bad, job.r.received,
                  job.r.sent, job.r.bad);
-    failed += !r0.ok(3000) + !job.r.ok(3000);
+    PAIR_EXPECT(failed, r0.ok(3000) && job.r.ok(3000), "traffic on two lcores");
   }
-  // xstats: every queue copied by DMA; reset zeroes counters, not gauges.
+  // xstats: every queue copied its 3000 frames by DMA; reset zeroes counters, not gauges.
   for (const char* q : {"rx_q0_", "rx_q1_", "tx_q0_", "tx_q1_"}) {
-    const uint64_t dma = xstat_sum(pv, q, "_dma_copies"), pk = xstat_sum(pv, q, "_packets");
-    std::fprintf(stderr, "%s: packets %lu dma copies %lu\n", q, pk, dma);
-    failed += pk != 3000 || dma < pk;
+    const int64_t pk = xstat_named(pv, std::string(q) + "packets"),
+                  dma = xstat_named(pv, std::string(q) + "dma_copies");
+    PAIR_EXPECT(failed, pk == 3000 && dma >= pk, "%s: packets %ld (want 3000), dma copies %ld", q, pk, dma);
+    failed += !dma_plausible(pv, q, 0);
   }
   PAIR_CHECK(xstat_sum(pv, "", "ring_bad_address") == 0, "ring errors seen");
   PAIR_CHECK(xstat_sum(pv, "vhost_", "messages") > 0, "no vhost-user message counted");
@@ -276,8 +258,8 @@ int two_lcores_and_xstats(const std::string& dir) {
     a += bad[i];
     const int rc = rte_eal_hotplug_add("vdev", name.c_str(), a.c_str());
     std::fprintf(stderr, "probe with %s: %d\n", bad[i], rc);
-    failed += rc >= 0;
-    failed += ::access(sk.c_str(), F_OK) == 0;
+    PAIR_EXPECT(failed, rc < 0, "probe with %s succeeded", bad[i]);
+    PAIR_EXPECT(failed, ::access(sk.c_str(), F_OK) != 0, "probe with %s left its socket behind", bad[i]);
   }
   rte_eth_dev_stop(pu);
   rte_eth_dev_close(pu);
@@ -290,12 +272,12 @@ int two_lcores_and_xstats(const std::string& dir) {
     a += "/again.sock,dmas=[txq0@dma_skeleton0-0]";
     const int rc = rte_eal_hotplug_add("vdev", "net_vnet_vhost9", a.c_str());
     std::fprintf(stderr, "probe after the first port closed: %d\n", rc);
-    failed += rc != 0;
+    PAIR_EXPECT(failed, rc == 0, "probe after the first port closed: %d", rc);
     uint16_t p9;
     if (rc == 0 && rte_eth_dev_get_port_by_name("net_vnet_vhost9", &p9) == 0) rte_eth_dev_close(p9);
   }
   const unsigned avail = rte_mempool_avail_count(mp);
-  failed += avail != mp->size;
+  PAIR_EXPECT(failed, avail == mp->size, "mempool: %u of %u mbufs back", avail, mp->size);
   rte_mempool_free(mp);
   const std::string runtime = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
@@ -303,30 +285,15 @@ int two_lcores_and_xstats(const std::string& dir) {
   return failed;
 }
 
-template <class F>
-int forked(F&& f) {
-  const std::string dir = vnet::test::private_dir();
-  if (dir.empty()) return -1;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::signal(SIGPIPE, SIG_IGN);
-    ::alarm(90);
-    ::_exit(f(dir));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::rmdir(dir.c_str());
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+TEST(VhostInteropDmaShared, TwoLcoresOneVchanXstatsAndMtu) {
+  EXPECT_CHILD_OK(vnet::test::forked_in_dir(two_lcores_and_xstats));
 }
-
-TEST(VhostInteropDmaShared, TwoLcoresOneVchanXstatsAndMtu) { EXPECT_EQ(forked(two_lcores_and_xstats), 0); }
 
 TEST(VhostInteropDmaDisconnect, SplitWithCopiesInFlight) {
-  EXPECT_EQ(forked([](const std::string& d) { return disconnect_in_flight(d, false); }), 0);
+  EXPECT_CHILD_OK(vnet::test::forked_in_dir([](const std::string& d) { return disconnect_in_flight(d, false); }));
 }
 TEST(VhostInteropDmaDisconnect, PackedWithCopiesInFlight) {
-  EXPECT_EQ(forked([](const std::string& d) { return disconnect_in_flight(d, true); }), 0);
+  EXPECT_CHILD_OK(vnet::test::forked_in_dir([](const std::string& d) { return disconnect_in_flight(d, true); }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Threshold, VhostInteropDma, ::testing::Values(0u, 256u),

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "forked.h"
 #include "vhost/guest_memory.h"
 
 namespace vnet::vhost {
@@ -220,25 +220,24 @@ long rss_kib() {
 // testpmd runs mlockall(MCL_FUTURE): a mapping must still not populate (or
 // lock) pages the guest never touched. In a child: mlockall is for good.
 TEST(VhostMemory, SparseRegionStaysUnpopulatedUnderMlockall) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) ::_exit(3);
+  EXPECT_CHILD_OK(vnet::test::run_forked([] {
+    auto failed = [](const char* what) {
+      std::printf("FAILED: %s: %s\n", what, std::strerror(errno));
+      return 1;
+    };
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) return failed("mlockall");
     const long before = rss_kib();
     const int fd = ::memfd_create("vnet-vhost-memtest", MFD_CLOEXEC);
-    if (fd < 0 || ::ftruncate(fd, 1L << 30) != 0) ::_exit(4);
+    if (fd < 0 || ::ftruncate(fd, 1L << 30) != 0) return failed("a 1 GiB memfd");
     int f = fd;
     GuestMemory mem;
     MemRegion r{0, 1ull << 30, 0x7f0000000000, 0};
-    if (mem.set_table(&r, 1, &f, 1) != 0) ::_exit(5);
+    if (mem.set_table(&r, 1, &f, 1) != 0) return failed("set_table of a 1 GiB region");
     mem.guest_to_local(0x1000, 8)[0] = 1;  // a page the guest did give us
     const long grown = rss_kib() - before;
-    std::fprintf(stderr, "RSS grew by %ld KiB for a 1 GiB region\n", grown);
-    ::_exit(grown < 64 * 1024 ? 0 : 6);
-  }
-  int st = 0;
-  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
-  ASSERT_TRUE(WIFEXITED(st));
-  EXPECT_EQ(WEXITSTATUS(st), 0) << "3: mlockall failed, 4/5: set-up, 6: the region was populated";
+    std::printf("RSS grew by %ld KiB for a 1 GiB region%s\n", grown, grown < 64 * 1024 ? "" : " -> FAILED: populated");
+    return grown < 64 * 1024 ? 0 : 1;
+  }));
 }
 
 // The frontend shrinks its file under a live mapping: the access that would
