@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 #include "ring/split_driver.h"
 #include "virtio/ring_layout.h"
 
