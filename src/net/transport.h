@@ -41,9 +41,11 @@ struct QueueAddrs {
 };
 
 // What a transport reports from its own thread (virtio-user's socket
-// monitor): the device went away, or it is back (handshake done, features
-// re-committed) and waits for the rings to be started again.
-enum class TransportEvent { Down, Up };
+// monitor, the EAL interrupt thread for PCI): the device went away, or it is
+// back (handshake done, features re-committed) and waits for the rings to be
+// started again; or its configuration changed (a PCI config-change
+// interrupt, 4.1.4.5): the link status may read differently now.
+enum class TransportEvent { Down, Up, Config };
 using TransportEventFn = void (*)(void* arg, TransportEvent ev);
 
 class Transport {
@@ -84,8 +86,10 @@ class Transport {
   // device that stalls. stop() itself is bounded by its own deadline.
   // Calls nest. Default: a transport whose I/O cannot stall (PCI).
   virtual void hold(bool) {}
-  // The ethdev's handler for Down/Up events; called from the transport's
-  // own thread, never with a transport lock held. Default: no such events.
+  // The ethdev's handler for TransportEvents, set once before the transport
+  // may report any; called from the transport's own thread, never with a
+  // transport lock held (the handler takes the port lock). Default: no
+  // events.
   virtual void set_event_handler(TransportEventFn, void*) {}
 };
 

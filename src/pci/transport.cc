@@ -35,7 +35,7 @@ constexpr uint16_t kCommandIntxDisable = 1u << 10;  // Interrupt Disable
 }  // namespace
 
 PciTransport::~PciTransport() {
-  if (lsc_dev_) {
+  if (lsc_on_) {
     // The callback first (waited for): once it is gone nothing unmasks
     // behind the mask below.
     rte_intr_callback_unregister_sync(dev_->intr_handle, on_interrupt, this);
@@ -482,13 +482,21 @@ void PciTransport::on_interrupt(void* arg) {
   else
     rte_intr_ack(t->dev_->intr_handle);
   if (!(isr & 2) && rte_intr_type_get(t->dev_->intr_handle) != RTE_INTR_HANDLE_VFIO_MSIX) return;
-  rte_eth_dev* eth = t->lsc_dev_;
-  if (eth->dev_ops && eth->dev_ops->link_update) eth->dev_ops->link_update(eth, 0);
-  rte_eth_dev_callback_process(eth, RTE_ETH_EVENT_INTR_LSC, nullptr);
+  // The ethdev re-reads the link under its port lock and raises LSC.
+  t->ev_fn_(t->ev_arg_, net::TransportEvent::Config);
 }
 
-int PciTransport::enable_lsc(rte_eth_dev* eth) {
+void PciTransport::set_event_handler(net::TransportEventFn fn, void* arg) {
+  ev_fn_ = fn;
+  ev_arg_ = arg;
+}
+
+int PciTransport::enable_lsc() {
   rte_intr_handle* h = dev_->intr_handle;
+  if (!ev_fn_) {
+    VNET_PCI_LOG(INFO, "%s: no event handler: link status is polled", dev_->name);
+    return -ENOTSUP;
+  }
   const int type = h ? rte_intr_type_get(h) : RTE_INTR_HANDLE_UNKNOWN;
   const bool msix = type == RTE_INTR_HANDLE_VFIO_MSIX && ci_.msix;
   if ((type != RTE_INTR_HANDLE_UIO_INTX && type != RTE_INTR_HANDLE_UIO && !msix) || (legacy_ && msix)) {
@@ -499,16 +507,17 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
     VNET_PCI_LOG(INFO, "%s: device cannot route config changes to MSI-X vector 0: link status is polled", dev_->name);
     return -ENOTSUP;
   }
-  // Both before the callback can run: the interrupt thread reads them
-  // (registering hands them over: it wakes that thread through a pipe).
+  // These and the event handler before the callback can run: the interrupt
+  // thread reads them (registering hands them over: it wakes that thread
+  // through a pipe).
   // uio_pci_generic: INTx is unmasked by a 16-bit command write (see
   // intx_mask), not by rte_intr_enable/ack's byte write; igb_uio and
   // vfio-pci unmask in the kernel.
-  lsc_dev_ = eth;
+  lsc_on_ = true;
   own_intx_ = type == RTE_INTR_HANDLE_UIO_INTX;
   if (int rc = rte_intr_callback_register(h, on_interrupt, this); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot register the interrupt callback (%d): link status is polled", dev_->name, rc);
-    lsc_dev_ = nullptr;
+    lsc_on_ = false;
     own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);
     return -ENOTSUP;
@@ -516,7 +525,7 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
   if (int rc = own_intx_ ? intx_mask(false) : rte_intr_enable(h); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot enable the interrupt (%d): link status is polled", dev_->name, rc);
     rte_intr_callback_unregister_sync(h, on_interrupt, this);
-    lsc_dev_ = nullptr;
+    lsc_on_ = false;
     own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);
     return -ENOTSUP;

@@ -38,15 +38,16 @@ class PciTransport final : public net::Transport {
   bool link_up() override;
   bool legacy() const override { return legacy_; }
   uint64_t transport_features() const override;
+  void set_event_handler(net::TransportEventFn fn, void* arg) override;
 
   // Read and clear the ISR (interrupt handler); bit 1 = configuration change.
   uint8_t read_isr();
   // Link-state interrupts: configuration-change interrupts (INTx through
-  // uio_pci_generic, MSI-X vector 0 through vfio-pci) update eth's link and
-  // raise RTE_ETH_EVENT_INTR_LSC. -ENOTSUP when the device has no usable
-  // interrupt (then link_update polls the status field). Undone by the
-  // destructor.
-  int enable_lsc(rte_eth_dev* eth);
+  // uio_pci_generic, MSI-X vector 0 through vfio-pci) are reported as
+  // TransportEvent::Config to the event handler, which must be set first.
+  // -ENOTSUP when the device has no usable interrupt (then link_update polls
+  // the status field). Undone by the destructor.
+  int enable_lsc();
   const ConfigInfo& config() const { return ci_; }
   uint16_t num_queues() const { return num_queues_; }
 
@@ -98,8 +99,10 @@ class PciTransport final : public net::Transport {
   uint16_t max_qp_ = 1;
   uint32_t max_qsize_ = 0;
   uint16_t config_vector_ = common::NO_VECTOR;  // restored after every reset
-  rte_eth_dev* lsc_dev_ = nullptr;              // interrupt callback registered
-  bool own_intx_ = false;                       // uio_pci_generic: INTx (un)masked by intx_mask
+  net::TransportEventFn ev_fn_ = nullptr;       // the ethdev's handler (set before enable_lsc)
+  void* ev_arg_ = nullptr;
+  bool lsc_on_ = false;    // interrupt callback registered
+  bool own_intx_ = false;  // uio_pci_generic: INTx (un)masked by intx_mask
   bool legacy_ = false;
   rte_pci_ioport io_{};  // legacy: BAR 0
   bool io_mapped_ = false;
