@@ -18,7 +18,8 @@ struct Notifier {
   int fd = -1;                        // eventfd (virtio-user)
   volatile uint16_t* mmio = nullptr;  // notify register (PCI)
   uint16_t value = 0;                 // what to write to mmio (queue index)
-  // A register that is not plain memory (legacy I/O port): write(*this).
+  // Any other doorbell: write(*this). A legacy I/O port; virtio-user's
+  // control queue, whose device is served in process by this call.
   void (*write)(const Notifier&) = nullptr;
   void* ctx = nullptr;
   void kick() const {
@@ -76,10 +77,6 @@ class Transport {
   // Feature bits the transport itself handles (e.g. ACCESS_PLATFORM for a
   // device behind an IOMMU); accepted whenever the device offers them.
   virtual uint64_t transport_features() const { return 0; }
-  // The control virtqueue was kicked. A PCI device runs that queue itself
-  // (nothing to do); a vhost-user backend never sees it, so virtio-user
-  // serves the commands in process here, before the driver polls for them.
-  virtual void control_kicked() {}
   // hold(true): control-path I/O with the device that is under way in
   // another thread (a reconnect, a restart), or that starts before
   // hold(false), gives up at once, so that stop and close never wait on a
