@@ -76,12 +76,8 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
   }
   Parsed p;
   if (int rc = parse_devargs(pdev, &p); rc != 0) return rc;
-  auto* t = new (std::nothrow) PciTransport();
-  if (!t) return -ENOMEM;
-  if (int rc = t->open(pdev); rc != 0) {
-    delete t;
-    return rc;
-  }
+  PciTransport* t = nullptr;
+  if (int rc = PciTransport::open(pdev, &t); rc != 0) return rc;
   if (int rc = pick_queue_size(pdev, &p, t->max_queue_size(), t->legacy()); rc != 0) {
     delete t;
     return rc;
