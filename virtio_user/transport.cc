@@ -263,16 +263,17 @@ int VhostUserTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::
   const std::lock_guard<std::mutex> g(mu_);
   if (vq >= kMaxVqs) return -EINVAL;
   addrs_[vq] = a;
-  if (vq == ctrl_index()) {  // served in process: control_kicked() is the notification
-    kick->fd = -1;
-    kick->mmio = nullptr;
+  if (vq == ctrl_index()) {  // served in process: the kick runs serve_ctrl()
+    *kick = net::Notifier{};
+    kick->write = [](const net::Notifier& n) { static_cast<VhostUserTransport*>(n.ctx)->serve_ctrl(); };
+    kick->ctx = this;
     return 0;
   }
   if (kickfd_[vq] < 0) kickfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (callfd_[vq] < 0) callfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (kickfd_[vq] < 0 || callfd_[vq] < 0) return -errno;
+  *kick = net::Notifier{};
   kick->fd = kickfd_[vq];
-  kick->mmio = nullptr;
   return 0;
 }
 
@@ -495,7 +496,7 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
   }
 }
 
-void VhostUserTransport::control_kicked() {
+void VhostUserTransport::serve_ctrl() {
   const std::lock_guard<std::mutex> g(mu_);
   if (!ctrl_running_) return;
   const bool packed = has(features_, virtio::feat::RING_PACKED);
@@ -526,6 +527,12 @@ void VhostUserTransport::control_kicked() {
     packed ? ctrl_packed_.push_used(c, wrote) : ctrl_split_.push_used(c, wrote);
   }
   packed ? ctrl_packed_.flush() : ctrl_split_.flush();
+  // This device runs only when kicked, so it asks for every kick: with
+  // EVENT_IDX the driver kicks only past the event index (2.7.10, 2.8.10).
+  if (packed)
+    ctrl_packed_.enable_kicks();
+  else
+    ctrl_split_.enable_kicks();
 }
 
 }  // namespace vnet::virtio_user

@@ -45,7 +45,6 @@ class VhostUserTransport final : public net::Transport {
   int start(uint16_t nvqs) override;
   int stop() override;
   bool link_up() override;
-  void control_kicked() override;
   void set_event_handler(net::TransportEventFn fn, void* arg) override;
   void hold(bool on) override;
 
@@ -60,6 +59,9 @@ class VhostUserTransport final : public net::Transport {
   void close_eventfds();
   int ctrl_device_start();
   uint8_t ctrl_exec(const uint8_t* cmd, uint32_t len);
+  // The control queue's kick (its Notifier::write): serve every pending
+  // command before the driver polls for its used entry.
+  void serve_ctrl();
 
   static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
   UserOptions opt_;
