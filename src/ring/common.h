@@ -14,6 +14,9 @@
 
 namespace vnet::ring {
 
+// The two virtqueue layouts (virtio 1.x 2.7 split, 2.8 packed).
+enum class Layout : uint8_t { Split, Packed };
+
 // One guest-visible piece of a buffer, as the driver hands it to the ring.
 struct Seg {
   uint64_t addr;  // IOVA the device will use
