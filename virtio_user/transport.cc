@@ -432,14 +432,14 @@ int VhostUserTransport::ctrl_device_start() {
   }
   const net::QueueAddrs& a = addrs_[ctrl_index()];
   ring::DeviceConfig c;
+  c.layout = ring::layout_of(features_);
   c.size = a.size;
   c.event_idx = has(features_, virtio::feat::EVENT_IDX);
   c.in_order = has(features_, virtio::feat::IN_ORDER);
   c.desc = reinterpret_cast<void*>(a.desc);
   c.avail = reinterpret_cast<void*>(a.avail);
   c.used = reinterpret_cast<void*>(a.used);
-  const int rc =
-      has(features_, virtio::feat::RING_PACKED) ? ctrl_packed_.init(c, &ctrl_mem_) : ctrl_split_.init(c, &ctrl_mem_);
+  const int rc = ctrl_dq_.init(c, &ctrl_mem_);
   ctrl_running_ = rc == 0;
   return rc;
 }
@@ -497,11 +497,10 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
 void VhostUserTransport::control_kicked() {
   const std::lock_guard<std::mutex> g(mu_);
   if (!ctrl_running_) return;
-  const bool packed = has(features_, virtio::feat::RING_PACKED);
   ring::Chain c;
   uint8_t cmd[2048];
   for (;;) {
-    const ring::Pop r = packed ? ctrl_packed_.pop(c) : ctrl_split_.pop(c);
+    const ring::Pop r = ctrl_dq_.pop(c);
     if (r == ring::Pop::Empty) break;
     if (r == ring::Pop::Broken) {
       VNET_USER_LOG(ERR, "%s: the driver's control queue is malformed; control commands stop", opt_.path.c_str());
@@ -522,9 +521,9 @@ void VhostUserTransport::control_kicked() {
       *c.segs[c.nout].ptr = fits ? ctrl_exec(cmd, len) : vc::ERR;
       wrote = 1;
     }
-    packed ? ctrl_packed_.push_used(c, wrote) : ctrl_split_.push_used(c, wrote);
+    ctrl_dq_.push_used(c.head, c.ndesc, wrote);
   }
-  packed ? ctrl_packed_.flush() : ctrl_split_.flush();
+  ctrl_dq_.flush();
 }
 
 }  // namespace vnet::virtio_user
