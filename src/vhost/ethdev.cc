@@ -117,7 +117,7 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   uint16_t r = eth_burst(q, pkts, n);
   Vring& v = *static_cast<Vring*>(q);
   uint8_t mac[6];
-  if (v.rarp && r < n && v.mp && v.rarp->take_rarp(mac)) {
+  if (v.rarp && r < n && v.mp && v.rarp->take(mac)) {
     rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
     if (!m) {
       VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
@@ -340,7 +340,7 @@ void xstats_collect(const Port* p, uint64_t* out) {
                             cs.inflight_hwm, v.aq ? in_flight_now(*v.aq) : 0u};
       static_assert(std::size(q) == std::size(kQueueNames));
       for (uint64_t x : q) out[i++] = x;
-      const auto live = ring::counters_snapshot(v.is_packed ? v.packed.errors() : v.split.errors());
+      const auto live = ring::counters_snapshot(v.dq.errors());
       for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
     }
     const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,
@@ -649,7 +649,7 @@ int probe(rte_vdev_device* vdev) {
     cfg.name = name;
     cfg.max_mem = static_cast<uint64_t>(a.max_mem_mb) << 20;
     p->server = new (std::nothrow) Server(p->vrings, cfg, &on_link, p);
-    p->vrings[1].rarp = p->server;  // Rx queue 0 carries RARP announcements
+    if (p->server) p->vrings[1].rarp = &p->server->rarp_mailbox();  // Rx queue 0 carries RARP announcements
   }
   int rc = (p && p->vrings && p->server && mac) ? 0 : -ENOMEM;
   if (rc == 0 && !a.dmas.empty()) {

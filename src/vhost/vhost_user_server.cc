@@ -20,7 +20,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "vhost/datapath.h"
+#include "vhost/settle.h"
 #include "vhost/log.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
@@ -54,28 +54,6 @@ bool is_eventfd(int fd) {
 // Readable (frontend -> device) rings are the odd ones: the frontend's
 // transmit queues; even ones are its receive queues (5.1.2).
 bool is_dequeue(unsigned idx) { return idx & 1; }
-
-template <class Eng>
-Vring::Burst pick_burst_for(bool packed, bool dequeue, bool mrg) {
-  if (dequeue) return packed ? &dequeue_burst<PackedDev, Eng> : &dequeue_burst<SplitDev, Eng>;
-  if (packed) return mrg ? &enqueue_burst<PackedDev, true, Eng> : &enqueue_burst<PackedDev, false, Eng>;
-  return mrg ? &enqueue_burst<SplitDev, true, Eng> : &enqueue_burst<SplitDev, false, Eng>;
-}
-
-// The copy engine is fixed per ring: DMA when the ring has a channel.
-Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg, bool async) {
-  return async ? pick_burst_for<DmaCopy<>>(packed, dequeue, mrg) : pick_burst_for<CpuCopy>(packed, dequeue, mrg);
-}
-
-Vring::Settle pick_publish(bool packed, bool dequeue) {
-  if (dequeue) return packed ? &publish_hook<PackedDev, true> : &publish_hook<SplitDev, true>;
-  return packed ? &publish_hook<PackedDev, false> : &publish_hook<SplitDev, false>;
-}
-
-Vring::Settle pick_settle(bool packed, bool dequeue) {
-  if (dequeue) return packed ? &settle<PackedDev, RteDmaApi, true> : &settle<SplitDev, RteDmaApi, true>;
-  return packed ? &settle<PackedDev, RteDmaApi, false> : &settle<SplitDev, RteDmaApi, false>;
-}
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -416,7 +394,7 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
     return bad(m, "vring index %u, only %u vrings", idx, nvrings_);
   }
   Vring& v = vrings_[idx];
-  const bool packed = has(features_, virtio::feat::RING_PACKED);
+  const ring::Layout layout = ring::layout_of(features_);
 
   switch (req) {
     case vu::GET_FEATURES:
@@ -490,8 +468,8 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
 
     case vu::SET_VRING_NUM: {
       const uint32_t n = m.p.state.num;
-      if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (!packed && (n & (n - 1)) != 0))
-        return bad(m, "vring %u: size %u invalid for a %s ring", idx, n, packed ? "packed" : "split");
+      if (!ring::size_ok(layout, n))
+        return bad(m, "vring %u: size %u invalid for a %s ring", idx, n, ring::layout_name(layout));
       disarm(idx);
       v.num = n;
       return Outcome::Ok;
@@ -510,17 +488,14 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
       // Packed: bits 0-14 next avail index, bit 15 its wrap counter; QEMU adds
       // the used index and wrap counter in bits 16-31 (DPDK sends 16 bits).
       const uint32_t b = m.p.state.num;
-      if (packed ? (v.num && ((b & 0x7fff) >= v.num || ((b >> 16) & 0x7fff) >= v.num)) : b > 0xffff)
-        return bad(m, "vring %u: base 0x%x invalid", idx, b);
+      if (!ring::base_word_ok(layout, b, v.num)) return bad(m, "vring %u: base 0x%x invalid", idx, b);
       disarm(idx);
       v.base = b;
       return Outcome::Ok;
     }
     case vu::GET_VRING_BASE: {
       quiesce(v);
-      uint32_t pos = v.base;
-      if (v.armed)
-        pos = v.is_packed ? v.packed.last_avail() | uint32_t{v.packed.used_idx()} << 16 : v.split.last_avail();
+      const uint32_t pos = v.armed ? v.dq.base_word() : v.base;
       reset_vring(idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
       v.base = pos;
       reply.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
@@ -566,12 +541,10 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
 
     case vu::SEND_RARP: {
       // The MAC is the payload's first 6 bytes; a request still pending is
-      // replaced whole (one atomic word: the data path never sees half).
+      // replaced whole.
       uint8_t mac[6];
       std::memcpy(mac, &m.p.u64, sizeof mac);
-      uint64_t w = kRarpPending;
-      for (int i = 0; i < 6; ++i) w |= uint64_t{mac[i]} << (8 * i);
-      rarp_.store(w, std::memory_order_relaxed);
+      rarp_.post(mac);
       conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                mac[5]);
       return Outcome::Ok;
@@ -634,25 +607,13 @@ Server::Outcome Server::memory_changed_finish(const vu::Msg& m, const bool* was_
 // quiesced the ring. keep_pos: continue from the ring's current position.
 int Server::arm(unsigned idx, bool keep_pos) {
   Vring& v = vrings_[idx];
-  const bool packed = has(features_, virtio::feat::RING_PACKED);
+  const ring::Layout layout = ring::layout_of(features_);
   const uint32_t n = v.num;
   if (n == 0 || !v.has_addr) return -EINVAL;
-  uint64_t dsz, asz, usz;
-  unsigned aal, ual;
-  if (packed) {
-    dsz = sizeof(virtio::PackedDesc) * uint64_t{n};
-    asz = usz = sizeof(virtio::PackedEvent);
-    aal = ual = 4;
-  } else {
-    dsz = sizeof(virtio::SplitDesc) * uint64_t{n};
-    asz = sizeof(virtio::SplitAvailHdr) + 2ull * n + 2;
-    usz = sizeof(virtio::SplitUsedHdr) + sizeof(virtio::SplitUsedElem) * uint64_t{n} + 2;
-    aal = 2;
-    ual = 4;
-  }
-  uint8_t* d = mem_.user_to_local(v.addr.desc, dsz);
-  uint8_t* a = mem_.user_to_local(v.addr.avail, asz);
-  uint8_t* u = mem_.user_to_local(v.addr.used, usz);
+  const ring::RingAreas ar = ring::ring_areas(layout, n);
+  uint8_t* d = mem_.user_to_local(v.addr.desc, ar.desc.bytes);
+  uint8_t* a = mem_.user_to_local(v.addr.avail, ar.driver.bytes);
+  uint8_t* u = mem_.user_to_local(v.addr.used, ar.device.bytes);
   if (!d || !a || !u) {
     VHOST_LOG(ERR,
               "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
@@ -665,62 +626,31 @@ int Server::arm(unsigned idx, bool keep_pos) {
   const auto mis = [](uint64_t uaddr, const uint8_t* local, unsigned al) {
     return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
   };
-  if (mis(v.addr.desc, d, 16) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
+  if (mis(v.addr.desc, d, ar.desc.align) || mis(v.addr.avail, a, ar.driver.align) ||
+      mis(v.addr.used, u, ar.device.align)) {
     VHOST_LOG(ERR,
               "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
               ", or their place in the region's mapping)",
               cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
-  uint32_t avail_pos, used_pos;
-  if (keep_pos && v.is_packed == packed && (packed ? v.packed.size() : v.split.size()) != 0) {
-    avail_pos = packed ? v.packed.last_avail() : v.split.last_avail();
-    used_pos = packed ? v.packed.used_idx() : v.split.used_idx();
-  } else if (packed) {
-    avail_pos = v.base & 0xffff;
-    // No used half (a DPDK frontend, or none in flight): used = avail.
-    used_pos = (v.base >> 16) ? v.base >> 16 : avail_pos;
-  } else {
-    avail_pos = v.base;
-    // The used index the driver last saw is in the ring itself.
-    used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
-  }
+  const bool same = keep_pos && v.dq.layout() == layout && v.dq.size() != 0;
+  const ring::Position pos = same ? v.dq.position() : ring::position_of(layout, v.base, u);
   v.mem = mem_.guest_table();
-  fold_ring_errors(v);  // then start both rings from zero: a failed init must not count them twice
-  v.split = {};
-  v.packed = {};
   ring::DeviceConfig c;
+  c.layout = layout;
   c.size = n;
   c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
   c.event_idx = has(features_, virtio::feat::EVENT_IDX);
   c.in_order = has(features_, virtio::feat::IN_ORDER);
-  c.read_only = (idx & 1) != 0;  // the guest's transmit queues: we only read them
   c.desc = d;
   c.avail = a;
   c.used = u;
-  int rc;
-  if (packed) {
-    c.avail_base = static_cast<uint16_t>(avail_pos & 0x7fff);
-    c.avail_wrap = avail_pos & 0x8000;
-    c.used_base = static_cast<uint16_t>(used_pos & 0x7fff);
-    c.used_wrap = used_pos & 0x8000;
-    rc = v.packed.init(c, &v.mem);
-    if (rc == 0) v.packed.disable_kicks();
-  } else {
-    c.avail_base = static_cast<uint16_t>(avail_pos);
-    c.used_base = static_cast<uint16_t>(used_pos);
-    rc = v.split.init(c, &v.mem);
-    if (rc == 0) v.split.disable_kicks();
-  }
-  if (rc != 0) {
-    VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, avail_pos);
+  ring::start_at(c, pos);
+  if (const int rc = arm_vring(v, c, features_, is_dequeue(idx)); rc != 0) {
+    VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, pos.avail);
     return rc;
   }
-  v.is_packed = packed;
-  v.hdr_len = static_cast<uint16_t>(virtio::net_hdr_size(features_));
-  v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF), v.aq != nullptr);
-  v.settle = v.aq ? pick_settle(packed, is_dequeue(idx)) : nullptr;
-  v.publish = v.aq ? pick_publish(packed, is_dequeue(idx)) : nullptr;
   v.armed = true;
   return 0;
 }
@@ -743,9 +673,7 @@ void Server::reset_vring(unsigned idx) {
   v.base = 0;
   v.kicked = false;
   v.enabled = false;
-  fold_ring_errors(v);
-  v.split = {};
-  v.packed = {};
+  clear_vring(v);
 }
 
 bool Server::update_locked() {

@@ -6,20 +6,22 @@
 // Invariant: the data path touches a Vring only between enter() and leave(),
 // and only while `ready`; the control thread changes it only after
 // quiesce() (ready cleared and no burst inside), then republishes `ready`.
+// arm_vring() is where a ring's data path (its bursts) is chosen.
 #pragma once
 
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 
 #include "ring/asym_fence.h"
 
+#include "ring/device_queue.h"
 #include "ring/memory.h"
-#include "ring/packed_device.h"
-#include "ring/split_device.h"
 #include "vhost/copy_engine.h"
+#include "vhost/rarp.h"
 #include "virtio/vhost_user.h"
 
 namespace vnet::vhost {
@@ -34,7 +36,7 @@ struct VringStats {
   uint64_t bad_chains = 0;  // receive buffers the frontend got back empty (invalid chains)
 };
 
-class Server;
+struct AsyncQueue;
 
 struct alignas(64) Vring {
   using Burst = uint16_t (*)(Vring&, rte_mbuf**, uint16_t);
@@ -46,17 +48,16 @@ struct alignas(64) Vring {
   Burst burst = nullptr;          // picked when the ring is armed (layout, mergeable)
   uint16_t hdr_len = 0;           // virtio-net header size for the negotiated features
   uint16_t port_id = 0;
-  int call_fd = -1;           // eventfd to notify the frontend, or -1
-  rte_mempool* mp = nullptr;  // Rx (dequeue) rings: where mbufs come from
-  Server* rarp = nullptr;     // Rx queue 0 only: asked for pending SEND_RARP announcements
+  int call_fd = -1;             // eventfd to notify the frontend, or -1
+  rte_mempool* mp = nullptr;    // Rx (dequeue) rings: where mbufs come from
+  RarpMailbox* rarp = nullptr;  // Rx queue 0 only: pending SEND_RARP announcements
   VringStats st;
   CopyStats cs;
   AsyncQueue* aq = nullptr;  // set when a DMA channel serves this ring (devargs), else CPU copies
-  ring::SplitDevice<Mem> split;
-  ring::PackedDevice<Mem> packed;
+  ring::DeviceQueue<Mem> dq;
   Mem mem;  // private copy of the guest-address table (no sharing between lcores)
-  // Scratch for pop(): the sync bursts pop groups of chains before copying
-  // (datapath.h: kEnqueueAhead, kDequeueAhead); the others use chain[0].
+  // Scratch for pop(): bursts pop groups of chains before copying (as many
+  // as their completion sink allows, sink.h: kEnqueueAhead, kDequeueAhead).
   static constexpr uint16_t kPopAhead = 8;
   ring::Chain chain[kPopAhead];
 
@@ -66,10 +67,9 @@ struct alignas(64) Vring {
   bool has_addr = false;
   uint32_t base = 0;  // SET_VRING_BASE
   int kick_fd = -1;
-  bool kicked = false;   // SET_VRING_KICK seen (with or without fd): ring started
-  bool enabled = false;  // SET_VRING_ENABLE (implicit without PROTOCOL_FEATURES)
-  bool armed = false;    // device ring initialised over translated addresses
-  bool is_packed = false;
+  bool kicked = false;                            // SET_VRING_KICK seen (with or without fd): ring started
+  bool enabled = false;                           // SET_VRING_ENABLE (implicit without PROTOCOL_FEATURES)
+  bool armed = false;                             // device ring initialised over translated addresses
   bool attached = false;                          // the ethdev set up and started the queue behind it
   Settle settle = nullptr;                        // async rings: wait for copies in flight, publish them
   Settle publish = nullptr;                       // async rings: publish completed records (channel lock held)
@@ -78,8 +78,32 @@ struct alignas(64) Vring {
 
 // Control path: keep the device ring's error counts before it is re-initialised.
 inline void fold_ring_errors(Vring& v) noexcept {
-  const auto& e = v.is_packed ? v.packed.errors() : v.split.errors();
+  const auto& e = v.dq.errors();
   for (size_t i = 0; i < e.n.size(); ++i) v.ring_err_past.n[i] += e.n[i];
+}
+
+// Control path, ring quiesced: initialise the device ring over `cfg` (its
+// layout, sizes and positions; translated addresses) and choose the ring's
+// data path for that layout, the direction (`dequeue`: the frontend's
+// transmit queue, which we only read), the negotiated `features` and the
+// copy engine (DMA when the ring has a channel). The old ring's error counts
+// are folded first. Returns the ring's init error (nothing chosen then).
+int arm_vring(Vring& v, ring::DeviceConfig cfg, uint64_t features, bool dequeue) noexcept;
+
+// Control path, ring quiesced: forget the device ring (errors folded).
+inline void clear_vring(Vring& v) noexcept {
+  fold_ring_errors(v);
+  v.dq.reset();
+}
+
+// Data path: write the ring's used entries and notify the frontend if it
+// asked for it (a full call eventfd means a wake-up is pending anyway).
+template <class Dev>
+inline void finish(Vring& v, Dev& dev) {
+  if (dev.drain() && v.call_fd >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(v.call_fd, &one, sizeof one);
+  }
 }
 
 // Data path: true when the burst may use the ring; pair with leave().
