@@ -6,7 +6,9 @@
 // record's used entries are pushed only after its copies completed (or
 // failed: then with length 0); a dequeued mbuf reaches the application, and
 // an enqueued one goes back to its pool, only after its copies completed.
-// All of it runs under the ring's channel lock (copy_engine.h).
+// All of it runs under the ring's channel lock (copy_engine.h). Memory: a
+// ring's AsyncQueue is fixed-size, one NUMA-local DPDK block from probe to
+// close (create_async_queue, vring.h); nothing here allocates or throws.
 #pragma once
 
 #include <rte_mbuf.h>

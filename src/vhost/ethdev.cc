@@ -67,7 +67,8 @@ struct DmaSpec {
 struct Port {
   rte_eth_dev* dev = nullptr;
   uint16_t queue_pairs = 1;
-  Vring* vrings = nullptr;  // 2 * queue_pairs: the queue objects of the ethdev
+  int socket = SOCKET_ID_ANY;  // NUMA node of the rings and their DMA state
+  Vring* vrings = nullptr;     // 2 * queue_pairs: the queue objects of the ethdev
   Server* server = nullptr;
   VringStats base[2 * kMaxQueuePairs];  // counters at the last stats_reset
   DmaChan chans[2 * kMaxQueuePairs];    // distinct (dmadev, vchan) pairs in use
@@ -218,10 +219,10 @@ void destroy(Port* p) {
     std::lock_guard<std::mutex> g(g_dma_mu);
     g_dma_released.push_back(d);
   }
-  for (unsigned i = 0; i < p->nchans; ++i) delete[] p->chans[i].tag;
+  for (unsigned i = 0; i < p->nchans; ++i) rte_free(p->chans[i].tag);
   if (p->vrings)
-    for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) delete p->vrings[i].aq;
-  delete[] p->vrings;
+    for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) destroy_async_queue(p->vrings[i].aq);
+  destroy_vrings(p->vrings, 2u * p->queue_pairs);
   delete p;
 }
 
@@ -604,8 +605,11 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
       ch.dev = dev;
       ch.vchan = vc;
       ch.mask = static_cast<uint16_t>(nb - 1);
-      ch.tag = new (std::nothrow) Pending*[nb]();
-      if (!ch.tag) return -ENOMEM;
+      ch.tag = static_cast<Pending**>(rte_zmalloc_socket("vnet_vhost_dma_tags", sizeof(Pending*) * nb, 0, p->socket));
+      if (!ch.tag) {
+        VHOST_LOG(ERR, "%s: no memory for the tags of dmadev %s vchan %u", name, info.dev_name, vc);
+        return -ENOMEM;
+      }
     }
     VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
               nb, threshold);
@@ -615,7 +619,7 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
     for (unsigned i = 0; i < p->nchans; ++i)
       if (p->chans[i].dev == d.dev && p->chans[i].vchan == d.vchan) ch = &p->chans[i];
     Vring& v = p->vrings[d.tx ? 2 * d.queue : 2 * d.queue + 1];
-    v.aq = new (std::nothrow) AsyncQueue;
+    v.aq = create_async_queue(p->socket);
     if (!v.aq) return -ENOMEM;
     v.aq->ch = ch;
     v.aq->threshold = threshold;
@@ -639,7 +643,8 @@ int probe(rte_vdev_device* vdev) {
   if (p) {
     p->dev = dev;
     p->queue_pairs = static_cast<uint16_t>(a.queues);
-    p->vrings = new (std::nothrow) Vring[2 * p->queue_pairs];
+    p->socket = vdev->device.numa_node;
+    p->vrings = create_vrings(2u * p->queue_pairs, p->socket);
   }
   auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc_socket(name, sizeof(rte_ether_addr), 0, vdev->device.numa_node));
   if (p && p->vrings) {

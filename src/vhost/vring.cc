@@ -3,10 +3,16 @@
 // Arming a ring: its device ring is initialised and its data path chosen
 // here, once, from the layout, the direction, the negotiated features and
 // the copy engine; the bursts are instantiated in this file and nowhere
-// else. The protocol layer only says what the frontend asked for.
+// else. The protocol layer only says what the frontend asked for. Also the
+// rings' memory (the policy is at the top of vring.h).
 #include "vhost/vring.h"
 
+#include <rte_malloc.h>
+
+#include <new>
+
 #include "vhost/datapath.h"
+#include "vhost/log.h"
 #include "vhost/settle.h"
 #include "virtio/features.h"
 #include "virtio/net_hdr.h"
@@ -49,6 +55,39 @@ int arm_vring(Vring& v, ring::DeviceConfig cfg, uint64_t features, bool dequeue)
   v.settle = d.settle;
   v.publish = d.publish;
   return 0;
+}
+
+Vring* create_vrings(unsigned n, int socket) noexcept {
+  void* m = rte_zmalloc_socket("vnet_vhost_rings", sizeof(Vring) * n, alignof(Vring), socket);
+  if (!m) {
+    VHOST_LOG(ERR, "cannot allocate %u rings (%zu bytes) on socket %d", n, sizeof(Vring) * n, socket);
+    return nullptr;
+  }
+  auto* v = static_cast<Vring*>(m);
+  for (unsigned i = 0; i < n; ++i) ::new (&v[i]) Vring();
+  return v;
+}
+
+void destroy_vrings(Vring* v, unsigned n) noexcept {
+  if (!v) return;
+  for (unsigned i = 0; i < n; ++i) v[i].~Vring();
+  rte_free(v);
+}
+
+AsyncQueue* create_async_queue(int socket) noexcept {
+  static_assert(std::is_nothrow_default_constructible_v<AsyncQueue>);
+  void* m = rte_zmalloc_socket("vnet_vhost_async", sizeof(AsyncQueue), alignof(AsyncQueue), socket);
+  if (!m) {
+    VHOST_LOG(ERR, "cannot allocate a DMA ring's queue (%zu bytes) on socket %d", sizeof(AsyncQueue), socket);
+    return nullptr;
+  }
+  return ::new (m) AsyncQueue();
+}
+
+void destroy_async_queue(AsyncQueue* q) noexcept {
+  if (!q) return;
+  q->~AsyncQueue();
+  rte_free(q);
 }
 
 }  // namespace vnet::vhost

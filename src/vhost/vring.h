@@ -7,6 +7,11 @@
 // and only while `ready`; the control thread changes it only after
 // quiesce() (ready cleared and no burst inside), then republishes `ready`.
 // arm_vring() is where a ring's data path (its bursts) is chosen.
+// Memory: a port's Vrings are one NUMA-local DPDK block (create_vrings),
+// each DMA ring's AsyncQueue one more (create_async_queue); both come at
+// probe and go at close. Bursts never allocate (mbufs come from the
+// application's pools). Nothing here throws: a failed allocation is nullptr
+// and a log line, and the caller returns -ENOMEM.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -15,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "ring/asym_fence.h"
 
@@ -75,6 +81,16 @@ struct alignas(64) Vring {
   Settle publish = nullptr;                       // async rings: publish completed records (channel lock held)
   ring::ErrCounters<ring::DevErr> ring_err_past;  // ring errors of earlier arms (a re-arm zeroes the ring's)
 };
+
+static_assert(std::is_nothrow_default_constructible_v<Vring>);
+
+// Control path: `n` rings in one zeroed rte_zmalloc_socket block on NUMA
+// node `socket` (SOCKET_ID_ANY: the caller's first), or nullptr.
+Vring* create_vrings(unsigned n, int socket) noexcept;
+void destroy_vrings(Vring* v, unsigned n) noexcept;  // nullptr: nothing
+// Control path: one ring's queue of packets in flight (async_queue.h), on `socket`.
+AsyncQueue* create_async_queue(int socket) noexcept;
+void destroy_async_queue(AsyncQueue* q) noexcept;  // nullptr: nothing
 
 // Control path: keep the device ring's error counts before it is re-initialised.
 inline void fold_ring_errors(Vring& v) noexcept {
