@@ -17,7 +17,7 @@
 #include <cstring>
 #include <string>
 
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 
 namespace {
 

@@ -40,7 +40,7 @@
 #include "vhost_pair.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::test::hostile {
 
@@ -607,7 +607,7 @@ class Env {
   explicit Env(std::string d)
       : dir(std::move(d)), a_sock(dir + "/a.sock"), b_sock(dir + "/b.sock"), f_sock(dir + "/f.sock") {}
 
-  static void vsay(const char* tag, const char* f, va_list ap) {
+  static void vsay(const char* tag, const char* f, va_list ap) __attribute__((format(printf, 2, 0))) {
     std::fputs(tag, stderr);
     std::vfprintf(stderr, f, ap);
     std::fputs("\n", stderr);

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 
 namespace vnet::ring::test {
 

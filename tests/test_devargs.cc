@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
-// The shared port devargs parser (src/net/devargs.h) both net_vnet_user and
-// net_vnet use: values, limits, the queues->cq rule, own keys, and that a
+// The devargs walker all three drivers use (src/common/devargs.h) and the
+// shared port devargs parser (src/net/devargs.h) of net_vnet_user and
+// net_vnet: values, limits, the queues->cq rule, own keys, and that a
 // refusal logs a line naming the devarg. No EAL: rte_kvargs and rte_log work
 // without it (a static log type, captured through rte_openlog_stream).
 #include "net/devargs.h"
@@ -117,6 +118,51 @@ TEST(Devargs, UintHelper) {
   EXPECT_EQ(parse_devarg_uint("k", "17", 16, &x, kLog), -EINVAL);
   EXPECT_EQ(parse_devarg_uint("k", "", 16, &x, kLog), -EINVAL);
   EXPECT_EQ(x, 16u) << "unchanged on refusal";
+}
+
+// The walker under all three drivers (common/devargs.h; net_vnet_vhost uses
+// it directly with its own keys).
+TEST(DevargsWalk, EveryPairInOrderThroughTheHandler) {
+  std::string seen;
+  EXPECT_EQ(devargs::walk(
+                "p", "iface=/a,queues=2,iface=/b", {"iface", "queues"},
+                [&](const char* k, const char* v) {
+                  seen += std::string(k) + "=" + v + ";";
+                  return 0;
+                },
+                kLog),
+            0);
+  EXPECT_EQ(seen, "iface=/a;queues=2;iface=/b;");
+}
+
+TEST(DevargsWalk, RefusalsNameTheDevarg) {
+  const auto take = [](const char*, const char*) { return 0; };
+  {
+    LogCapture cap;
+    EXPECT_EQ(devargs::walk("p", "iface=/a,bogus=1", {"iface"}, take, kLog), -EINVAL);
+    EXPECT_NE(cap.text().find("cannot parse devargs 'iface=/a,bogus=1' (known: iface)"), std::string::npos)
+        << cap.text();
+  }
+  {
+    LogCapture cap;
+    EXPECT_EQ(devargs::walk("p", "iface", {"iface"}, take, kLog), -EINVAL);
+    EXPECT_NE(cap.text().find("devarg iface: needs a value"), std::string::npos) << cap.text();
+  }
+  // A handler's own errno comes back as it is.
+  EXPECT_EQ(devargs::walk(
+                "p", "iface=/a", {"iface"}, [](const char*, const char*) { return -ENODEV; }, kLog),
+            -ENODEV);
+  EXPECT_EQ(devargs::walk("p", nullptr, {"iface"}, take, kLog), 0);
+}
+
+TEST(DevargsWalk, UintWithALowerBound) {
+  uint64_t x = 7;
+  LogCapture cap;
+  EXPECT_EQ(devargs::parse_uint("queues", "0", 1, 16, &x, kLog), -EINVAL);
+  EXPECT_NE(cap.text().find("devarg queues=0: expected an integer from 1 to 16"), std::string::npos) << cap.text();
+  EXPECT_EQ(devargs::parse_uint("queues", "-1", 0, UINT64_MAX, &x, kLog), -EINVAL) << "no wrap-around";
+  EXPECT_EQ(devargs::parse_uint("queues", "16", 1, 16, &x, kLog), 0);
+  EXPECT_EQ(x, 16u);
 }
 
 }  // namespace

@@ -54,10 +54,10 @@ TEST(HostileRig, WellBehavedRawFrontend) {
   expect_child_ok({}, [](Env& e) {
     const uint64_t d0 = e.xstat("vhost_disconnects"), bad0 = e.xstat("vhost_bad_messages");
     CallFds call;
-    Hostile h(e.a_sock, [&call](Hostile& h) {
-      arm_and_flow(h, call.fd[0], call.fd[1], [&] { return h.cmd.load() >= 1; });
-      h.f.close_sock();
-      h.stage = 2;
+    Hostile h(e.a_sock, [&call](Hostile& self) {
+      arm_and_flow(self, call.fd[0], call.fd[1], [&] { return self.cmd.load() >= 1; });
+      self.f.close_sock();
+      self.stage = 2;
     });
     h.go();
     step("a well-behaved raw frontend, frames both ways");
@@ -78,11 +78,11 @@ TEST(HostileRig, WellBehavedRawFrontend) {
 TEST(HostileFrontend, PipeAsCallFd) {
   expect_child_ok({}, [](Env& e) {
     const uint64_t bad0 = e.xstat("vhost_bad_messages");
-    Hostile h(e.a_sock, [](Hostile& h) {
+    Hostile h(e.a_sock, [](Hostile& self) {
       int p[2];
-      if (::pipe2(p, O_CLOEXEC) != 0) return h.note("pipe: %s", std::strerror(errno));
+      if (::pipe2(p, O_CLOEXEC) != 0) return self.note("pipe: %s", std::strerror(errno));
       ::close(p[0]);  // no reader: a write raises SIGPIPE
-      arm_and_flow(h, p[1], p[1], [] { return false; });
+      arm_and_flow(self, p[1], p[1], [] { return false; });
       ::close(p[1]);
     });
     h.go();
@@ -102,14 +102,14 @@ TEST(HostileFrontend, PipeAsCallFd) {
 TEST(HostileFrontend, BlockingEventfdAtMax) {
   expect_child_ok({}, [](Env& e) {
     const uint64_t d0 = e.xstat("vhost_disconnects"), bad0 = e.xstat("vhost_bad_messages");
-    Hostile h(e.a_sock, [](Hostile& h) {
+    Hostile h(e.a_sock, [](Hostile& self) {
       const int efd = ::eventfd(0, EFD_CLOEXEC);  // blocking
       const uint64_t max = 0xfffffffffffffffeull;
-      if (efd < 0 || ::write(efd, &max, 8) != 8) return h.note("eventfd: %s", std::strerror(errno));
-      arm_and_flow(h, efd, efd, [&] { return h.cmd.load() >= 1; });
+      if (efd < 0 || ::write(efd, &max, 8) != 8) return self.note("eventfd: %s", std::strerror(errno));
+      arm_and_flow(self, efd, efd, [&] { return self.cmd.load() >= 1; });
       ::close(efd);
-      h.f.close_sock();
-      h.stage = 2;
+      self.f.close_sock();
+      self.stage = 2;
     });
     h.go();
     step("a blocking eventfd at its maximum as call fd; frames both ways");
@@ -141,22 +141,22 @@ TEST(HostileFrontend, BlockingEventfdAtMax) {
 TEST(HostileFrontend, MemoryShrunkDuringRingSetup) {
   expect_child_ok({}, [](Env& e) {
     const uint64_t d0 = e.xstat("vhost_disconnects");
-    Hostile h(e.a_sock, [](Hostile& h) {
-      int rc = h.f.handshake();
-      if (rc == 0) rc = h.f.make_memory(2u << 20, 2u << 20);
-      if (rc == 0) rc = h.f.set_mem_table();
+    Hostile h(e.a_sock, [](Hostile& self) {
+      int rc = self.f.handshake();
+      if (rc == 0) rc = self.f.make_memory(2u << 20, 2u << 20);
+      if (rc == 0) rc = self.f.set_mem_table();
       uint64_t f = 0;  // a request with a reply: the table was taken when it comes
-      if (rc == 0) rc = h.f.get_u64(vu::GET_FEATURES, &f);
-      if (!h.sent_ok(rc, "handshake and memory table")) return h.watch();
-      h.f.touch_ok = false;
-      if (::ftruncate(h.f.memfd, 0) != 0) return h.note("ftruncate: %s", std::strerror(errno));
-      h.note("memory table taken; memfd shrunk to 0; now SET_VRING_NUM/BASE/ADDR/KICK/CALL");
-      h.stage = 1;
-      rc = h.f.setup_ring(0, -1);
-      if (rc == 0) rc = h.f.setup_ring(1, -1);
-      h.sent_ok(rc, "ring set-up over the shrunk memfd");
-      h.stage = 2;
-      h.watch();
+      if (rc == 0) rc = self.f.get_u64(vu::GET_FEATURES, &f);
+      if (!self.sent_ok(rc, "handshake and memory table")) return self.watch();
+      self.f.touch_ok = false;
+      if (::ftruncate(self.f.memfd, 0) != 0) return self.note("ftruncate: %s", std::strerror(errno));
+      self.note("memory table taken; memfd shrunk to 0; now SET_VRING_NUM/BASE/ADDR/KICK/CALL");
+      self.stage = 1;
+      rc = self.f.setup_ring(0, -1);
+      if (rc == 0) rc = self.f.setup_ring(1, -1);
+      self.sent_ok(rc, "ring set-up over the shrunk memfd");
+      self.stage = 2;
+      self.watch();
     });
     h.go();
     step("ring set-up over a memfd shrunk to 0");
@@ -175,14 +175,14 @@ TEST(HostileFrontend, MemoryShrunkDuringRingSetup) {
 TEST(HostileFrontend, MemoryShrunkWhileFramesFlow) {
   expect_child_ok({}, [](Env& e) {
     CallFds call;
-    Hostile h(e.a_sock, [&call](Hostile& h) {
-      arm_and_flow(h, call.fd[0], call.fd[1], [&] { return h.cmd.load() >= 1; });
-      if (h.stop || h.dropped || h.stage < 1) return;
-      h.f.touch_ok = false;  // from here on this thread never touches the mapping
-      if (::ftruncate(h.f.memfd, 0) != 0) return h.note("ftruncate: %s", std::strerror(errno));
-      h.note("memfd shrunk to 0 under running rings");
-      h.stage = 2;
-      h.watch();
+    Hostile h(e.a_sock, [&call](Hostile& self) {
+      arm_and_flow(self, call.fd[0], call.fd[1], [&] { return self.cmd.load() >= 1; });
+      if (self.stop || self.dropped || self.stage < 1) return;
+      self.f.touch_ok = false;  // from here on this thread never touches the mapping
+      if (::ftruncate(self.f.memfd, 0) != 0) return self.note("ftruncate: %s", std::strerror(errno));
+      self.note("memfd shrunk to 0 under running rings");
+      self.stage = 2;
+      self.watch();
     });
     h.go();
     step("frames both ways through net_vnet_vhost0 before the shrink");
@@ -209,33 +209,33 @@ TEST(HostileFrontend, MemoryShrunkWhileFramesFlow) {
 TEST(HostileFrontend, RepliesNeverRead) {
   expect_child_ok({}, [](Env& e) {
     const uint64_t d0 = e.xstat("vhost_disconnects");
-    Hostile h(e.a_sock, [](Hostile& h) {
-      if (!h.sent_ok(h.f.handshake(), "handshake")) return h.watch();
+    Hostile h(e.a_sock, [](Hostile& self) {
+      if (!self.sent_ok(self.f.handshake(), "handshake")) return self.watch();
       const uint32_t hdr[3] = {vu::GET_FEATURES, vu::FLAG_VERSION, 0};
       double stuck = 0;
       size_t part = 0;  // bytes of the current request already sent
-      while (!h.stop && !h.dropped) {
-        const ssize_t n =
-            ::send(h.f.sock, reinterpret_cast<const char*>(hdr) + part, sizeof hdr - part, MSG_NOSIGNAL | MSG_DONTWAIT);
+      while (!self.stop && !self.dropped) {
+        const ssize_t n = ::send(self.f.sock, reinterpret_cast<const char*>(hdr) + part, sizeof hdr - part,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
           part += static_cast<size_t>(n);
           if (part == sizeof hdr) {
             part = 0;
-            ++h.sent;
+            ++self.sent;
           }
           stuck = 0;
         } else if (errno == EAGAIN) {
           if (stuck == 0) stuck = now_s();
           if (now_s() - stuck > 1.0) break;  // full, and the backend no longer reads
-          pollfd p{h.f.sock, POLLOUT | POLLRDHUP, 0};
-          if (::poll(&p, 1, 50) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) h.dropped = true;
+          pollfd p{self.f.sock, POLLOUT | POLLRDHUP, 0};
+          if (::poll(&p, 1, 50) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) self.dropped = true;
         } else {
-          h.note("send: %s", std::strerror(errno));
-          h.dropped = true;
+          self.note("send: %s", std::strerror(errno));
+          self.dropped = true;
         }
       }
-      h.stage = 1;
-      h.watch();
+      self.stage = 1;
+      self.watch();
     });
     h.go();
     step("GET_FEATURES until the socket is full, replies never read");
@@ -329,13 +329,13 @@ TEST(HostileFrontend, TebibyteRegionRefused) {
 #endif
   expect_child_ok({.mlock = true}, [](Env& e) {
     const uint64_t bad0 = e.xstat("vhost_bad_messages");
-    Hostile h(e.a_sock, [](Hostile& h) {
-      int rc = h.f.handshake();
-      if (rc == 0) rc = h.f.make_memory(1ull << 40, 2u << 20);  // sparse; 2 MiB of it mapped here
-      if (rc == 0) rc = h.f.set_mem_table();
-      h.sent_ok(rc, "a 1 TiB memory table");
-      h.stage = 1;
-      h.watch();
+    Hostile h(e.a_sock, [](Hostile& self) {
+      int rc = self.f.handshake();
+      if (rc == 0) rc = self.f.make_memory(1ull << 40, 2u << 20);  // sparse; 2 MiB of it mapped here
+      if (rc == 0) rc = self.f.set_mem_table();
+      self.sent_ok(rc, "a 1 TiB memory table");
+      self.stage = 1;
+      self.watch();
     });
     rss_guard_begin(1536);
     h.go();
@@ -358,9 +358,9 @@ TEST(HostileFrontend, GibibyteRegionStaysSparse) {
 #endif
   expect_child_ok({.mlock = true}, [](Env& e) {
     CallFds call;
-    Hostile h(e.a_sock, [&call](Hostile& h) {
+    Hostile h(e.a_sock, [&call](Hostile& self) {
       arm_and_flow(
-          h, call.fd[0], call.fd[1], [] { return false; }, 1ull << 30);
+          self, call.fd[0], call.fd[1], [] { return false; }, 1ull << 30);
     });
     rss_guard_begin(1536);
     h.go();
@@ -380,14 +380,14 @@ TEST(HostileFrontend, GibibyteRegionStaysSparse) {
 TEST(HostileBackend, PartialReplyHeader) {
   expect_child_ok({.recovery = "net_vnet_user7"}, [](Env& e) {
     {
-      FakeBackend b(e.f_sock, [](FakeBackend& b) {
-        const int s = b.accept();
+      FakeBackend b(e.f_sock, [](FakeBackend& self) {
+        const int s = self.accept();
         vu::Msg m{};
-        if (s < 0 || !b.serve_until(s, vu::GET_FEATURES, m)) return;
+        if (s < 0 || !self.serve_until(s, vu::GET_FEATURES, m)) return;
         const uint32_t hdr[3] = {vu::GET_FEATURES, vu::FLAG_VERSION | vu::FLAG_REPLY, 8};
         if (::send(s, hdr, 5, MSG_NOSIGNAL) != 5) return;
-        b.stage = 1;
-        b.hold(s);
+        self.stage = 1;
+        self.hold(s);
       });
       if (!b.listening()) e.fatal("fake backend cannot listen on %s", e.f_sock.c_str());
       const std::string args = "path=" + e.f_sock;
@@ -411,18 +411,18 @@ TEST(HostileBackend, PartialReplyHeader) {
 TEST(HostileBackend, StallMidReconnect) {
   expect_child_ok({.recovery = "net_vnet_user8"}, [](Env& e) {
     {
-      FakeBackend b(e.f_sock, [](FakeBackend& b) {
-        int s = b.accept();
+      FakeBackend b(e.f_sock, [](FakeBackend& self) {
+        int s = self.accept();
         vu::Msg m{};
         if (s < 0) return;
-        while (b.next(s, m, 1)) FakeBackend::serve(s, m);  // until told to go away
-        b.drop(s);
-        b.stage = 1;
-        if ((s = b.accept()) < 0) return;
-        b.stage = 2;
-        if (!b.serve_until(s, vu::SET_MEM_TABLE, m)) return;
-        b.stage = 3;  // never answered
-        b.hold(s);
+        while (self.next(s, m, 1)) FakeBackend::serve(s, m);  // until told to go away
+        self.drop(s);
+        self.stage = 1;
+        if ((s = self.accept()) < 0) return;
+        self.stage = 2;
+        if (!self.serve_until(s, vu::SET_MEM_TABLE, m)) return;
+        self.stage = 3;  // never answered
+        self.hold(s);
       });
       if (!b.listening()) e.fatal("fake backend cannot listen on %s", e.f_sock.c_str());
       const std::string args = "path=" + e.f_sock;

@@ -426,21 +426,21 @@ TYPED_TEST(DriverPeer, LenLargerThanBuffer) {
 // Device-readable-only buffers (Tx): a device reporting their readable length
 // (DPDK's vhost does on packed rings) is tolerated; the length reads as 0.
 TYPED_TEST(DriverPeer, LenOnReadOnlyBufferIsIgnored) {
-  QueuePair<TypeParam> p;
-  ASSERT_EQ(p.init(8, {}), 0);
-  Pool pool;
-  pool.init(*p.arena, 8, 64);
-  Seg s{pool.iova(0), 64, false};
-  ASSERT_EQ(p.drv.add(&s, 1, tok(0)), 0);
-  p.drv.publish();
+  QueuePair<TypeParam> q;
+  ASSERT_EQ(q.init(8, {}), 0);
+  Pool bufs;
+  bufs.init(*q.arena, 8, 64);
+  Seg s{bufs.iova(0), 64, false};
+  ASSERT_EQ(q.drv.add(&s, 1, tok(0)), 0);
+  q.drv.publish();
   Chain c;
-  ASSERT_EQ(p.dev.pop(c), Pop::Ok);
-  p.dev.push_used(c, 64 + 12);
-  p.dev.flush();
+  ASSERT_EQ(q.dev.pop(c), Pop::Ok);
+  q.dev.push_used(c, 64 + 12);
+  q.dev.flush();
   UsedBuf u;
-  ASSERT_EQ(p.drv.poll_used(&u, 1), 1);
+  ASSERT_EQ(q.drv.poll_used(&u, 1), 1);
   EXPECT_EQ(u.len, 0u);
-  EXPECT_FALSE(p.drv.broken());
+  EXPECT_FALSE(q.drv.broken());
 }
 
 TYPED_TEST(DriverPeer, UsedTwice) {

@@ -27,7 +27,7 @@
 #include "log_capture.h"
 #include "net/rxtx.h"
 #include "virtio/features.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vu = vnet::vhost_user;
 using vnet::virtio::bit;

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 #include "vhost/datapath.h"
 #include "vhost/settle.h"
 

@@ -201,10 +201,10 @@ inline int run_pair(const PairScenario& s, const std::string& dir) {
   }
 
   if (s.expect_dma) {
-    for (const char* dir : {"rx_", "tx_"}) {
-      const uint64_t copies = xstat_sum(pv, dir, "_dma_copies"), errs = xstat_sum(pv, dir, "_dma_errors");
-      std::fprintf(stderr, "backend %sq*: dma copies %lu, cpu copies %lu, dma errors %lu, fallbacks %lu\n", dir, copies,
-                   xstat_sum(pv, dir, "_cpu_copies"), errs, xstat_sum(pv, dir, "_dma_fallbacks"));
+    for (const char* side : {"rx_", "tx_"}) {
+      const uint64_t copies = xstat_sum(pv, side, "_dma_copies"), errs = xstat_sum(pv, side, "_dma_errors");
+      std::fprintf(stderr, "backend %sq*: dma copies %lu, cpu copies %lu, dma errors %lu, fallbacks %lu\n", side,
+                   copies, xstat_sum(pv, side, "_cpu_copies"), errs, xstat_sum(pv, side, "_dma_fallbacks"));
       if (copies == 0 || errs != 0) ++failed;
     }
   }

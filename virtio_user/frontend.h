@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::virtio_user {
 

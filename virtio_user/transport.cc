@@ -18,7 +18,7 @@
 #include <cstring>
 #include <vector>
 
-#include "net/log.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
 
@@ -345,7 +345,8 @@ int VhostUserTransport::start(uint16_t nvqs) {
     const net::QueueAddrs& a = addrs_[q];
     rc = fe_.set_vring_num(q, a.size);
     // packed: index 0 with the wrap counter (1) in bit 15
-    if (rc == 0) rc = fe_.set_vring_base(q, has(features_, virtio::feat::RING_PACKED) ? 0x8000u : 0u);
+    if (rc == 0)
+      rc = fe_.set_vring_base(q, has(features_, virtio::feat::RING_PACKED) ? uint32_t{virtio::PACKED_WRAP_BIT} : 0u);
     if (rc == 0) rc = fe_.set_vring_addr(q, a.desc, a.avail, a.used);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_KICK, q, kickfd_[q]);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_CALL, q, callfd_[q]);

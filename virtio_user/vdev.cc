@@ -15,7 +15,7 @@
 
 #include "net/devargs.h"
 #include "net/ethdev.h"
-#include "net/log.h"
+#include "common/log.h"
 #include "virtio/ring_layout.h"
 #include "virtio_user/transport.h"
 

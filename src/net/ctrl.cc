@@ -15,7 +15,7 @@
 #include <new>
 
 #include "net/ethdev.h"
-#include "net/log.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
 

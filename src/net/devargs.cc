@@ -4,13 +4,11 @@
 // between them. Each bad value is refused with one log line naming it.
 #include "net/devargs.h"
 
-#include <rte_kvargs.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
+#include <iterator>
 
 #include "virtio/ring_layout.h"
 
@@ -21,22 +19,7 @@ const char* const kPortKeys[] = {"queues", "queue_size", "packed_vq", "mrg_rxbuf
 
 constexpr uint64_t kMaxQueuePairs = 128;
 
-#define DEVARGS_LOG(log, level, fmt, ...) \
-  rte_log(RTE_LOG_##level, static_cast<uint32_t>(*(log).type), "%s: " fmt "\n", (log).prefix, ##__VA_ARGS__)
-
 }  // namespace
-
-int parse_devarg_uint(const char* key, const char* v, uint64_t max, uint64_t* out, const DevargsLog& log) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long x = std::strtoull(v, &end, 0);
-  if (errno || end == v || *end != '\0' || x > max) {
-    DEVARGS_LOG(log, ERR, "devarg %s=%s: expected an integer up to %llu", key, v, static_cast<unsigned long long>(max));
-    return -EINVAL;
-  }
-  *out = x;
-  return 0;
-}
 
 int parse_port_arg(const char* key, const char* v, PortArgs* a, const DevargsLog& log) {
   const std::string k = key;
@@ -46,7 +29,7 @@ int parse_port_arg(const char* key, const char* v, PortArgs* a, const DevargsLog
   PortOptions& o = a->port;
   if (k == "mac") {
     if (rte_ether_unformat_addr(v, &o.mac) != 0) {
-      DEVARGS_LOG(log, ERR, "devarg mac=%s: not a MAC address", v);
+      devargs::error(log, "devarg mac=%s: not a MAC address", v);
       return -EINVAL;
     }
     o.mac_set = true;
@@ -59,7 +42,7 @@ int parse_port_arg(const char* key, const char* v, PortArgs* a, const DevargsLog
   uint64_t x = 0;
   if (int rc = parse_devarg_uint(key, v, max, &x, log); rc != 0) return rc;
   if (k == "queues" && x == 0) {
-    DEVARGS_LOG(log, ERR, "devarg queues=%s: at least one queue pair", v);
+    devargs::error(log, "devarg queues=%s: at least one queue pair", v);
     return -EINVAL;
   }
   if (k == "queues") {
@@ -83,50 +66,22 @@ int parse_port_arg(const char* key, const char* v, PortArgs* a, const DevargsLog
 
 void finish_port_args(const char* name, PortArgs* a, const DevargsLog& log) {
   if (a->port.queues > 1 && !a->port.cq) {  // queue pairs are set through the control queue
-    DEVARGS_LOG(log, INFO, "%s: queues=%u implies cq=1", name, a->port.queues);
+    devargs::info(log, "%s: queues=%u implies cq=1", name, a->port.queues);
     a->port.cq = true;
   }
 }
 
-namespace {
-
-struct Ctx {
-  PortArgs* out;
-  const OwnArgFn* own;
-  const DevargsLog* log;
-};
-
-int on_arg(const char* key, const char* v, void* arg) {
-  auto* c = static_cast<Ctx*>(arg);
-  if (!v) {  // "key" without "=value"
-    DEVARGS_LOG(*c->log, ERR, "devarg %s: needs a value", key);
-    return -EINVAL;
-  }
-  const int rc = parse_port_arg(key, v, c->out, *c->log);
-  if (rc != 0) return rc < 0 ? rc : 0;
-  return (*c->own)(key, v);
-}
-
-}  // namespace
-
 int parse_port_devargs(const char* name, const char* args, std::initializer_list<const char*> own_keys,
                        const OwnArgFn& own, PortArgs* out, const DevargsLog& log) {
-  if (args && *args) {
-    std::vector<const char*> keys(own_keys);
-    keys.insert(keys.end(), std::begin(kPortKeys), std::end(kPortKeys));
-    std::string known;
-    for (const char* k : keys) known += known.empty() ? k : std::string(" ") + k;
-    keys.push_back(nullptr);
-    rte_kvargs* kv = rte_kvargs_parse(args, keys.data());
-    if (!kv) {
-      DEVARGS_LOG(log, ERR, "%s: cannot parse devargs '%s' (known: %s)", name, args, known.c_str());
-      return -EINVAL;
-    }
-    Ctx c{out, &own, &log};
-    const int rc = rte_kvargs_process(kv, nullptr, on_arg, &c);
-    rte_kvargs_free(kv);
-    if (rc != 0) return -EINVAL;
-  }
+  const int rc = devargs::walk(
+      name, args, own_keys, kPortKeys, std::size(kPortKeys),
+      [&](const char* key, const char* v) {
+        const int r = parse_port_arg(key, v, out, log);
+        if (r != 0) return r < 0 ? r : 0;
+        return own(key, v);
+      },
+      log);
+  if (rc != 0) return -EINVAL;
   finish_port_args(name, out, log);
   return 0;
 }

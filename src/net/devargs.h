@@ -9,15 +9,13 @@
 #include <functional>
 #include <initializer_list>
 
+#include "common/devargs.h"
 #include "net/ethdev.h"
 
 namespace vnet::net {
 
-// Where a driver's devargs log lines go: its rte_log type and prefix.
-struct DevargsLog {
-  const int* type;     // read when logging: log types are registered by constructors
-  const char* prefix;  // e.g. "vnet_user"
-};
+// Where a driver's devargs log lines go (common/devargs.h).
+using DevargsLog = devargs::Log;
 
 // What parsing the port devargs gave.
 struct PortArgs {
@@ -27,10 +25,12 @@ struct PortArgs {
 
 // An unsigned integer devarg up to max (decimal, 0x hex, 0 octal): 0, or
 // -EINVAL after a log line naming key and value.
-int parse_devarg_uint(const char* key, const char* value, uint64_t max, uint64_t* out, const DevargsLog& log);
+inline int parse_devarg_uint(const char* key, const char* value, uint64_t max, uint64_t* out, const DevargsLog& log) {
+  return devargs::parse_uint(key, value, 0, max, out, log);
+}
 
 // A driver's own key: 0 taken, -EINVAL (after a log line naming it).
-using OwnArgFn = std::function<int(const char* key, const char* value)>;
+using OwnArgFn = devargs::OnArg;
 
 // The shared keys (queues queue_size packed_vq mrg_rxbuf in_order mac speed
 // cq), each validated. Returns 1 when key is one of them and value is good,

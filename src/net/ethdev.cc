@@ -16,7 +16,7 @@
 #include "net/ctrl.h"
 #include "net/rxtx.h"
 #include "net/xstats.h"
-#include "net/log.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
 
@@ -150,7 +150,7 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
                                            RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
     // Indirect tables (one per buffer id) followed by the Tx header slots.
-    const size_t aux = size_t{n} * kIndirectPerHead * 16 + size_t{n} * kTxHdrStride;
+    const size_t aux = size_t{n} * kIndirectPerHead * virtio::DESC_SIZE + size_t{n} * kTxHdrStride;
     snprintf(name, sizeof name, "vnet%u_tx%u_aux", dev->data->port_id, qid);
     q->aux_mz = rte_memzone_reserve_aligned(name, aux, static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 64);
   }
@@ -178,7 +178,7 @@ int queue_start(Port& p, Queue* q) {
   c.used_align = used_align(p);
   if (!q->is_rx) {
     if (c.indirect) c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
-    const size_t hoff = size_t{q->size} * kIndirectPerHead * 16;
+    const size_t hoff = size_t{q->size} * kIndirectPerHead * virtio::DESC_SIZE;
     q->hdrs = static_cast<uint8_t*>(q->aux_mz->addr) + hoff;
     q->hdrs_addr = dev_addr(p, q->aux_mz, hoff);
   }

@@ -5,6 +5,7 @@
 #include <rte_log.h>
 
 #include "ring/common.h"
+#include "common/log.h"
 
 RTE_LOG_REGISTER(vnet_logtype_ring, pmd.net.vnet.ring, NOTICE);
 RTE_LOG_REGISTER(vnet_logtype_net, pmd.net.vnet, NOTICE);

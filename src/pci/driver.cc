@@ -18,7 +18,7 @@
 #include "net/devargs.h"
 #include "net/ethdev.h"
 #include "pci/caps.h"
-#include "pci/log.h"
+#include "common/log.h"
 #include "pci/transport.h"
 #include "virtio/ring_layout.h"
 

@@ -3,8 +3,9 @@
 // PciTransport (modern virtio-pci, virtio 1.x 4.1): config-space decode at
 // open, the status handshake (3.1.1), feature commit with FEATURES_OK read
 // back, per-queue set-up through common config, DRIVER_OK at start and a
-// reset (waited for) at stop. Register accesses use rte_read/rte_write,
-// which order MMIO against the ring memory written before them.
+// reset (waited for) at stop; the link-state interrupt and its INTx masking.
+// Register accesses use rte_read/rte_write, which order MMIO against the
+// ring memory written before them.
 #include "pci/transport.h"
 
 #include <rte_byteorder.h>
@@ -17,7 +18,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "pci/log.h"
+#include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
 
@@ -28,10 +29,20 @@ using virtio::has;
 namespace feat = virtio::feat;
 namespace st = virtio::status;
 
+namespace {
+constexpr off_t kPciCommand = 0x04;                 // PCI 3.0 6.2.2, 16 bits
+constexpr uint16_t kCommandIntxDisable = 1u << 10;  // Interrupt Disable
+}  // namespace
+
 PciTransport::~PciTransport() {
   if (lsc_dev_) {
-    rte_intr_disable(dev_->intr_handle);
+    // The callback first (waited for): once it is gone nothing unmasks
+    // behind the mask below.
     rte_intr_callback_unregister_sync(dev_->intr_handle, on_interrupt, this);
+    if (own_intx_)
+      intx_mask(true);
+    else
+      rte_intr_disable(dev_->intr_handle);
   }
   if (common_ || io_mapped_) reset();
   if (io_mapped_) rte_pci_ioport_unmap(&io_);
@@ -425,11 +436,51 @@ int PciTransport::set_config_vector(uint16_t v) {
   return 0;
 }
 
+// uio_pci_generic masks INTx in its handler (sets the command register's
+// Interrupt Disable bit when the status register shows the function's
+// interrupt); the driver unmasks once it has consumed the cause. DPDK's
+// rte_intr_enable/ack/disable for RTE_INTR_HANDLE_UIO_INTX flip that bit with
+// a one-byte write at config offset 5. QEMU before the 2023 fix "pci: Fix
+// the update of interrupt disable bit in PCI_COMMAND register" (Debian 12's
+// 7.2 included) re-evaluates the INTx level only for config writes that
+// cover offset 4, so a byte write that unmasks while the device holds its
+// line asserted never raises the line: that interrupt is lost, and so is
+// every later one (the device's own level does not change again). When the
+// cause is then cleared (an ISR read, a reset), QEMU's per-PIRQ count drops
+// below zero and holds the line asserted with no device behind it: the
+// kernel's handler finds no pending interrupt 100,000 times and disables
+// the line ("nobody cared"), for us and for whichever driver binds next.
+// Writing the whole 16-bit register keeps QEMU's count in step, and real
+// hardware latches either write the same. A read-modify-write: between the
+// two the kernel's handler can only set the same bit (the bit is set while
+// we unmask; when we mask it sets what we are about to write).
+int PciTransport::intx_mask(bool mask) {
+  uint16_t raw = 0;
+  if (rte_pci_read_config(dev_, &raw, sizeof raw, kPciCommand) != static_cast<int>(sizeof raw)) {
+    VNET_PCI_LOG(ERR, "%s: cannot read the PCI command register", dev_->name);
+    return -EIO;
+  }
+  const uint16_t cmd = rte_le_to_cpu_16(raw);
+  const uint16_t want = mask ? cmd | kCommandIntxDisable : cmd & ~kCommandIntxDisable;
+  if (want == cmd) return 0;
+  raw = rte_cpu_to_le_16(want);
+  if (rte_pci_write_config(dev_, &raw, sizeof raw, kPciCommand) != static_cast<int>(sizeof raw)) {
+    VNET_PCI_LOG(ERR, "%s: cannot %s INTx in the PCI command register", dev_->name, mask ? "mask" : "unmask");
+    return -EIO;
+  }
+  return 0;
+}
+
 void PciTransport::on_interrupt(void* arg) {
   auto* t = static_cast<PciTransport*>(arg);
-  // Reading the ISR acknowledges it (4.1.4.5) and deasserts INTx.
+  // Reading the ISR acknowledges it (4.1.4.5) and lowers the device's INTx
+  // level; a cause raised after this read keeps the level up, so the unmask
+  // below delivers it as the next interrupt.
   const uint8_t isr = t->read_isr();
-  rte_intr_ack(t->dev_->intr_handle);
+  if (t->own_intx_)
+    t->intx_mask(false);
+  else
+    rte_intr_ack(t->dev_->intr_handle);
   if (!(isr & 2) && rte_intr_type_get(t->dev_->intr_handle) != RTE_INTR_HANDLE_VFIO_MSIX) return;
   rte_eth_dev* eth = t->lsc_dev_;
   if (eth->dev_ops && eth->dev_ops->link_update) eth->dev_ops->link_update(eth, 0);
@@ -448,16 +499,25 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
     VNET_PCI_LOG(INFO, "%s: device cannot route config changes to MSI-X vector 0: link status is polled", dev_->name);
     return -ENOTSUP;
   }
+  // Both before the callback can run: the interrupt thread reads them
+  // (registering hands them over: it wakes that thread through a pipe).
+  // uio_pci_generic: INTx is unmasked by a 16-bit command write (see
+  // intx_mask), not by rte_intr_enable/ack's byte write; igb_uio and
+  // vfio-pci unmask in the kernel.
+  lsc_dev_ = eth;
+  own_intx_ = type == RTE_INTR_HANDLE_UIO_INTX;
   if (int rc = rte_intr_callback_register(h, on_interrupt, this); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot register the interrupt callback (%d): link status is polled", dev_->name, rc);
+    lsc_dev_ = nullptr;
+    own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);
     return -ENOTSUP;
   }
-  lsc_dev_ = eth;
-  if (int rc = rte_intr_enable(h); rc != 0) {
+  if (int rc = own_intx_ ? intx_mask(false) : rte_intr_enable(h); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot enable the interrupt (%d): link status is polled", dev_->name, rc);
     rte_intr_callback_unregister_sync(h, on_interrupt, this);
     lsc_dev_ = nullptr;
+    own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);
     return -ENOTSUP;
   }

@@ -78,6 +78,9 @@ class PciTransport final : public net::Transport {
   void wr64(uint32_t lo, uint64_t v);
   bool read_device_cfg(void* dst, uint32_t off, uint32_t len);
   int set_config_vector(uint16_t v);
+  // Set (mask) or clear the Interrupt Disable bit with a 16-bit write of the
+  // PCI command register. 0 or -EIO with a log line.
+  int intx_mask(bool mask);
   static void on_interrupt(void* arg);
 
   rte_pci_device* dev_ = nullptr;
@@ -96,6 +99,7 @@ class PciTransport final : public net::Transport {
   uint32_t max_qsize_ = 0;
   uint16_t config_vector_ = common::NO_VECTOR;  // restored after every reset
   rte_eth_dev* lsc_dev_ = nullptr;              // interrupt callback registered
+  bool own_intx_ = false;                       // uio_pci_generic: INTx (un)masked by intx_mask
   bool legacy_ = false;
   rte_pci_ioport io_{};  // legacy: BAR 0
   bool io_mapped_ = false;

@@ -187,8 +187,10 @@ class PackedDevice {
   }
 
   // vhost-user GET_VRING_BASE for packed rings: index | wrap << 15.
-  uint16_t last_avail() const { return static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? 0x8000 : 0)); }
-  uint16_t used_idx() const { return static_cast<uint16_t>(used_idx_ | (used_wrap_ ? 0x8000 : 0)); }
+  uint16_t last_avail() const {
+    return static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? virtio::PACKED_WRAP_BIT : 0));
+  }
+  uint16_t used_idx() const { return static_cast<uint16_t>(used_idx_ | (used_wrap_ ? virtio::PACKED_WRAP_BIT : 0)); }
   bool broken() const { return broken_; }
   uint32_t size() const { return size_; }
   const ErrCounters<DevErr>& errors() const { return err_; }

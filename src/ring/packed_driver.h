@@ -160,16 +160,16 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
   const bool head_wrap = avail_wrap_;
   uint16_t head_flags;
   if (indirect) {
-    auto* table =
-        reinterpret_cast<virtio::PackedDesc*>(static_cast<uint8_t*>(ind_.va) + size_t{id} * ind_.per_head * 16);
+    auto* table = reinterpret_cast<virtio::PackedDesc*>(static_cast<uint8_t*>(ind_.va) +
+                                                        size_t{id} * ind_.per_head * virtio::DESC_SIZE);
     for (uint16_t k = 0; k < n; ++k) {  // 2.8.19: table entries are used in sequence
       table[k].addr.set(segs[k].addr);
       table[k].len.set(segs[k].len);
       table[k].id.set(0);
       table[k].flags.set(segs[k].write ? virtio::DESC_F_WRITE : 0);
     }
-    desc_[head].addr.set(ind_.iova + uint64_t{id} * ind_.per_head * 16);
-    desc_[head].len.set(uint32_t{n} * 16);
+    desc_[head].addr.set(ind_.iova + uint64_t{id} * ind_.per_head * virtio::DESC_SIZE);
+    desc_[head].len.set(uint32_t{n} * virtio::DESC_SIZE);
     desc_[head].id.set(id);
     head_flags = virtio::DESC_F_INDIRECT | avail_flags(head_wrap);
     if (++next_avail_ == size_) {

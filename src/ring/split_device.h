@@ -148,7 +148,7 @@ class SplitDevice {
         .store(virtio::to_le(virtio::USED_F_NO_NOTIFY), std::memory_order_relaxed);
     if (event_idx_)
       std::atomic_ref<uint16_t>(avail_event_->raw)
-          .store(virtio::to_le(static_cast<uint16_t>(last_avail_ - 0x8000)), std::memory_order_relaxed);
+          .store(virtio::to_le(static_cast<uint16_t>(last_avail_ - virtio::EVENT_IDX_FAR)), std::memory_order_relaxed);
   }
   bool enable_kicks() {  // true when chains are already pending
     std::atomic_ref<uint16_t>(used_->flags.raw).store(0, std::memory_order_relaxed);
@@ -167,7 +167,7 @@ class SplitDevice {
 
  private:
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
-  DevErr walk(Chain& c, uint16_t head) {
+  [[gnu::always_inline]] DevErr walk(Chain& c, uint16_t head) {
     const virtio::SplitDesc* table = desc_;
     uint32_t tsize = size_;
     uint32_t budget = size_;  // 2.7.5.3.1: no chain is longer than the queue

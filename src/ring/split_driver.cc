@@ -53,7 +53,7 @@ void SplitDriver::disable_cb() {
       .store(virtio::to_le(virtio::AVAIL_F_NO_INTERRUPT), std::memory_order_relaxed);
   if (event_idx_) {  // an event index a full lap behind: never crossed in practice
     std::atomic_ref<uint16_t>(used_event_->raw)
-        .store(virtio::to_le(static_cast<uint16_t>(last_used_ - 0x8000)), std::memory_order_relaxed);
+        .store(virtio::to_le(static_cast<uint16_t>(last_used_ - virtio::EVENT_IDX_FAR)), std::memory_order_relaxed);
   }
 }
 

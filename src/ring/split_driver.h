@@ -160,8 +160,8 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
   const uint16_t head = free_head_;
   uint16_t last = head;
   if (indirect) {
-    auto* table =
-        reinterpret_cast<virtio::SplitDesc*>(static_cast<uint8_t*>(ind_.va) + size_t{head} * ind_.per_head * 16);
+    auto* table = reinterpret_cast<virtio::SplitDesc*>(static_cast<uint8_t*>(ind_.va) +
+                                                       size_t{head} * ind_.per_head * virtio::DESC_SIZE);
     for (uint16_t k = 0; k < n; ++k) {
       uint16_t fl = (segs[k].write ? virtio::DESC_F_WRITE : 0) | (k + 1 < n ? virtio::DESC_F_NEXT : 0);
       table[k].addr.set(segs[k].addr);
@@ -169,9 +169,9 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
       table[k].flags.set(fl);
       table[k].next.set(static_cast<uint16_t>(k + 1));
     }
-    const uint64_t tiova = ind_.iova + uint64_t{head} * ind_.per_head * 16;
+    const uint64_t tiova = ind_.iova + uint64_t{head} * ind_.per_head * virtio::DESC_SIZE;
     free_head_ = shadow_[head].next;
-    write_desc(head, tiova, uint32_t{n} * 16, virtio::DESC_F_INDIRECT, free_head_);
+    write_desc(head, tiova, uint32_t{n} * virtio::DESC_SIZE, virtio::DESC_F_INDIRECT, free_head_);
   } else {
     uint16_t i = head;
     for (uint16_t k = 0; k < n; ++k) {

@@ -6,34 +6,39 @@
 // and live until dev_close; a frontend that goes away frees nothing a burst
 // could touch; bursts only enter()/leave() their ring (and, for rings with a
 // DMA channel, take that channel's flag). The dmadevs named in `dmas=` are
-// configured and started at probe and stopped at close.
+// configured and started at probe and stopped at close (dma_setup.cc);
+// xstats are in xstats.cc, the port's state in port.h.
 #include <bus_vdev_driver.h>
 #include <ethdev_driver.h>
 #include <ethdev_vdev.h>
-#include <rte_dmadev.h>
 #include <rte_ether.h>
-#include <rte_kvargs.h>
 #include <rte_malloc.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <iterator>
-#include <climits>
-#include <cstdlib>
-#include <cstring>
-#include <mutex>
+#include <cstdint>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "common/devargs.h"
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
-#include "vhost/log.h"
+#include "vhost/dma_setup.h"
+#include "common/log.h"
+#include "vhost/port.h"
 #include "vhost/rarp.h"
 #include "vhost/vhost_user_server.h"
+#include "vhost/xstats.h"
 
 namespace vnet::vhost {
+
+int stats_reset(rte_eth_dev* dev) {
+  BackendPort* p = port_of(dev);
+  // The data path owns the counters; reset records a baseline instead of writing them.
+  for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) p->base[i] = p->vrings[i].st;
+  return 0;
+}
+
 namespace {
 
 constexpr const char* kArgIface = "iface";
@@ -42,48 +47,11 @@ constexpr const char* kArgClient = "client";
 constexpr const char* kArgDmas = "dmas";
 constexpr const char* kArgDmaThreshold = "dma_threshold";
 constexpr const char* kArgMaxMem = "max_mem_mb";
-constexpr const char* const kValidArgs[] = {kArgIface,        kArgQueues, kArgClient, kArgDmas,
-                                            kArgDmaThreshold, kArgMaxMem, nullptr};
 
 // Copies at least this long go to the DMA engine unless dma_threshold= says
 // otherwise: below ~1 KiB a CPU copy of cache-hot data costs less than
 // submitting and completing a DMA op (benchmarks/dma_bench.cc, README).
 constexpr uint32_t kDefaultDmaThreshold = 1024;
-constexpr uint16_t kDmaRingSize = 1024;  // descriptors per vchan (clamped to the device's range)
-
-// dmadevs a closed port of ours configured and stopped: configured, yet free
-// for the next port (anything else already configured is someone's).
-std::mutex g_dma_mu;
-std::vector<int16_t> g_dma_released;
-
-// One `dmas=` entry: queue (direction, index) -> dmadev vchan.
-struct DmaSpec {
-  bool tx;  // txq: fills the frontend's receive ring (enqueue); rxq: drains its transmit ring
-  unsigned queue;
-  int16_t dev;
-  uint16_t vchan;
-};
-
-struct Port {
-  rte_eth_dev* dev = nullptr;
-  uint16_t queue_pairs = 1;
-  int socket = SOCKET_ID_ANY;  // NUMA node of the rings and their DMA state
-  Vring* vrings = nullptr;     // 2 * queue_pairs: the queue objects of the ethdev
-  Server* server = nullptr;
-  VringStats base[2 * kMaxQueuePairs];  // counters at the last stats_reset
-  DmaChan chans[2 * kMaxQueuePairs];    // distinct (dmadev, vchan) pairs in use
-  unsigned nchans = 0;
-  std::vector<int16_t> dma_devs;  // started by us, stopped at close
-  std::vector<uint64_t> xbase;    // xstats at the last xstats_reset
-};
-
-// dev_private holds only a pointer: the port has C++ members and stays in
-// process-private memory.
-struct Priv {
-  Port* port;
-};
-
-Port* port_of(rte_eth_dev* dev) { return static_cast<Priv*>(dev->data->dev_private)->port; }
 
 // Rx and Tx alike: run the ring's burst if the ring is usable. A ring with
 // a DMA channel runs under the channel's flag (taken before enter(), so that
@@ -121,7 +89,7 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   if (v.rarp && r < n && v.mp && v.rarp->take(mac)) {
     rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
     if (!m) {
-      VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+      VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
       return r;
     }
     build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
@@ -129,8 +97,8 @@ uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
     m->pkt_len = kRarpFrameLen;
     m->port = v.port_id;
     pkts[r++] = m;
-    VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1], mac[2],
-              mac[3], mac[4], mac[5]);
+    VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+                   mac[2], mac[3], mac[4], mac[5]);
   }
   return r;
 }
@@ -142,7 +110,7 @@ int tx_done_cleanup(void* q, uint32_t) {
 }
 
 void on_link(void* ctx, bool up) {
-  Port* p = static_cast<Port*>(ctx);
+  BackendPort* p = static_cast<BackendPort*>(ctx);
   rte_eth_link link;
   rte_eth_linkstatus_get(p->dev, &link);  // atomic: link_update() may store it from another thread
   link.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
@@ -153,7 +121,7 @@ void on_link(void* ctx, bool up) {
 int dev_configure(rte_eth_dev*) { return 0; }
 
 int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
-  const Port* p = port_of(dev);
+  const BackendPort* p = port_of(dev);
   info->max_mac_addrs = 1;
   info->max_rx_queues = p->queue_pairs;
   info->max_tx_queues = p->queue_pairs;
@@ -168,7 +136,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
 }
 
 int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const rte_eth_rxconf*, rte_mempool* mp) {
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (qid >= p->queue_pairs || !mp) return -EINVAL;
   dev->data->rx_queues[qid] = &p->vrings[2 * qid + 1];
   p->server->attach(2u * qid + 1, mp, true);
@@ -176,7 +144,7 @@ int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const
 }
 
 int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const rte_eth_txconf*) {
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (qid >= p->queue_pairs) return -EINVAL;
   dev->data->tx_queues[qid] = &p->vrings[2 * qid];
   p->server->attach(2u * qid, nullptr, true);
@@ -184,12 +152,12 @@ int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t, unsigned int, const
 }
 
 void rx_queue_release(rte_eth_dev* dev, uint16_t qid) {
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (p && qid < p->queue_pairs) p->server->attach(2u * qid + 1, nullptr, false);
 }
 
 void tx_queue_release(rte_eth_dev* dev, uint16_t qid) {
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (p && qid < p->queue_pairs) p->server->attach(2u * qid, nullptr, false);
 }
 
@@ -208,27 +176,20 @@ int dev_stop(rte_eth_dev* dev) {
   return 0;
 }
 
-void destroy(Port* p) {
+void destroy(BackendPort* p) {
   if (!p) return;
   if (p->server) {
     p->server->stop();  // every ring quiesced: no copy in flight any more
     delete p->server;
   }
-  for (int16_t d : p->dma_devs) {
-    rte_dma_stop(d);
-    std::lock_guard<std::mutex> g(g_dma_mu);
-    g_dma_released.push_back(d);
-  }
-  for (unsigned i = 0; i < p->nchans; ++i) rte_free(p->chans[i].tag);
-  if (p->vrings)
-    for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) destroy_async_queue(p->vrings[i].aq);
+  release_dma(p);
   destroy_vrings(p->vrings, 2u * p->queue_pairs);
   delete p;
 }
 
 int dev_close(rte_eth_dev* dev) {
   if (rte_eal_process_type() != RTE_PROC_PRIMARY) return 0;
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (!p) return 0;
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) dev->data->rx_queues[i] = nullptr;
   for (uint16_t i = 0; i < dev->data->nb_tx_queues; ++i) dev->data->tx_queues[i] = nullptr;
@@ -250,7 +211,7 @@ VringStats diff(const VringStats& a, const VringStats& b) {
 }
 
 int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   for (uint16_t i = 0; i < p->queue_pairs; ++i) {
     // The lcores keep counting while we read.
     const VringStats rx = diff(ring::counters_snapshot(p->vrings[2 * i + 1].st), p->base[2 * i + 1]);
@@ -273,122 +234,13 @@ int stats_get(rte_eth_dev* dev, rte_eth_stats* s) {
   return 0;
 }
 
-int stats_reset(rte_eth_dev* dev) {
-  Port* p = port_of(dev);
-  // The data path owns the counters; reset records a baseline instead of writing them.
-  for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) p->base[i] = p->vrings[i].st;
-  return 0;
-}
-
 int accept_op(rte_eth_dev*) { return 0; }
 int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
   if (mtu < RTE_ETHER_MIN_MTU || mtu > kMaxFrame - RTE_ETHER_HDR_LEN) {
-    VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU, kMaxFrame - RTE_ETHER_HDR_LEN);
+    VNET_VHOST_LOG(ERR, "%s: MTU %u outside %u..%u", dev->data->name, mtu, RTE_ETHER_MIN_MTU,
+                   kMaxFrame - RTE_ETHER_HDR_LEN);
     return -EINVAL;
   }
-  return 0;
-}
-
-// ---- xstats ------------------------------------------------------------------
-// Per queue (rx_qN_ / tx_qN_): traffic, copy engine and ring-protocol
-// counters; then the port's vhost-user control counters. Gauges (in flight)
-// are not affected by xstats_reset.
-
-constexpr const char* kRingErrNames[] = {
-    "avail_idx_jump",   "head_out_of_range", "next_out_of_range",       "chain_too_long",        "nested_indirect",
-    "indirect_bad_len", "indirect_and_next", "indirect_not_negotiated", "len_overflow",          "bad_address",
-    "read_after_write", "too_many_segs",     "packed_not_avail",        "packed_id_out_of_range"};
-static_assert(std::size(kRingErrNames) == static_cast<size_t>(ring::DevErr::Count));
-
-constexpr const char* kQueueNames[] = {
-    "packets",    "bytes",     "errors",        "drops",      "nombuf",        "cpu_copies",       "cpu_bytes",
-    "dma_copies", "dma_bytes", "dma_fallbacks", "dma_errors", "dma_abandoned", "dma_inflight_hwm", "dma_inflight"};
-constexpr unsigned kGauges = 2;  // the last queue names are gauges (high-water mark, in flight)
-constexpr unsigned kPerQueue = std::size(kQueueNames) + std::size(kRingErrNames);
-constexpr const char* kPortNames[] = {"vhost_messages",    "vhost_bad_messages",  "vhost_unsupported", "vhost_connects",
-                                      "vhost_disconnects", "vhost_memory_faults", "vhost_timeouts"};
-
-unsigned xstats_count(const Port* p) { return 2u * p->queue_pairs * kPerQueue + std::size(kPortNames); }
-
-// Ring order in xstats: rx queues, then tx queues.
-unsigned xstats_vring(const Port* p, unsigned k) { return k < p->queue_pairs ? 2 * k + 1 : 2 * (k - p->queue_pairs); }
-
-bool xstats_is_gauge(unsigned i, unsigned total_queue_stats) {
-  if (i >= total_queue_stats) return false;
-  const unsigned j = i % kPerQueue;
-  return j >= std::size(kQueueNames) - kGauges && j < std::size(kQueueNames);
-}
-
-// Packets in flight on a DMA queue its lcore keeps changing.
-uint64_t in_flight_now(const AsyncQueue& q) {
-  return static_cast<uint16_t>(ring::counters_snapshot(q.tail) - ring::counters_snapshot(q.pub));
-}
-
-void xstats_collect(const Port* p, uint64_t* out) {
-  p->server->with_control_held([&](const ServerStats& ss) {
-    unsigned i = 0;
-    for (unsigned k = 0; k < 2u * p->queue_pairs; ++k) {
-      const Vring& v = p->vrings[xstats_vring(p, k)];
-      // The lcores keep counting while we read (the control state is held).
-      const VringStats st = ring::counters_snapshot(v.st);
-      const CopyStats cs = ring::counters_snapshot(v.cs);
-      const uint64_t q[] = {st.packets,      st.bytes,
-                            st.bad_chains,   st.dropped,
-                            st.nombuf,       cs.cpu_copies,
-                            cs.cpu_bytes,    cs.dma_copies,
-                            cs.dma_bytes,    cs.dma_fallbacks,
-                            cs.dma_errors,   cs.dma_abandoned,
-                            cs.inflight_hwm, v.aq ? in_flight_now(*v.aq) : 0u};
-      static_assert(std::size(q) == std::size(kQueueNames));
-      for (uint64_t x : q) out[i++] = x;
-      const auto live = ring::counters_snapshot(v.dq.errors());
-      for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
-    }
-    const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,
-                                   ss.disconnects, ss.mem_faults, ss.timeouts};
-    static_assert(std::size(port_stats) == std::size(kPortNames));
-    for (uint64_t x : port_stats) out[i++] = x;
-  });
-}
-
-int xstats_get_names(rte_eth_dev* dev, rte_eth_xstat_name* names, unsigned size) {
-  const Port* p = port_of(dev);
-  const unsigned n = xstats_count(p);
-  if (!names || size < n) return static_cast<int>(n);
-  unsigned i = 0;
-  for (unsigned k = 0; k < 2u * p->queue_pairs; ++k) {
-    const bool rx = k < p->queue_pairs;
-    const unsigned q = rx ? k : k - p->queue_pairs;
-    for (const char* nm : kQueueNames)
-      std::snprintf(names[i++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s_q%u_%s", rx ? "rx" : "tx", q, nm);
-    for (const char* nm : kRingErrNames)
-      std::snprintf(names[i++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s_q%u_ring_%s", rx ? "rx" : "tx", q, nm);
-  }
-  for (const char* nm : kPortNames) std::snprintf(names[i++].name, RTE_ETH_XSTATS_NAME_SIZE, "%s", nm);
-  return static_cast<int>(n);
-}
-
-int xstats_get(rte_eth_dev* dev, rte_eth_xstat* xs, unsigned size) {
-  Port* p = port_of(dev);
-  const unsigned n = xstats_count(p);
-  if (!xs || size < n) return static_cast<int>(n);
-  std::vector<uint64_t> v(n);
-  xstats_collect(p, v.data());
-  const unsigned qstats = 2u * p->queue_pairs * kPerQueue;
-  for (unsigned i = 0; i < n; ++i) {
-    xs[i].id = i;
-    const uint64_t base = (p->xbase.size() == n && !xstats_is_gauge(i, qstats)) ? p->xbase[i] : 0;
-    xs[i].value = v[i] - base;
-  }
-  return static_cast<int>(n);
-}
-
-int xstats_reset(rte_eth_dev* dev) {
-  Port* p = port_of(dev);
-  stats_reset(dev);  // the basic stats ethdev puts in front of ours reset too
-  // As stats_reset: the data path owns the counters, reset records a baseline.
-  p->xbase.assign(xstats_count(p), 0);
-  xstats_collect(p, p->xbase.data());
   return 0;
 }
 
@@ -420,210 +272,39 @@ const eth_dev_ops kOps = [] {
 
 struct Args {
   std::string iface;
-  long queues = 1;
-  long client = 0;
+  unsigned ifaces = 0;  // iface= given this many times (exactly one is required)
+  uint64_t queues = 1;
+  uint64_t client = 0;
   std::string dmas;
-  long dma_threshold = kDefaultDmaThreshold;
-  long max_mem_mb = static_cast<long>(GuestMemory::kDefaultLimit >> 20);
+  uint64_t dma_threshold = kDefaultDmaThreshold;
+  uint64_t max_mem_mb = GuestMemory::kDefaultLimit >> 20;
 };
 
-int parse_long(const char*, const char* value, void* out) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(value, &end, 10);
-  if (errno || end == value || *end) return -EINVAL;
-  *static_cast<long*>(out) = v;
-  return 0;
-}
-
-int parse_str(const char*, const char* value, void* out) {
-  *static_cast<std::string*>(out) = value;
-  return 0;
-}
-
 int parse_args(const char* name, const char* params, Args& a) {
-  rte_kvargs* kv = rte_kvargs_parse(params ? params : "", kValidArgs);
-  if (!kv) {
-    VHOST_LOG(ERR, "%s: cannot parse arguments '%s'", name, params ? params : "");
+  const devargs::Log log{&vnet_logtype_vhost, "vnet_vhost"};
+  const int rc = devargs::walk(
+      name, params, {kArgIface, kArgQueues, kArgClient, kArgDmas, kArgDmaThreshold, kArgMaxMem},
+      [&](const char* key, const char* v) {
+        const std::string k = key;
+        if (k == kArgIface) {
+          a.iface = v;
+          ++a.ifaces;
+          return 0;
+        }
+        if (k == kArgDmas) {
+          a.dmas = v;
+          return 0;
+        }
+        if (k == kArgQueues) return devargs::parse_uint(key, v, 1, kMaxQueuePairs, &a.queues, log);
+        if (k == kArgClient) return devargs::parse_uint(key, v, 0, 1, &a.client, log);
+        if (k == kArgDmaThreshold) return devargs::parse_uint(key, v, 0, UINT32_MAX, &a.dma_threshold, log);
+        return devargs::parse_uint(key, v, 1, uint64_t{1} << 30, &a.max_mem_mb, log);  // max_mem_mb, in MiB
+      },
+      log);
+  if (rc != 0) return rc;
+  if (a.ifaces != 1) {
+    devargs::error(log, "%s: exactly one iface=<socket path> is required", name);
     return -EINVAL;
-  }
-  int rc = 0;
-  if (rte_kvargs_count(kv, kArgIface) != 1) {
-    VHOST_LOG(ERR, "%s: exactly one iface=<socket path> is required", name);
-    rc = -EINVAL;
-  }
-  if (rc == 0) rc = rte_kvargs_process(kv, kArgIface, parse_str, &a.iface);
-  if (rc == 0 && rte_kvargs_count(kv, kArgQueues)) rc = rte_kvargs_process(kv, kArgQueues, parse_long, &a.queues);
-  if (rc == 0 && rte_kvargs_count(kv, kArgClient)) rc = rte_kvargs_process(kv, kArgClient, parse_long, &a.client);
-  if (rc == 0 && rte_kvargs_count(kv, kArgDmas)) rc = rte_kvargs_process(kv, kArgDmas, parse_str, &a.dmas);
-  if (rc == 0 && rte_kvargs_count(kv, kArgDmaThreshold))
-    rc = rte_kvargs_process(kv, kArgDmaThreshold, parse_long, &a.dma_threshold);
-  if (rc == 0 && rte_kvargs_count(kv, kArgMaxMem)) rc = rte_kvargs_process(kv, kArgMaxMem, parse_long, &a.max_mem_mb);
-  rte_kvargs_free(kv);
-  if (rc == 0 && (a.max_mem_mb < 1 || a.max_mem_mb > (1L << 30))) {
-    VHOST_LOG(ERR, "%s: max_mem_mb=%ld must be 1..%ld MiB", name, a.max_mem_mb, 1L << 30);
-    rc = -EINVAL;
-  }
-  if (rc == 0 && (a.queues < 1 || a.queues > kMaxQueuePairs)) {
-    VHOST_LOG(ERR, "%s: queues=%ld out of range 1..%u", name, a.queues, kMaxQueuePairs);
-    rc = -EINVAL;
-  }
-  if (rc == 0 && a.client != 0 && a.client != 1) {
-    VHOST_LOG(ERR, "%s: client=%ld must be 0 or 1", name, a.client);
-    rc = -EINVAL;
-  }
-  if (rc == 0 && (a.dma_threshold < 0 || a.dma_threshold > UINT32_MAX)) {
-    VHOST_LOG(ERR, "%s: dma_threshold=%ld must be 0..%u bytes", name, a.dma_threshold, UINT32_MAX);
-    rc = -EINVAL;
-  }
-  return rc < 0 ? rc : (rc > 0 ? -EINVAL : 0);
-}
-
-// `dmas=[txq0@dma_skeleton0-0;rxq0@3-0]`: queue@<dmadev name or id>-<vchan>,
-// separated by ';' (or ','). The vchan is after the last '-'.
-int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::vector<DmaSpec>& out) {
-  if (!list.empty() && list.front() == '[') list.erase(0, 1);
-  if (!list.empty() && list.back() == ']') list.pop_back();
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t end = list.find_first_of(";,", pos);
-    if (end == std::string::npos) end = list.size();
-    const std::string e = list.substr(pos, end - pos);
-    pos = end + 1;
-    if (e.empty()) continue;
-    const size_t at = e.find('@'), dash = e.rfind('-');
-    DmaSpec d{};
-    char* q_end = nullptr;
-    const bool dir_ok = e.compare(0, 3, "txq") == 0 || e.compare(0, 3, "rxq") == 0;
-    const unsigned long q = dir_ok ? std::strtoul(e.c_str() + 3, &q_end, 10) : 0;
-    char* v_end = nullptr;
-    const unsigned long vc = dash != std::string::npos ? std::strtoul(e.c_str() + dash + 1, &v_end, 10) : 0;
-    if (!dir_ok || at == std::string::npos || q_end != e.c_str() + at || at == 3 || dash == std::string::npos ||
-        dash <= at + 1 || dash + 1 == e.size() || !v_end || *v_end || vc > UINT16_MAX) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s' is not txq<N>@<dmadev>-<vchan> or rxq<N>@<dmadev>-<vchan>", name, e.c_str());
-      return -EINVAL;
-    }
-    if (q >= queue_pairs) {
-      VHOST_LOG(ERR, "%s: dmas entry '%s': queue %lu but queues=%u", name, e.c_str(), q, queue_pairs);
-      return -EINVAL;
-    }
-    const std::string dn = e.substr(at + 1, dash - at - 1);
-    int id = rte_dma_get_dev_id_by_name(dn.c_str());
-    if (id < 0) {
-      char* id_end = nullptr;
-      const long n = std::strtol(dn.c_str(), &id_end, 10);
-      if (*id_end == 0 && n >= 0 && n <= INT16_MAX && rte_dma_is_valid(static_cast<int16_t>(n)))
-        id = static_cast<int>(n);
-    }
-    if (id < 0) {
-      VHOST_LOG(ERR,
-                "%s: dmas entry '%s': no dmadev '%s' (%u dmadev(s) present; a software one comes from "
-                "--vdev dma_skeleton0)",
-                name, e.c_str(), dn.c_str(), rte_dma_count_avail());
-      return -ENODEV;
-    }
-    d.tx = e[0] == 't';
-    d.queue = static_cast<unsigned>(q);
-    d.dev = static_cast<int16_t>(id);
-    d.vchan = static_cast<uint16_t>(vc);
-    for (const DmaSpec& o : out)
-      if (o.tx == d.tx && o.queue == d.queue) {
-        VHOST_LOG(ERR, "%s: dmas names %s%u twice", name, d.tx ? "txq" : "rxq", d.queue);
-        return -EINVAL;
-      }
-    out.push_back(d);
-  }
-  return 0;
-}
-
-// Configure and start each dmadev named (all of its vchans we use), and
-// give each ring its channel. A device someone else configured or started
-// is busy: we do not share it with another port or application.
-int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint32_t threshold) {
-  std::vector<int16_t> devs;
-  for (const DmaSpec& d : specs)
-    if (std::find(devs.begin(), devs.end(), d.dev) == devs.end()) devs.push_back(d.dev);
-  for (int16_t dev : devs) {
-    rte_dma_info info{};
-    if (int rc = rte_dma_info_get(dev, &info); rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
-      return rc;
-    }
-    if (!(info.dev_capa & RTE_DMA_CAPA_MEM_TO_MEM) || !(info.dev_capa & RTE_DMA_CAPA_OPS_COPY)) {
-      VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
-      return -ENOTSUP;
-    }
-    if (!(info.dev_capa & RTE_DMA_CAPA_SVA)) {
-      // Guest memory is mapped from the frontend's fds, outside DPDK's
-      // memory: only a device that takes process virtual addresses reaches it.
-      VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
-                info.dev_name);
-      return -ENOTSUP;
-    }
-    if (info.nb_vchans != 0) {
-      std::lock_guard<std::mutex> g(g_dma_mu);
-      const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
-      if (it == g_dma_released.end()) {
-        VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
-                  info.dev_name);
-        return -EBUSY;
-      }
-      g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
-    }
-    uint16_t nvc = 0;
-    for (const DmaSpec& d : specs)
-      if (d.dev == dev) nvc = std::max<uint16_t>(nvc, static_cast<uint16_t>(d.vchan + 1));
-    if (nvc > info.max_vchans) {
-      VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
-                nvc - 1);
-      return -EINVAL;
-    }
-    uint16_t nb = kDmaRingSize;
-    if (nb > info.max_desc) nb = static_cast<uint16_t>(rte_align32prevpow2(info.max_desc));
-    if (nb < info.min_desc) nb = static_cast<uint16_t>(rte_align32pow2(info.min_desc));
-    rte_dma_conf conf{};
-    conf.nb_vchans = nvc;
-    int rc = rte_dma_configure(dev, &conf);
-    for (uint16_t vc = 0; rc == 0 && vc < nvc; ++vc) {
-      rte_dma_vchan_conf vconf{};
-      vconf.direction = RTE_DMA_DIR_MEM_TO_MEM;
-      vconf.nb_desc = nb;
-      rc = rte_dma_vchan_setup(dev, vc, &vconf);
-    }
-    if (rc == 0) rc = rte_dma_start(dev);
-    if (rc != 0) {
-      VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
-                rc == -EBUSY ? ": busy" : "");
-      return rc;
-    }
-    p->dma_devs.push_back(dev);
-    for (uint16_t vc = 0; vc < nvc; ++vc) {
-      bool used = false;
-      for (const DmaSpec& d : specs) used |= d.dev == dev && d.vchan == vc;
-      if (!used) continue;
-      DmaChan& ch = p->chans[p->nchans++];
-      ch.dev = dev;
-      ch.vchan = vc;
-      ch.mask = static_cast<uint16_t>(nb - 1);
-      ch.tag = static_cast<Pending**>(rte_zmalloc_socket("vnet_vhost_dma_tags", sizeof(Pending*) * nb, 0, p->socket));
-      if (!ch.tag) {
-        VHOST_LOG(ERR, "%s: no memory for the tags of dmadev %s vchan %u", name, info.dev_name, vc);
-        return -ENOMEM;
-      }
-    }
-    VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
-              nb, threshold);
-  }
-  for (const DmaSpec& d : specs) {
-    DmaChan* ch = nullptr;
-    for (unsigned i = 0; i < p->nchans; ++i)
-      if (p->chans[i].dev == d.dev && p->chans[i].vchan == d.vchan) ch = &p->chans[i];
-    Vring& v = p->vrings[d.tx ? 2 * d.queue : 2 * d.queue + 1];
-    v.aq = create_async_queue(p->socket);
-    if (!v.aq) return -ENOMEM;
-    v.aq->ch = ch;
-    v.aq->threshold = threshold;
-    ch->rings[ch->nrings++] = &v;
   }
   return 0;
 }
@@ -631,7 +312,7 @@ int setup_dma(const char* name, Port* p, const std::vector<DmaSpec>& specs, uint
 int probe(rte_vdev_device* vdev) {
   const char* name = rte_vdev_device_name(vdev);
   if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-    VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
+    VNET_VHOST_LOG(ERR, "%s: secondary processes are not supported", name);
     return -ENOTSUP;
   }
   Args a;
@@ -639,7 +320,7 @@ int probe(rte_vdev_device* vdev) {
 
   rte_eth_dev* dev = rte_eth_vdev_allocate(vdev, sizeof(Priv));
   if (!dev) return -ENOMEM;
-  Port* p = new (std::nothrow) Port;
+  BackendPort* p = new (std::nothrow) BackendPort;
   if (p) {
     p->dev = dev;
     p->queue_pairs = static_cast<uint16_t>(a.queues);
@@ -688,8 +369,8 @@ int probe(rte_vdev_device* vdev) {
     return rc;
   }
   rte_eth_dev_probing_finish(dev);
-  VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
-            a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
+  VNET_VHOST_LOG(INFO, "%s: port %u, %s %s, %u queue pair(s)", name, dev->data->port_id,
+                 a.client ? "connecting to" : "listening on", a.iface.c_str(), p->queue_pairs);
   return 0;
 }
 
@@ -707,7 +388,7 @@ int rte_pmd_vnet_vhost_inflight(uint16_t port_id, uint16_t queue_id, int rx) {
   if (!rte_eth_dev_is_valid_port(port_id)) return -ENODEV;
   rte_eth_dev* dev = &rte_eth_devices[port_id];
   if (dev->dev_ops != &kOps) return -ENODEV;
-  Port* p = port_of(dev);
+  BackendPort* p = port_of(dev);
   if (!p || queue_id >= p->queue_pairs) return -EINVAL;
   const Vring& v = p->vrings[rx ? 2 * queue_id + 1 : 2 * queue_id];
   return v.aq ? v.aq->in_flight() : 0;

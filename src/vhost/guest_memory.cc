@@ -12,7 +12,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "vhost/log.h"
+#include "common/log.h"
 
 namespace vnet::vhost {
 
@@ -20,23 +20,23 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   if (fd < 0) return -EBADF;
   if (r.size == 0 || r.guest_addr + r.size < r.guest_addr || r.user_addr + r.size < r.user_addr ||
       r.mmap_offset + r.size < r.mmap_offset) {
-    VHOST_LOG(ERR,
-              "memory region guest 0x%" PRIx64 " size 0x%" PRIx64 " user 0x%" PRIx64 " offset 0x%" PRIx64
-              ": empty or wraps",
-              r.guest_addr, r.size, r.user_addr, r.mmap_offset);
+    VNET_VHOST_LOG(ERR,
+                   "memory region guest 0x%" PRIx64 " size 0x%" PRIx64 " user 0x%" PRIx64 " offset 0x%" PRIx64
+                   ": empty or wraps",
+                   r.guest_addr, r.size, r.user_addr, r.mmap_offset);
     return -EINVAL;
   }
   struct stat st;
   if (::fstat(fd, &st) != 0) return -errno;
   if (!S_ISREG(st.st_mode)) {
-    VHOST_LOG(ERR, "memory region fd is not a regular file (mode 0%o)", st.st_mode);
+    VNET_VHOST_LOG(ERR, "memory region fd is not a regular file (mode 0%o)", st.st_mode);
     return -EINVAL;
   }
   // Touching a page past the end of the file would be SIGBUS: the whole
   // region must lie inside the file as it is now.
   if (r.mmap_offset + r.size > static_cast<uint64_t>(st.st_size)) {
-    VHOST_LOG(ERR, "memory region offset 0x%" PRIx64 " + size 0x%" PRIx64 " past end of file (0x%" PRIx64 ")",
-              r.mmap_offset, r.size, static_cast<uint64_t>(st.st_size));
+    VNET_VHOST_LOG(ERR, "memory region offset 0x%" PRIx64 " + size 0x%" PRIx64 " past end of file (0x%" PRIx64 ")",
+                   r.mmap_offset, r.size, static_cast<uint64_t>(st.st_size));
     return -EINVAL;
   }
   // hugetlbfs wants offset and length aligned to its page size (st_blksize).
@@ -46,11 +46,11 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   const uint64_t len = (r.mmap_offset + r.size - start + align - 1) & ~(align - 1);
   if (len > SIZE_MAX) return -EINVAL;
   if (len > limit_ || have + len > limit_) {
-    VHOST_LOG(ERR,
-              "memory region of 0x%" PRIx64 " bytes would map 0x%" PRIx64
-              " bytes in all, over the limit "
-              "of 0x%" PRIx64 " (devarg max_mem_mb)",
-              r.size, have + len, limit_);
+    VNET_VHOST_LOG(ERR,
+                   "memory region of 0x%" PRIx64 " bytes would map 0x%" PRIx64
+                   " bytes in all, over the limit "
+                   "of 0x%" PRIx64 " (devarg max_mem_mb)",
+                   r.size, have + len, limit_);
     return -E2BIG;
   }
   // PROT_NONE first: with mlockall(MCL_FUTURE) in force (testpmd does that),
@@ -63,13 +63,13 @@ int GuestMemory::map_one(const vhost_user::MemRegion& r, int fd, uint64_t have, 
   if (p == MAP_FAILED || ::mprotect(p, static_cast<size_t>(len), PROT_READ | PROT_WRITE) != 0) {
     const int e = errno;
     if (p != MAP_FAILED) ::munmap(p, static_cast<size_t>(len));
-    VHOST_LOG(ERR, "mmap of memory region (0x%" PRIx64 " bytes at 0x%" PRIx64 ") failed: %s", len, start,
-              std::strerror(e));
+    VNET_VHOST_LOG(ERR, "mmap of memory region (0x%" PRIx64 " bytes at 0x%" PRIx64 ") failed: %s", len, start,
+                   std::strerror(e));
     return -e;
   }
   ::munlock(p, static_cast<size_t>(len));
   if (const int rc = fault::guard(p, static_cast<size_t>(len), static_cast<size_t>(align), &owner_); rc != 0) {
-    VHOST_LOG(ERR, "memory region cannot be fault-guarded (%s)", std::strerror(-rc));
+    VNET_VHOST_LOG(ERR, "memory region cannot be fault-guarded (%s)", std::strerror(-rc));
     ::munmap(p, static_cast<size_t>(len));
     return rc;
   }
@@ -97,7 +97,8 @@ void GuestMemory::retire(Mapping& m) noexcept {
     fault::unguard(m.base);
     if (::mmap(m.base, m.len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) !=
         MAP_FAILED) {
-      VHOST_LOG(WARNING, "guest memory region (0x%zx bytes) quarantined: DMA copies were abandoned in flight", m.len);
+      VNET_VHOST_LOG(WARNING, "guest memory region (0x%zx bytes) quarantined: DMA copies were abandoned in flight",
+                     m.len);
       m = Mapping{};
       return;
     }
@@ -122,8 +123,8 @@ int GuestMemory::index(const Mapping* maps, size_t n, ring::RegionTable& guest, 
     int rc = guest.add(ring::Region{m.r.guest_addr, m.r.size, m.local});
     if (rc == 0) rc = user.add(ring::Region{m.r.user_addr, m.r.size, m.local});
     if (rc != 0) {
-      VHOST_LOG(ERR, "memory region %zu (guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 ") %s", i,
-                m.r.guest_addr, m.r.user_addr, m.r.size, rc == -EEXIST ? "overlaps another" : "rejected");
+      VNET_VHOST_LOG(ERR, "memory region %zu (guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 ") %s", i,
+                     m.r.guest_addr, m.r.user_addr, m.r.size, rc == -EEXIST ? "overlaps another" : "rejected");
       return rc;
     }
   }
@@ -133,7 +134,7 @@ int GuestMemory::index(const Mapping* maps, size_t n, ring::RegionTable& guest, 
 int GuestMemory::set_table(const vhost_user::MemRegion* regions, uint32_t n, int* fds, size_t nfds) noexcept {
   int rc = 0;
   if (n == 0 || n > vhost_user::kMaxRegions || nfds != n) {
-    VHOST_LOG(ERR, "memory table with %u regions and %zu fds", n, nfds);
+    VNET_VHOST_LOG(ERR, "memory table with %u regions and %zu fds", n, nfds);
     rc = -EINVAL;
   }
   std::array<Mapping, kMaxSlots> fresh{};
@@ -169,7 +170,7 @@ int GuestMemory::add_region(const vhost_user::MemRegion& r, int fd) noexcept {
     }
   }
   if (n_ == kMaxSlots) {
-    VHOST_LOG(ERR, "ADD_MEM_REG: all %u slots in use", kMaxSlots);
+    VNET_VHOST_LOG(ERR, "ADD_MEM_REG: all %u slots in use", kMaxSlots);
     if (fd >= 0) ::close(fd);
     return -ENOSPC;
   }
@@ -183,8 +184,8 @@ int GuestMemory::add_region(const vhost_user::MemRegion& r, int fd) noexcept {
     if (rc != 0) guest_.remove(r.guest_addr, r.size);
   }
   if (rc != 0) {
-    VHOST_LOG(ERR, "ADD_MEM_REG guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 " overlaps a region",
-              r.guest_addr, r.user_addr, r.size);
+    VNET_VHOST_LOG(ERR, "ADD_MEM_REG guest 0x%" PRIx64 " user 0x%" PRIx64 " size 0x%" PRIx64 " overlaps a region",
+                   r.guest_addr, r.user_addr, r.size);
     unmap(m);
     return rc;
   }
@@ -208,7 +209,7 @@ int GuestMemory::remove_region(const vhost_user::MemRegion& r) noexcept {
     --n_;
     return 0;
   }
-  VHOST_LOG(ERR, "REM_MEM_REG guest 0x%" PRIx64 " size 0x%" PRIx64 ": no such region", r.guest_addr, r.size);
+  VNET_VHOST_LOG(ERR, "REM_MEM_REG guest 0x%" PRIx64 " size 0x%" PRIx64 ": no such region", r.guest_addr, r.size);
   return -ENOENT;
 }
 

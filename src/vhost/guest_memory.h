@@ -18,7 +18,7 @@
 
 #include "ring/memory.h"
 #include "vhost/fault_guard.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost {
 

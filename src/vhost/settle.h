@@ -13,7 +13,7 @@
 
 #include "vhost/async_queue.h"
 #include "vhost/copy_engine.h"
-#include "vhost/log.h"
+#include "common/log.h"
 #include "vhost/vring.h"
 
 namespace vnet::vhost {
@@ -38,8 +38,8 @@ void settle(Vring& v) {
     publish_done<Dev, Deq>(v, dev);
     if (q->pub == q->tail) break;
     if (rte_get_timer_cycles() - t0 > limit) {
-      VHOST_LOG(ERR, "dmadev %d vchan %u: %u packet(s) still in flight after 1 s; stopping the device", ch.dev,
-                ch.vchan, q->in_flight());
+      VNET_VHOST_LOG(ERR, "dmadev %d vchan %u: %u packet(s) still in flight after 1 s; stopping the device", ch.dev,
+                     ch.vchan, q->in_flight());
       dma_kill<Api>(ch);
       publish_done<Dev, Deq>(v, dev);
       break;

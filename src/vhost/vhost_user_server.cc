@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
 // vhost-user protocol state machine and the control thread of one backend
-// port. Message handlers validate first, then change state; ring changes go
-// through quiesce() so they never race with a running burst.
+// port; the request table and its handlers are in server_requests.cc. Ring
+// changes go through quiesce() so they never race with a running burst.
 #include "vhost/vhost_user_server.h"
 
 #include <poll.h>
@@ -20,8 +20,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
 #include "vhost/settle.h"
-#include "vhost/log.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
 
@@ -31,13 +31,6 @@ namespace vu = vhost_user;
 using virtio::has;
 
 namespace {
-
-// The reply to `req` carrying one u64.
-void make_u64(vu::Msg& r, uint32_t req, uint64_t v) {
-  r = vu::Msg{};
-  r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(uint64_t)};
-  r.p.u64 = v;
-}
 
 // Call, kick and err fds must be eventfds: anything else (a pipe whose
 // reader is gone raises SIGPIPE on write, a socket or FIFO may block) is
@@ -55,12 +48,19 @@ bool is_eventfd(int fd) {
 // transmit queues; even ones are its receive queues (5.1.2).
 bool is_dequeue(unsigned idx) { return idx & 1; }
 
-void close_fd(int& fd) {
+}  // namespace
+
+// The reply to `req` carrying one u64.
+void Server::make_u64(vu::Msg& r, uint32_t req, uint64_t v) {
+  r = vu::Msg{};
+  r.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(uint64_t)};
+  r.p.u64 = v;
+}
+
+void Server::close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
 }
-
-}  // namespace
 
 Server::Server(Vring* vrings, const ServerConfig& cfg, LinkHook hook, void* ctx)
     : vrings_(vrings), nvrings_(2u * cfg.queue_pairs), cfg_(cfg), hook_(hook), hook_ctx_(ctx) {
@@ -75,7 +75,7 @@ Server::~Server() { stop(); }
 int Server::listen(const char* path) {
   sockaddr_un sa{};
   if (std::strlen(path) >= sizeof sa.sun_path) {
-    VHOST_LOG(ERR, "%s: socket path too long: %s", cfg_.name.c_str(), path);
+    VNET_VHOST_LOG(ERR, "%s: socket path too long: %s", cfg_.name.c_str(), path);
     return -ENAMETOOLONG;
   }
   sa.sun_family = AF_UNIX;
@@ -92,8 +92,8 @@ int Server::listen(const char* path) {
         probe >= 0 && (::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN);
     if (probe >= 0) ::close(probe);
     if (!S_ISSOCK(st.st_mode) || live) {
-      VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
-                S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
+      VNET_VHOST_LOG(ERR, "%s: %s exists and is %s", cfg_.name.c_str(), path,
+                     S_ISSOCK(st.st_mode) ? "in use" : "not a socket");
       ::close(fd);
       return -EADDRINUSE;
     }
@@ -101,7 +101,7 @@ int Server::listen(const char* path) {
   }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 1) != 0) {
     const int e = errno;
-    VHOST_LOG(ERR, "%s: cannot listen on %s: %s", cfg_.name.c_str(), path, std::strerror(e));
+    VNET_VHOST_LOG(ERR, "%s: cannot listen on %s: %s", cfg_.name.c_str(), path, std::strerror(e));
     ::close(fd);
     return -e;
   }
@@ -125,7 +125,7 @@ int Server::start(const char* thread_name) {
   stopping_.store(false);
   const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
   if (rc != 0) {
-    VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
+    VNET_VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
     close_fd(wake_fd_);
     return -rc;
   }
@@ -215,7 +215,7 @@ void Server::run() {
       log_window_ns_ = 0;  // a new frontend, a new log budget
       log_held_ = 0;
     }
-    VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
+    VNET_VHOST_LOG(INFO, "%s: frontend connected on %s", cfg_.name.c_str(), path_.c_str());
   }
 }
 
@@ -282,7 +282,7 @@ int Server::handle_one(int sock) {
   // at a time gets the same time as one that sends it at once.
   int rc = vu::recv(sock, m, fds, &nfds, vu::pace_ms(cfg_.msg_timeout_ms, wake_fd_));
   if (rc == -ECONNRESET) {
-    VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
+    VNET_VHOST_LOG(INFO, "%s: frontend closed the connection", cfg_.name.c_str());
     return rc;
   }
   if (rc == -ECANCELED) return rc;  // stopping, or the memory broke: run() says which
@@ -328,250 +328,6 @@ int Server::handle_one(int sock) {
   return rc;
 }
 
-Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& reply) {
-  const uint32_t req = m.hdr.request;
-  // Size for the type; SET_MEM_TABLE varies with its region count.
-  const int es = vu::expected_size(req);
-  size_t want_fds = 0;
-  if (req == vu::SET_MEM_TABLE) {
-    if (m.hdr.size < 8 || m.p.mem.nregions == 0 || m.p.mem.nregions > vu::kMaxRegions ||
-        m.hdr.size != 8 + sizeof(vu::MemRegion) * m.p.mem.nregions) {
-      vu::close_fds(fds, nfds);
-      return bad(m, "size %u does not fit %u regions", m.hdr.size, m.p.mem.nregions);
-    }
-    want_fds = m.p.mem.nregions;
-  } else if (es < 0) {
-    vu::close_fds(fds, nfds);
-    ++st_.unsupported;
-    conn_log(RTE_LOG_NOTICE, "request %s (%u) not supported", vu::req_name(req), req);
-    return Outcome::Unsupported;
-  } else if (m.hdr.size != static_cast<uint32_t>(es)) {
-    vu::close_fds(fds, nfds);
-    return bad(m, "payload size %u, expected %d", m.hdr.size, es);
-  }
-  switch (req) {
-    case vu::SET_VRING_KICK:
-    case vu::SET_VRING_CALL:
-    case vu::SET_VRING_ERR:
-      want_fds = (m.p.u64 & vu::VRING_NOFD) ? 0 : 1;
-      break;
-    case vu::ADD_MEM_REG:
-    case vu::SET_LOG_FD:
-      want_fds = 1;
-      break;
-    case vu::REM_MEM_REG:  // older frontends pass the region's fd along; it is not needed
-      want_fds = nfds <= 1 ? nfds : 1;
-      break;
-    default:
-      break;
-  }
-  if (nfds != want_fds) {
-    vu::close_fds(fds, nfds);
-    return bad(m, "%zu fds, expected %zu", nfds, want_fds);
-  }
-  // The vring index of per-ring messages.
-  unsigned idx = 0;
-  switch (req) {
-    case vu::SET_VRING_NUM:
-    case vu::SET_VRING_BASE:
-    case vu::GET_VRING_BASE:
-    case vu::SET_VRING_ENABLE:
-      idx = m.p.state.index;
-      break;
-    case vu::SET_VRING_ADDR:
-      idx = m.p.addr.index;
-      break;
-    case vu::SET_VRING_KICK:
-    case vu::SET_VRING_CALL:
-    case vu::SET_VRING_ERR:
-      idx = static_cast<unsigned>(m.p.u64 & vu::VRING_IDX_MASK);
-      break;
-    default:
-      break;
-  }
-  if (idx >= nvrings_) {
-    vu::close_fds(fds, nfds);
-    return bad(m, "vring index %u, only %u vrings", idx, nvrings_);
-  }
-  Vring& v = vrings_[idx];
-  const ring::Layout layout = ring::layout_of(features_);
-
-  switch (req) {
-    case vu::GET_FEATURES:
-      make_u64(reply, req, kOfferedFeatures);
-      return Outcome::Replied;
-    case vu::SET_FEATURES: {
-      const uint64_t f = m.p.u64;
-      if (f & ~kOfferedFeatures) return bad(m, "features 0x%" PRIx64 " include bits not offered", f);
-      if (f != features_)
-        for (unsigned i = 0; i < nvrings_; ++i)
-          if (vrings_[i].armed) return bad(m, "features changed while vring %u runs", i);
-      features_ = f;
-      return Outcome::Ok;
-    }
-    case vu::GET_PROTOCOL_FEATURES:
-      make_u64(reply, req, kOfferedProtocolFeatures);
-      return Outcome::Replied;
-    case vu::SET_PROTOCOL_FEATURES:
-      if (m.p.u64 & ~kOfferedProtocolFeatures)
-        return bad(m, "protocol features 0x%" PRIx64 " include bits not offered", m.p.u64);
-      protocol_features_ = m.p.u64;
-      return Outcome::Ok;
-    case vu::SET_OWNER:
-      return Outcome::Ok;
-    case vu::RESET_OWNER:
-      // Back to a fresh connection: rings, memory table, features, protocol
-      // features and status all go (the frontend starts over with SET_OWNER).
-      for (unsigned i = 0; i < nvrings_; ++i) reset_vring(i);
-      quarantine_if_abandoned();
-      mem_.clear();
-      features_ = protocol_features_ = 0;
-      status_ = 0;
-      return Outcome::Ok;
-    case vu::GET_QUEUE_NUM:
-      make_u64(reply, req, cfg_.queue_pairs);
-      return Outcome::Replied;
-    case vu::GET_MAX_MEM_SLOTS:
-      make_u64(reply, req, GuestMemory::kMaxSlots);
-      return Outcome::Replied;
-
-    case vu::SET_MEM_TABLE: {
-      bool was[2 * kMaxQueuePairs];
-      memory_changed_prepare(was);
-      const int rc = mem_.set_table(m.p.mem.regions, m.p.mem.nregions, fds, nfds);
-      if (rc != 0) {
-        for (unsigned i = 0; i < nvrings_; ++i)
-          if (was[i]) disarm(i);
-        return bad(m, "memory table rejected (%s)", std::strerror(-rc));
-      }
-      return memory_changed_finish(m, was);
-    }
-    case vu::ADD_MEM_REG: {
-      bool was[2 * kMaxQueuePairs];
-      memory_changed_prepare(was);
-      const int rc = mem_.add_region(m.p.one.region, fds[0]);
-      if (rc != 0) {
-        memory_changed_finish(m, was);
-        return bad(m, "region rejected (%s)", std::strerror(-rc));
-      }
-      return memory_changed_finish(m, was);
-    }
-    case vu::REM_MEM_REG: {
-      vu::close_fds(fds, nfds);
-      bool was[2 * kMaxQueuePairs];
-      memory_changed_prepare(was);
-      const int rc = mem_.remove_region(m.p.one.region);
-      const Outcome o = memory_changed_finish(m, was);
-      if (rc != 0) return Outcome::Nack;
-      return o;
-    }
-
-    case vu::SET_VRING_NUM: {
-      const uint32_t n = m.p.state.num;
-      if (!ring::size_ok(layout, n))
-        return bad(m, "vring %u: size %u invalid for a %s ring", idx, n, ring::layout_name(layout));
-      disarm(idx);
-      v.num = n;
-      return Outcome::Ok;
-    }
-    case vu::SET_VRING_ADDR: {
-      const auto& a = m.p.addr;
-      if (a.flags & ~uint32_t{1}) return bad(m, "vring %u: unknown address flags 0x%x", idx, a.flags);
-      const bool was_armed = v.armed;
-      disarm(idx);
-      v.addr = a;
-      v.has_addr = true;
-      if (was_armed && arm(idx, true) != 0) return bad(m, "vring %u: new addresses unusable", idx);
-      return Outcome::Ok;
-    }
-    case vu::SET_VRING_BASE: {
-      // Packed: bits 0-14 next avail index, bit 15 its wrap counter; QEMU adds
-      // the used index and wrap counter in bits 16-31 (DPDK sends 16 bits).
-      const uint32_t b = m.p.state.num;
-      if (!ring::base_word_ok(layout, b, v.num)) return bad(m, "vring %u: base 0x%x invalid", idx, b);
-      disarm(idx);
-      v.base = b;
-      return Outcome::Ok;
-    }
-    case vu::GET_VRING_BASE: {
-      quiesce(v);
-      const uint32_t pos = v.armed ? v.dq.base_word() : v.base;
-      reset_vring(idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
-      v.base = pos;
-      reply.hdr = {req, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
-      reply.p.state = {idx, pos};
-      return Outcome::Replied;
-    }
-    case vu::SET_VRING_KICK: {
-      if (nfds && check_vring_fd(m, idx, fds[0], false) != 0) {
-        vu::close_fds(fds, nfds);
-        return bad(m, "vring %u: the kick fd is not an eventfd", idx);
-      }
-      close_fd(v.kick_fd);
-      v.kick_fd = nfds ? fds[0] : -1;  // we poll; the fd only marks the ring started
-      v.kicked = true;
-      if (!has(features_, virtio::feat::PROTOCOL_FEATURES)) v.enabled = true;
-      if (!v.armed) {
-        if (v.num == 0 || !v.has_addr) return bad(m, "vring %u kicked before its size and addresses", idx);
-        if (mem_.count() == 0) return bad(m, "vring %u kicked before any memory table", idx);
-        if (arm(idx, false) != 0) return bad(m, "vring %u cannot start", idx);
-      }
-      return Outcome::Ok;
-    }
-    case vu::SET_VRING_CALL:
-      if (nfds && check_vring_fd(m, idx, fds[0], true) != 0) {
-        vu::close_fds(fds, nfds);
-        return bad(m, "vring %u: the call fd is not an eventfd (or cannot be made non-blocking)", idx);
-      }
-      quiesce(v);  // the data path reads call_fd; update_locked() republishes
-      close_fd(v.call_fd);
-      v.call_fd = nfds ? fds[0] : -1;
-      return Outcome::Ok;
-    case vu::SET_VRING_ERR:
-      if (nfds && check_vring_fd(m, idx, fds[0], false) != 0) {
-        vu::close_fds(fds, nfds);
-        return bad(m, "vring %u: the error fd is not an eventfd", idx);
-      }
-      vu::close_fds(fds, nfds);  // no error notifications are ever sent
-      return Outcome::Ok;
-    case vu::SET_VRING_ENABLE:
-      if (m.p.state.num > 1) return bad(m, "vring %u: enable value %u", idx, m.p.state.num);
-      v.enabled = m.p.state.num == 1;
-      return Outcome::Ok;
-
-    case vu::SEND_RARP: {
-      // The MAC is the payload's first 6 bytes; a request still pending is
-      // replaced whole.
-      uint8_t mac[6];
-      std::memcpy(mac, &m.p.u64, sizeof mac);
-      rarp_.post(mac);
-      conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-               mac[5]);
-      return Outcome::Ok;
-    }
-    case vu::NET_SET_MTU:
-      if (m.p.u64 < 68 || m.p.u64 > 65535) {
-        conn_log(RTE_LOG_ERR, "NET_SET_MTU %" PRIu64 " out of range", m.p.u64);
-        return Outcome::Nack;
-      }
-      mtu_ = static_cast<uint16_t>(m.p.u64);
-      return Outcome::Ok;
-    case vu::SET_STATUS:
-      if (m.p.u64 > 0xff) return bad(m, "status 0x%" PRIx64 " wider than 8 bits", m.p.u64);
-      status_ = static_cast<uint8_t>(m.p.u64);
-      return Outcome::Ok;
-    case vu::GET_STATUS:
-      make_u64(reply, req, status_);
-      return Outcome::Replied;
-
-    default:  // known to the codec, not to a net backend (logging, config space, inflight, ...)
-      vu::close_fds(fds, nfds);
-      ++st_.unsupported;
-      conn_log(RTE_LOG_NOTICE, "request %s (%u) not supported", vu::req_name(req), req);
-      return Outcome::Unsupported;
-  }
-}
-
 // Before the memory table changes: stop every ring (their table copies and
 // ring pointers refer to the old mappings) and remember which ran.
 bool Server::memory_changed_prepare(bool* was_armed) {
@@ -615,10 +371,10 @@ int Server::arm(unsigned idx, bool keep_pos) {
   uint8_t* a = mem_.user_to_local(v.addr.avail, ar.driver.bytes);
   uint8_t* u = mem_.user_to_local(v.addr.used, ar.device.bytes);
   if (!d || !a || !u) {
-    VHOST_LOG(ERR,
-              "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
-              ", size %u) outside guest memory",
-              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
+    VNET_VHOST_LOG(ERR,
+                   "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+                   ", size %u) outside guest memory",
+                   cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used, n);
     return -EFAULT;
   }
   // Both the frontend's addresses and where they land in our mapping: a region
@@ -628,10 +384,10 @@ int Server::arm(unsigned idx, bool keep_pos) {
   };
   if (mis(v.addr.desc, d, ar.desc.align) || mis(v.addr.avail, a, ar.driver.align) ||
       mis(v.addr.used, u, ar.device.align)) {
-    VHOST_LOG(ERR,
-              "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
-              ", or their place in the region's mapping)",
-              cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
+    VNET_VHOST_LOG(ERR,
+                   "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
+                   ", or their place in the region's mapping)",
+                   cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
   const bool same = keep_pos && v.dq.layout() == layout && v.dq.size() != 0;
@@ -648,7 +404,7 @@ int Server::arm(unsigned idx, bool keep_pos) {
   c.used = u;
   ring::start_at(c, pos);
   if (const int rc = arm_vring(v, c, features_, is_dequeue(idx)); rc != 0) {
-    VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, pos.avail);
+    VNET_VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, pos.avail);
     return rc;
   }
   v.armed = true;
@@ -696,7 +452,7 @@ bool Server::update_locked() {
 void Server::report(bool changed) {
   if (!changed) return;
   const bool up = link_.load(std::memory_order_acquire);
-  VHOST_LOG(INFO, "%s: link %s", cfg_.name.c_str(), up ? "up" : "down");
+  VNET_VHOST_LOG(INFO, "%s: link %s", cfg_.name.c_str(), up ? "up" : "down");
   if (hook_) hook_(hook_ctx_, up);
 }
 

@@ -22,7 +22,7 @@
 #include "vhost/rarp.h"
 #include "vhost/vring.h"
 #include "virtio/features.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost {
 
@@ -109,9 +109,15 @@ class Server {
  private:
   enum class Outcome : uint8_t { Ok, Replied, Nack, Unsupported, Bad };
 
-  // Acts on one message; a reply of its own (GET_*) is left in `reply` and
-  // sent by the caller once the lock is dropped.
+  // Acts on one message through the request table (server_requests.cc); a
+  // reply of its own (GET_*) is left in `reply` and sent by the caller once
+  // the lock is dropped.
   Outcome dispatch(vhost_user::Msg& m, int* fds, size_t nfds, vhost_user::Msg& reply);
+  struct Req;       // one message that passed the table's checks
+  struct Requests;  // the table and its handlers
+  friend struct Requests;
+  static void make_u64(vhost_user::Msg& reply, uint32_t req, uint64_t v);  // a reply carrying one u64
+  static void close_fd(int& fd);                                           // close if open, then -1
   Outcome bad(const vhost_user::Msg& m, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
   // A per-connection log line, at most kLogBurst per second (a frontend must
   // not flood the log); the lines held back are counted in the next one.

@@ -12,7 +12,7 @@
 #include <new>
 
 #include "vhost/datapath.h"
-#include "vhost/log.h"
+#include "common/log.h"
 #include "vhost/settle.h"
 #include "virtio/features.h"
 #include "virtio/net_hdr.h"
@@ -60,7 +60,7 @@ int arm_vring(Vring& v, ring::DeviceConfig cfg, uint64_t features, bool dequeue)
 Vring* create_vrings(unsigned n, int socket) noexcept {
   void* m = rte_zmalloc_socket("vnet_vhost_rings", sizeof(Vring) * n, alignof(Vring), socket);
   if (!m) {
-    VHOST_LOG(ERR, "cannot allocate %u rings (%zu bytes) on socket %d", n, sizeof(Vring) * n, socket);
+    VNET_VHOST_LOG(ERR, "cannot allocate %u rings (%zu bytes) on socket %d", n, sizeof(Vring) * n, socket);
     return nullptr;
   }
   auto* v = static_cast<Vring*>(m);
@@ -78,7 +78,7 @@ AsyncQueue* create_async_queue(int socket) noexcept {
   static_assert(std::is_nothrow_default_constructible_v<AsyncQueue>);
   void* m = rte_zmalloc_socket("vnet_vhost_async", sizeof(AsyncQueue), alignof(AsyncQueue), socket);
   if (!m) {
-    VHOST_LOG(ERR, "cannot allocate a DMA ring's queue (%zu bytes) on socket %d", sizeof(AsyncQueue), socket);
+    VNET_VHOST_LOG(ERR, "cannot allocate a DMA ring's queue (%zu bytes) on socket %d", sizeof(AsyncQueue), socket);
     return nullptr;
   }
   return ::new (m) AsyncQueue();

@@ -28,7 +28,7 @@
 #include "ring/memory.h"
 #include "vhost/copy_engine.h"
 #include "vhost/rarp.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::vhost {
 

@@ -23,6 +23,21 @@ inline constexpr uint16_t DESC_F_USED = 1u << 15;
 inline constexpr uint32_t SPLIT_MAX_SIZE = 32768;   // 2.7: power of 2, at most 32768
 inline constexpr uint32_t PACKED_MAX_SIZE = 32768;  // 2.8: wrap bit lives in bit 15 of off_wrap
 
+// Both layouts' descriptors are 16 bytes, and so are their tables' alignment
+// (2.7, 2.8.10): indirect tables are counted and sized in these units.
+inline constexpr uint32_t DESC_SIZE = 16;
+inline constexpr uint32_t DESC_ALIGN = 16;
+
+// The packed ring carries a position (0..size-1, so 15 bits) with its wrap
+// counter in bit 15: in off_wrap (2.8.10) and in vhost-user's vring base
+// (next avail index | wrap << 15; QEMU adds the used one in bits 16-31).
+inline constexpr uint16_t PACKED_WRAP_BIT = 1u << 15;
+inline constexpr uint16_t PACKED_POS_MASK = PACKED_WRAP_BIT - 1;
+
+// Split ring, event index suppression: an index half the 16-bit space away
+// from the current one, which the other side never crosses in practice.
+inline constexpr uint16_t EVENT_IDX_FAR = 1u << 15;
+
 // ---- split ring --------------------------------------------------------
 struct SplitDesc {
   le64 addr;
@@ -30,7 +45,7 @@ struct SplitDesc {
   le16 flags;
   le16 next;
 };
-static_assert(sizeof(SplitDesc) == 16);
+static_assert(sizeof(SplitDesc) == DESC_SIZE);
 static_assert(offsetof(SplitDesc, addr) == 0 && offsetof(SplitDesc, len) == 8);
 static_assert(offsetof(SplitDesc, flags) == 12 && offsetof(SplitDesc, next) == 14);
 
@@ -92,7 +107,7 @@ struct PackedDesc {
   le16 id;
   le16 flags;
 };
-static_assert(sizeof(PackedDesc) == 16);
+static_assert(sizeof(PackedDesc) == DESC_SIZE);
 static_assert(offsetof(PackedDesc, id) == 12 && offsetof(PackedDesc, flags) == 14);
 
 // Event suppression structure (2.8.10): one written by the driver (read by
@@ -100,7 +115,7 @@ static_assert(offsetof(PackedDesc, id) == 12 && offsetof(PackedDesc, flags) == 1
 inline constexpr uint16_t EVENT_F_ENABLE = 0;
 inline constexpr uint16_t EVENT_F_DISABLE = 1;
 inline constexpr uint16_t EVENT_F_DESC = 2;
-inline constexpr uint16_t EVENT_WRAP_BIT = 1u << 15;  // in off_wrap
+inline constexpr uint16_t EVENT_WRAP_BIT = PACKED_WRAP_BIT;  // in off_wrap
 
 struct PackedEvent {
   le16 off_wrap;
@@ -142,7 +157,7 @@ static_assert(!need_event(3, 1, 0xfffe));
 // the previous lap are placed at -size in one 16-bit space (size <= 2^15).
 constexpr bool packed_need_event(uint16_t off_wrap, uint16_t now, bool wrap, uint16_t advanced,
                                  uint32_t size) noexcept {
-  uint16_t ev = off_wrap & 0x7fff;
+  uint16_t ev = off_wrap & PACKED_POS_MASK;
   if (static_cast<bool>(off_wrap & EVENT_WRAP_BIT) != wrap) ev = static_cast<uint16_t>(ev - size);
   return need_event(ev, now, static_cast<uint16_t>(now - advanced));
 }

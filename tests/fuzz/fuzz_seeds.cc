@@ -205,7 +205,7 @@ std::vector<Bytes> driver_used() {
 // A frontend's handshake as fuzz_vhost_messages frames: features, protocol
 // features, one 64 KiB memfd region, then NUM/BASE/ADDR/CALL/KICK and ENABLE
 // for both rings of pair 0, and DRIVER_OK. Guest and user addresses differ.
-Bytes vhost_handshake(bool packed, bool protocol_features) {
+static Bytes vhost_handshake(bool packed, bool protocol_features) {
   namespace vu = vhost_user;
   using vhost_in::frame;
   constexpr uint64_t kGpa = 0x40000000, kUva = 0x7f1200000000;
@@ -251,7 +251,7 @@ Bytes vhost_handshake(bool packed, bool protocol_features) {
   return w.b;
 }
 
-std::vector<Bytes> vhost_messages() {
+static std::vector<Bytes> vhost_messages() {
   std::vector<Bytes> s;
   for (bool packed : {false, true})
     for (bool pf : {false, true}) s.push_back(vhost_handshake(packed, pf));
@@ -269,7 +269,7 @@ std::vector<Bytes> vhost_messages() {
 }
 
 // The recorded config spaces: as 256 B and 4 KiB binaries and as lspci text.
-std::vector<Bytes> pci_caps() {
+static std::vector<Bytes> pci_caps() {
   std::vector<Bytes> s;
   const std::filesystem::path dir = std::filesystem::path(VNET_FIXTURE_DIR) / "pci";
   std::vector<std::filesystem::path> files;
@@ -304,7 +304,7 @@ std::vector<Bytes> pci_caps() {
 
 // A backend answering virtio-user: the replies go out before the call that
 // reads them (the harness is one thread).
-std::vector<Bytes> user_replies() {
+static std::vector<Bytes> user_replies() {
   namespace vu = vhost_user;
   using namespace user_in;
   std::vector<Bytes> s;
@@ -410,7 +410,7 @@ std::vector<Bytes> user_replies() {
 
 // Guests that behave: chains of every shape published the way a driver
 // does, frames both ways, for each layout / mergeable / engine combination.
-std::vector<Bytes> vhost_bursts() {
+static std::vector<Bytes> vhost_bursts() {
   using namespace burst_in;
   std::vector<Bytes> s;
   auto chain = [](Writer& w, uint8_t ring, uint8_t spec, std::initializer_list<std::pair<uint16_t, uint16_t>> segs) {

@@ -18,8 +18,12 @@
 
 #include "ring/common.h"
 #include "ring/device_common.h"
-#include "ring/pair.h"
+#include "support/ring_pair.h"
 #include "virtio/ring_layout.h"
+
+// libFuzzer's entry points, which every target defines (Initialize optional).
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 namespace vnet::fuzz {
 

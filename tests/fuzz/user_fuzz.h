@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "fuzz_util.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::fuzz::user_in {
 

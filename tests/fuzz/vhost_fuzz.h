@@ -13,7 +13,7 @@
 
 #include "fuzz_util.h"
 #include "virtio/features.h"
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 namespace vnet::fuzz::vhost_in {
 

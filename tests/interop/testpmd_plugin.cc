@@ -161,8 +161,8 @@ int main(int argc, char** argv) {
        "net_vhost0,iface=" + sock + ",queues=2,tso=1", "--", "--forward-mode=io", "--rxq=2", "--txq=2", "--auto-start",
        "--nb-cores=1", "--total-num-mbufs=16384", "--stats-period=1"},  // without it testpmd exits at EOF on stdin
       devnull, plog);
-  struct stat st;
-  for (int i = 0; i < 400 && stat(sock.c_str(), &st) != 0; ++i)
+  struct stat sock_st;
+  for (int i = 0; i < 400 && stat(sock.c_str(), &sock_st) != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   // A terminal, not a pipe: testpmd's stdout is then line-buffered, so each

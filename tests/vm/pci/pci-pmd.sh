@@ -13,7 +13,12 @@
 # the guest's tally is exact and the packet and byte counters of both sides
 # reconcile: guest tx == host rx, host tx == guest rx. With uio_pci_generic
 # the host then takes the link down and up (QEMU monitor set_link) and the
-# guest must see both as link-state interrupts.
+# guest must see both as link-state interrupts; then (backend qemu) the host
+# toggles the link in a burst (VNET_PCI_FLAPS changes at random sub-3 ms intervals, so
+# some land between the PMD's ISR read and its INTx unmask), takes it down,
+# and the guest must still see that final down and the up after it. Every
+# uio run also fails on an interrupt storm on the NIC's line (the kernel's
+# "nobody cared", or far more interrupts than uio events).
 #
 # usage: pci-pmd.sh vnet|dpdk|qemu split|packed|legacy <workdir> [uio|vfio] [QUEUES]
 #   QUEUES (default 1): queue pairs over vhost-user (vnet or dpdk): the
@@ -34,6 +39,9 @@
 #       VNET_VM_LIB     directory of host-lib.sh and vm-boot.sh (default: ..)
 #       VNET_PCI_COUNT  frames per length (default 2000)
 #       VNET_PCI_DEVARGS more devargs for the PMD (e.g. ",cq=1")
+#       VNET_PCI_FLAPS  link changes in the burst (default: 200 with backend
+#                       qemu; 0, no burst, over vhost-user, where each change
+#                       also stops or starts QEMU's vhost-user device)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LIB=${VNET_VM_LIB:-$(cd "$HERE/.." && pwd)}
@@ -62,6 +70,8 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd -P)
 SOCK=$VM_RUN/vhost.sock
 VHOST_OPTS="" BOOT=() GUEST_DRV=uio_pci_generic IOVA=pa WARMUP=0 LSC=1
+FLAPS=${VNET_PCI_FLAPS:-$([[ $BACKEND == qemu ]] && echo 200 || echo 0)}
+[[ $FLAPS =~ ^[0-9]+$ ]] || vm_fail "VNET_PCI_FLAPS=$FLAPS: a count"
 MON=$VM_RUN/mon.sock
 case $KDRV in
     uio) ;;
@@ -167,7 +177,7 @@ if [[ -n \$ifn && \$ifn != - ]]; then
 fi
 \$tool bind \$bdf $GUEST_DRV || exit 12
 $VNET_PCI_GUEST -l 0 -n 1 --iova-mode=$IOVA --file-prefix=guest -a \$bdf$DEVARGS \\
-    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC ${MQ[*]}
+    --log-level=pmd.net.vnet*:info -- --count $COUNT --lens $LENS --timeout 120 --warmup $WARMUP --lsc $LSC --lsc-flaps $((LSC && FLAPS > 0)) ${MQ[*]}
 rc=\$?
 # Every run, pass or fail (a failure is judged against the passes): the
 # interrupt line's count, the UIO event count (interrupts the kernel handed
@@ -236,6 +246,44 @@ out = tail[tail.find(sys.argv[2]) + len(sys.argv[2]):].rsplit("(qemu)", 1)[0].st
 print(out or "ok")
 PY
 }
+# N set_link changes (off, on, off, ...; N even ends up) on one monitor
+# connection, 0-3 ms apart; returns once QEMU ran them all (every command
+# echoed, then its prompt).
+monitor_flaps() {
+    python3 - "$MON" "$1" <<'PY'
+import random, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(0.001)
+s.connect(sys.argv[1])
+n = int(sys.argv[2])
+buf = b""
+def pump():
+    global buf
+    try:
+        chunk = s.recv(65536)
+    except (socket.timeout, BlockingIOError):
+        return
+    if not chunk:
+        sys.exit("monitor: QEMU closed the connection")
+    buf += chunk
+end = time.monotonic() + 60
+while b"(qemu)" not in buf:
+    pump()
+    if time.monotonic() > end:
+        sys.exit("monitor: no prompt within 60 s")
+for i in range(n):
+    s.sendall(b"set_link vn0 %s\n" % (b"off" if i % 2 == 0 else b"on"))
+    t = time.monotonic() + random.uniform(0, 0.003)
+    while time.monotonic() < t:
+        pump()
+end = time.monotonic() + 60
+while buf.count(b"(qemu)") < n + 1:
+    pump()
+    if time.monotonic() > end:
+        sys.exit("monitor: %d of %d changes ran within 60 s" % (buf.count(b"(qemu)") - 1, n))
+print("%d changes" % n)
+PY
+}
 wait_console() {  # REGEX SECONDS
     local i
     for ((i = 0; i < $2 * 10; i++)); do
@@ -251,6 +299,14 @@ if [[ $LSC -eq 1 ]]; then
         sleep 1
         vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' 2>&1)"
         wait_console '^VNET-PCI-LSC-DOWN-SEEN' 120 || exit 0
+        vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' 2>&1)"
+        [[ $FLAPS -gt 0 ]] || exit 0
+        wait_console '^VNET-PCI-FLAP-READY' 120 || exit 0
+        sleep 0.5
+        vm_log "host: link burst: $(monitor_flaps $(( (FLAPS + 1) / 2 * 2 )) 2>&1)"
+        sleep 2
+        vm_log "host: set_link vn0 off: $(monitor 'set_link vn0 off' 2>&1)"
+        wait_console '^VNET-PCI-FLAP-DOWN-SEEN' 150 || exit 0
         vm_log "host: set_link vn0 on: $(monitor 'set_link vn0 on' 2>&1)"
     ) &
     LSCDRV=$!
@@ -287,6 +343,24 @@ declare -A G
 for kv in ${res#VNET-PCI-RESULT }; do G[${kv%%=*}]=${kv#*=}; done
 vm_log "guest ($RING, backend $BACKEND): tx ${G[tx_pkts]} pkts ${G[tx_bytes]} B, rx ${G[rx_pkts]} pkts ${G[rx_bytes]} B; frames sent ${G[sent]} received ${G[received]} bad ${G[bad]} dup ${G[dup]}"
 vm_log "host  ($DEVNAME): rx $hrx pkts $hrb B, tx $htx pkts $htb B"
+if [[ $LSC -eq 1 ]]; then
+    lsc=$(grep -E '^guest: link-state interrupts' "$WORK/console.log" | tr -d '\r' | tail -n1 || true)
+    vm_log "${lsc:-guest: no link-state report}"
+    if [[ $FLAPS -gt 0 ]]; then
+        flaps=$(grep -E '^guest: link flaps' "$WORK/console.log" | tr -d '\r' | tail -n1 || true)
+        vm_log "${flaps:-guest: no link-flap report}"
+    fi
+fi
+if [[ $GUEST_DRV == uio_pci_generic ]]; then
+    # An INTx line left asserted with no cause pending in the device: the
+    # handler keeps returning IRQ_NONE until the kernel disables the line.
+    irqs=$(tr -d '\r' <"$WORK/console.log" | awk '/^ *[0-9]+: .*uio/ { print $2; exit }')
+    events=$(tr -d '\r' <"$WORK/console.log" | awk '/^uio[0-9]+ events/ { print $3; exit }')
+    vm_log "guest: INTx line fired ${irqs:-?} times for ${events:-?} uio events"
+    ! grep -q 'nobody cared' "$WORK/console.log" || vm_fail "interrupt storm: the guest kernel disabled the NIC's line (nobody cared)"
+    [[ -z $irqs || -z $events || $irqs -le $((2 * events + 16)) ]] ||
+        vm_fail "interrupt storm: the line fired $irqs times for $events uio events"
+fi
 [[ $rc -eq 0 ]] || vm_fail "guest exited $rc"
 grep -qE "vnet: port [0-9]+: features 0x[0-9a-f]+ \($NEG ring" "$WORK/console.log" ||
     vm_fail "the PMD did not negotiate a $NEG ring"
@@ -298,10 +372,6 @@ if [[ $QUEUES -gt 1 ]]; then
 fi
 if [[ $RING == legacy ]]; then
     grep -q "virtio-pci legacy" "$WORK/console.log" || vm_fail "the PMD did not drive the device in legacy mode"
-fi
-if [[ $LSC -eq 1 ]]; then
-    lsc=$(grep -E '^guest: link-state interrupts' "$WORK/console.log" | tr -d '\r' | tail -n1)
-    vm_log "${lsc:-guest: no link-state report}"
 fi
 [[ ${G[ok]} == 1 ]] || vm_fail "guest tally not exact, or link-state changes not seen"
 [[ ${G[tx_pkts]} -eq $hrx && ${G[tx_bytes]} -eq $hrb ]] || vm_fail "guest -> host: guest sent ${G[tx_pkts]}/${G[tx_bytes]} B, host got $hrx/$hrb B"

@@ -8,7 +8,7 @@
 // traffic tally and the port's own counters on one VNET-PCI-RESULT line.
 //
 // usage: vnet-vm-pci-guest <EAL args> -- [--count N] [--lens 64,1514] [--window W] [--timeout S]
-//                                         [--warmup N] [--queues Q]
+//                                         [--warmup N] [--queues Q] [--lsc 0|1] [--lsc-flaps 0|1]
 // --queues: Q queue pairs (the PMD needs devarg queues=Q, the device mq=on,
 // the host backend Q queues forwarding queue i back to queue i); every pair
 // exchanges --count frames of each length on its own, and each queue's own
@@ -16,6 +16,14 @@
 // --lsc: after the traffic, print VNET-PCI-LSC-READY and wait for the host
 // to take the link down and up again (QEMU's set_link): both changes must
 // arrive as RTE_ETH_EVENT_INTR_LSC (the device's config-change interrupt).
+// --lsc-flaps (with --lsc): then print VNET-PCI-FLAP-READY while the host
+// toggles the link in a burst (changes landing at random points of the
+// interrupt handling, also between its ISR read and the INTx unmask),
+// pauses, then takes it down: the link as the interrupts last reported it
+// must settle down (1 s without a change), VNET-PCI-FLAP-DOWN-SEEN, and come
+// back up when the host raises it. An interrupt lost in the burst stops all
+// later ones (the INTx line stays low with the device's cause pending), so
+// the final changes are not seen.
 // --warmup: N frames first whose losses are tolerated (a backend behind a
 // vIOMMU drops frames while its IOTLB fills). Then VNET-PCI-WARM-DONE is
 // printed and the program waits 5 s, so the host can snapshot its counters;
@@ -43,6 +51,7 @@ struct Opts {
   double timeout = 60;
   uint64_t warmup = 0;
   bool lsc = false;
+  bool lsc_flaps = false;
   uint16_t queues = 1;
 };
 
@@ -54,6 +63,21 @@ int on_lsc(uint16_t port, rte_eth_event_type, void*, void*) {
   ++g_lsc_events;
   ++(l.link_status ? g_lsc_up : g_lsc_down);
   return 0;
+}
+
+// Wait up to s seconds for the link as the LSC interrupts last set it
+// (rte_eth_link_get_nowait reads the cached status while intr_conf.lsc is on)
+// to read `up` for hold_ms in a row.
+bool wait_link_settled(uint16_t port, bool up, int hold_ms, int s) {
+  int held = 0;
+  for (int i = 0; i < s * 100; ++i) {
+    rte_eth_link l{};
+    rte_eth_link_get_nowait(port, &l);
+    held = (l.link_status != 0) == up ? held + 10 : 0;
+    if (held >= hold_ms) return true;
+    rte_delay_ms(10);
+  }
+  return false;
 }
 
 // Wait up to s seconds for counter to reach want.
@@ -73,6 +97,8 @@ bool parse(int argc, char** argv, Opts* o) {
       o->window = static_cast<uint32_t>(std::strtoul(v, nullptr, 0));
     } else if (a == "--lsc") {
       o->lsc = std::strtoul(v, nullptr, 0) != 0;
+    } else if (a == "--lsc-flaps") {
+      o->lsc_flaps = std::strtoul(v, nullptr, 0) != 0;
     } else if (a == "--queues") {
       o->queues = static_cast<uint16_t>(std::strtoul(v, nullptr, 0));
     } else if (a == "--warmup") {
@@ -92,7 +118,7 @@ bool parse(int argc, char** argv, Opts* o) {
     }
   }
   return o->count > 0 && o->window > 0 && !o->lens.empty() && o->queues >= 1 &&
-         o->queues <= RTE_ETHDEV_QUEUE_STAT_CNTRS;
+         o->queues <= RTE_ETHDEV_QUEUE_STAT_CNTRS && (o->lsc || !o->lsc_flaps);
 }
 
 }  // namespace
@@ -229,6 +255,18 @@ int main(int argc, char** argv) {
     std::printf("guest: link-state interrupts: %d events (down %d, up %d), link now %s\n", g_lsc_events.load(),
                 g_lsc_down.load(), g_lsc_up.load(), link.link_status ? "up" : "down");
     ok = ok && down && up && link.link_status;
+    if (o.lsc_flaps) {
+      const int before = g_lsc_events.load();
+      std::printf("VNET-PCI-FLAP-READY\n");
+      std::fflush(stdout);
+      const bool fdown = wait_link_settled(port, false, 1000, 120);
+      std::printf("VNET-PCI-FLAP-DOWN-SEEN %d\n", fdown ? 1 : 0);
+      std::fflush(stdout);
+      const bool fup = fdown && wait_link_settled(port, true, 0, 90);
+      std::printf("guest: link flaps: %d link-state interrupts, final down %s, final up %s\n",
+                  g_lsc_events.load() - before, fdown ? "seen" : "NOT seen", fup ? "seen" : "NOT seen");
+      ok = ok && fdown && fup;
+    }
   }
   st.opackets -= st0.opackets;
   st.obytes -= st0.obytes;

@@ -139,10 +139,6 @@ struct Msg {
   Payload p;
 };
 
-// The payload size a request must carry (frontend -> backend), or -1 when
-// it varies (checked by the handler) / the request is unknown.
-int expected_size(uint32_t req) noexcept;
-
 // How long one whole message may take on the wire, and what cancels the
 // wait. The socket itself may be blocking: send()/recv() never block in a
 // syscall, they poll with what is left of the deadline. A peer that sends a

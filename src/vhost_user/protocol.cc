@@ -4,7 +4,7 @@
 // validation. Nothing here trusts the peer: sizes, versions and fd counts
 // are checked and surplus fds are closed; no syscall here blocks (each waits
 // in poll() with what is left of the message's deadline) or raises SIGPIPE.
-#include "virtio/vhost_user.h"
+#include "vhost_user/protocol.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -34,42 +34,6 @@ const char* req_name(uint32_t req) noexcept {
     default: return "UNKNOWN";
   }
   // clang-format on
-}
-
-int expected_size(uint32_t req) noexcept {
-  switch (req) {
-    case GET_FEATURES:
-    case SET_OWNER:
-    case RESET_OWNER:
-    case GET_PROTOCOL_FEATURES:
-    case GET_QUEUE_NUM:
-    case GET_MAX_MEM_SLOTS:
-    case GET_STATUS:
-    case RESET_DEVICE:
-      return 0;
-    case SET_FEATURES:
-    case SET_PROTOCOL_FEATURES:
-    case SET_VRING_KICK:
-    case SET_VRING_CALL:
-    case SET_VRING_ERR:
-    case SEND_RARP:
-    case NET_SET_MTU:
-    case SET_STATUS:
-    case SET_LOG_FD:
-      return 8;
-    case SET_VRING_NUM:
-    case SET_VRING_BASE:
-    case GET_VRING_BASE:
-    case SET_VRING_ENABLE:
-      return sizeof(VringState);
-    case SET_VRING_ADDR:
-      return sizeof(VringAddr);
-    case ADD_MEM_REG:
-    case REM_MEM_REG:
-      return sizeof(SingleMemRegion);
-    default:
-      return -1;  // SET_MEM_TABLE: 8 + 32 * nregions; others: not handled
-  }
 }
 
 ssize_t send_fds(int sock, const iovec* iov, size_t niov, const int* fds, size_t nfds, int flags) noexcept {
