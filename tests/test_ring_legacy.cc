@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "support/ring_pair.h"
 #include "ring/split_driver.h"
 #include "virtio/ring_layout.h"
 
@@ -24,9 +25,11 @@ TEST(SplitLegacyLayout, UsedRingOnThePageBoundary) {
   alignas(4096) static uint8_t mem[3 * 4096 + 4096];
   ASSERT_LE(lay.total, sizeof mem);
   SplitDriver d;
+  HeapShadow shadow(SplitDriver::bytes_needed(n));
   DriverConfig c;
   c.size = n;
   c.ring = RingMem{mem, 0x100000};
+  c.shadow = shadow.mem();
   c.used_align = 4096;
   ASSERT_EQ(d.init(c), 0);
   int token = 7;
@@ -49,9 +52,11 @@ TEST(SplitLegacyLayout, UsedRingOnThePageBoundary) {
 TEST(SplitLegacyLayout, AlignmentMustBeAPowerOfTwo) {
   alignas(4096) static uint8_t mem[4 * 4096];
   SplitDriver d;
+  HeapShadow shadow(SplitDriver::bytes_needed(16));
   DriverConfig c;
   c.size = 16;
   c.ring = RingMem{mem, 0};
+  c.shadow = shadow.mem();
   c.used_align = 0;
   EXPECT_EQ(d.init(c), -EINVAL);
   c.used_align = 3000;

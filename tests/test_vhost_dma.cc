@@ -195,7 +195,7 @@ struct Rig {
     nbufs = n;
     bufs = qp.arena->alloc(size_t{n} * kBuf, 64);
     ASSERT_NE(bufs, nullptr);
-    v.ready.store(1);
+    v.gate.open();
   }
   uint8_t* buf(uint32_t i) { return bufs + size_t{i} * kBuf; }
   // Receive side: offer k empty buffers.
@@ -447,7 +447,7 @@ TYPED_TEST(VhostDma, SettleStopsAStuckDeviceAndDiscardFreesFrames) {
   rte_mbuf* got[8];
   EXPECT_EQ(r.dequeue(got, 8), 0);
   FakeDma::release = 2;  // two land; two never will
-  r.v.ready.store(0);
+  r.v.gate.close();
   const uint64_t t0 = rte_get_timer_cycles();
   settle<typename Rig<TypeParam>::Dev, FakeDma, true>(r.v);
   const double secs = double(rte_get_timer_cycles() - t0) / rte_get_timer_hz();
@@ -463,7 +463,7 @@ TYPED_TEST(VhostDma, SettleStopsAStuckDeviceAndDiscardFreesFrames) {
   discard(r.v);  // the two good frames were never delivered
   EXPECT_EQ(r.v.st.dropped, 4u);
   // A dead channel copies on the CPU from now on.
-  r.v.ready.store(1);
+  r.v.gate.open();
   r.transmit(20, 1, 64);
   ASSERT_EQ(r.dequeue(got, 8), 1);
   EXPECT_TRUE(frame_ok(got[0], 20, 64));

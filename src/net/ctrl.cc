@@ -36,12 +36,12 @@ static_assert(8 + 6 * (kMaxMacAddrs + kMaxMcAddrs) <= kDataMax);
 
 Port& port_of(rte_eth_dev* dev) { return *static_cast<Port*>(dev->data->dev_private); }
 
-uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) {
+uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) noexcept {
   return (p.t->uses_va() ? reinterpret_cast<uint64_t>(mz->addr) : mz->iova) + off;
 }
 
-template <class R>
-int run(Port& p, CtrlQueue& c, R& r, const ring::Seg* segs, uint16_t n) {
+int run(Port& p, CtrlQueue& c, const ring::Seg* segs, uint16_t n) noexcept {
+  ring::DriverQueue& r = c.ring;
   if (const int rc = r.add(segs, n, &c, false); rc != 0) return rc;
   r.publish();
   if (r.kick_prepare()) c.kick.kick();
@@ -59,14 +59,21 @@ int run(Port& p, CtrlQueue& c, R& r, const ring::Seg* segs, uint16_t n) {
 
 }  // namespace
 
-int ctrl_alloc(rte_eth_dev* dev) {
+// One block: the CtrlQueue, then its ring's shadows (either layout).
+int ctrl_alloc(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   if (p.cvq) return 0;
-  void* mem = rte_zmalloc("vnet_cvq", sizeof(CtrlQueue), RTE_CACHE_LINE_SIZE);
-  if (!mem) return -ENOMEM;
+  const size_t shadow_off = RTE_ALIGN_CEIL(sizeof(CtrlQueue), RTE_CACHE_LINE_SIZE);
+  const size_t shadow_bytes = ring::DriverQueue::bytes_needed(kCtrlQueueSize);
+  auto* mem = static_cast<uint8_t*>(rte_zmalloc("vnet_cvq", shadow_off + shadow_bytes, RTE_CACHE_LINE_SIZE));
+  if (!mem) {
+    VNET_LOG(ERR, "port %u: no memory for the control virtqueue", dev->data->port_id);
+    return -ENOMEM;
+  }
   auto* c = new (mem) CtrlQueue();
-  // Sized for the larger (split) layout so a later packed/split switch fits.
-  const size_t ring = std::max(ring_bytes(false, kCtrlQueueSize, used_align(p)), ring_bytes(true, kCtrlQueueSize, 4));
+  c->shadow = ring::ShadowMem{mem + shadow_off, shadow_bytes};
+  // Sized for either layout so a later packed/split switch fits.
+  const size_t ring = ring::DriverQueue::ring_bytes_any(kCtrlQueueSize, used_align(p));
   const size_t buf_off = virtio::align_up(ring, 64);
   char name[RTE_MEMZONE_NAMESIZE];
   snprintf(name, sizeof name, "vnet%u_cvq", dev->data->port_id);
@@ -83,7 +90,7 @@ int ctrl_alloc(rte_eth_dev* dev) {
   return 0;
 }
 
-void ctrl_free(Port& p) {
+void ctrl_free(Port& p) noexcept {
   if (!p.cvq) return;
   rte_memzone_free(p.cvq->mz);
   p.cvq->~CtrlQueue();
@@ -91,7 +98,7 @@ void ctrl_free(Port& p) {
   p.cvq = nullptr;
 }
 
-int ctrl_start(rte_eth_dev* dev) {
+int ctrl_start(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   CtrlQueue* c = p.cvq;
   if (!c) return 0;
@@ -103,24 +110,23 @@ int ctrl_start(rte_eth_dev* dev) {
   cfg.in_order = has(p.features, feat::IN_ORDER);
   cfg.ring = ring::RingMem{c->mz->addr, dev_addr(p, c->mz, 0)};
   cfg.used_align = used_align(p);
-  std::memset(c->mz->addr, 0, ring_bytes(p.packed, kCtrlQueueSize, cfg.used_align));
-  if (const int rc = p.packed ? c->packed.init(cfg) : c->split.init(cfg); rc != 0) return rc;
-  const QueueAddrs a = ring_addrs(p.packed, kCtrlQueueSize, dev_addr(p, c->mz, 0), cfg.used_align);
+  cfg.shadow = c->shadow;
+  if (const int rc = c->ring.init(p.layout, cfg); rc != 0) return rc;  // zeroes the ring
+  const QueueAddrs a = ring_addrs(p.layout, kCtrlQueueSize, dev_addr(p, c->mz, 0), cfg.used_align);
   if (const int rc = p.t->setup_queue(c->vq, a, &c->kick); rc != 0) return rc;
   c->ready = true;
   return 0;
 }
 
-void ctrl_stop(Port& p) {
+void ctrl_stop(Port& p) noexcept {
   if (!p.cvq) return;
   rte_spinlock_lock(&p.cvq->lock);
   p.cvq->ready = false;
-  auto none = [](void*) {};  // the token is the queue itself: nothing to free
-  p.packed ? p.cvq->packed.drain(none) : p.cvq->split.drain(none);
+  p.cvq->ring.drain([](void*) {});  // the token is the queue itself: nothing to free
   rte_spinlock_unlock(&p.cvq->lock);
 }
 
-int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint32_t len) {
+int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint32_t len) noexcept {
   Port& p = port_of(dev);
   CtrlQueue* c = p.cvq;
   if (!c || !c->ready) {
@@ -140,7 +146,7 @@ int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint3
   segs[n++] = ring::Seg{c->buf_addr, sizeof(vc::Hdr), false};
   if (len) segs[n++] = ring::Seg{c->buf_addr + kDataOff, len, false};
   segs[n++] = ring::Seg{c->buf_addr + kAckOff, 1, true};
-  int rc = p.packed ? run(p, *c, c->packed, segs, n) : run(p, *c, c->split, segs, n);
+  int rc = run(p, *c, segs, n);
   if (rc == -ETIMEDOUT || rc == -EIO || rc == -EPROTO) c->ready = false;  // the device may still own the buffer
   if (rc == 0 && *ack != vc::OK) rc = -EPROTO;
   rte_spinlock_unlock(&c->lock);

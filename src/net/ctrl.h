@@ -11,6 +11,7 @@
 #include <rte_spinlock.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "net/queue.h"
 
@@ -24,8 +25,8 @@ inline constexpr uint16_t kCtrlQueueSize = 64;
 inline constexpr int kCtrlTimeoutMs = 1000;
 
 struct CtrlQueue {
-  ring::SplitDriver split;
-  ring::PackedDriver packed;
+  ring::DriverQueue ring;  // initialised at each start with the negotiated layout
+  ring::ShadowMem shadow;  // its shadows: the rest of the CtrlQueue's block (ctrl_alloc)
   Notifier kick;
   const rte_memzone* mz = nullptr;  // the ring, then the command buffer
   uint8_t* buf = nullptr;           // command buffer (local)
@@ -34,18 +35,19 @@ struct CtrlQueue {
   bool ready = false;               // started and no command timed out
   rte_spinlock_t lock = RTE_SPINLOCK_INITIALIZER;
 };
+static_assert(std::is_nothrow_default_constructible_v<CtrlQueue>);
 
 // Configure (CTRL_VQ negotiated): allocate, once per port.
-int ctrl_alloc(rte_eth_dev* dev);
-void ctrl_free(Port& p);
+int ctrl_alloc(rte_eth_dev* dev) noexcept;
+void ctrl_free(Port& p) noexcept;
 // Start, before the transport starts the device: ring init and set-up.
-int ctrl_start(rte_eth_dev* dev);
+int ctrl_start(rte_eth_dev* dev) noexcept;
 // After DRIVER_OK: queue pairs (MQ), then what ethdev does not replay
 // itself (VLAN filter, multicast list).
 int ctrl_after_start(rte_eth_dev* dev);
-void ctrl_stop(Port& p);
+void ctrl_stop(Port& p) noexcept;
 // One command; 0 when the device acked VIRTIO_NET_OK, else -errno.
-int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint32_t len);
+int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint32_t len) noexcept;
 // Install the rx mode, MAC and VLAN filter dev ops.
 void ctrl_ops(eth_dev_ops& o);
 

@@ -6,7 +6,6 @@
 #include "net/ethdev.h"
 
 #include <rte_errno.h>
-#include <rte_pause.h>
 #include <rte_malloc.h>
 #include <rte_memzone.h>
 
@@ -73,10 +72,8 @@ void pick_bursts(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const bool va = p.t->uses_va();
   const bool off = dev->data->dev_conf.txmode.offloads & kTxOffloads;
-  if (p.packed)
-    va ? pick<ring::PackedDriver, true>(dev, p.mrg, off) : pick<ring::PackedDriver, false>(dev, p.mrg, off);
-  else
-    va ? pick<ring::SplitDriver, true>(dev, p.mrg, off) : pick<ring::SplitDriver, false>(dev, p.mrg, off);
+  ring::DriverQueue::with_layout(
+      p.layout, [&]<class R>() { va ? pick<R, true>(dev, p.mrg, off) : pick<R, false>(dev, p.mrg, off); });
 }
 
 // Negotiated offloads into the queues (Rx: header parsing, VLAN strip).
@@ -100,7 +97,8 @@ void queue_offloads(rte_eth_dev* dev) {
 }
 
 // ---- queues ----------------------------------------------------------------
-void queue_free(Queue* q) {
+// The Queue and its ring's shadows share one block (queue_alloc).
+void queue_free(Queue* q) noexcept {
   if (!q) return;
   rte_memzone_free(q->ring_mz);
   rte_memzone_free(q->aux_mz);
@@ -108,34 +106,40 @@ void queue_free(Queue* q) {
   rte_free(q);
 }
 
-void queue_drain(Queue* q, bool packed) {
-  auto free_token = [](void* t) { rte_pktmbuf_free(static_cast<rte_mbuf*>(t)); };
-  if (packed)
-    q->packed.drain(free_token);
-  else
-    q->split.drain(free_token);
+// The device stopped: free every mbuf the queue holds.
+void queue_drain(Queue* q) noexcept {
+  q->ring.drain([](void* t) { rte_pktmbuf_free(static_cast<rte_mbuf*>(t)); });
   if (q->part_head) rte_pktmbuf_free(q->part_head);
   q->part_head = q->part_tail = nullptr;
   q->part_left = 0;
 }
 
-int check_size(const Port& p, uint32_t n) {
+int check_size(const Port& p, uint32_t n) noexcept {
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
-  if (n == 0 || n > max || n > virtio::PACKED_MAX_SIZE || (!p.packed && (n & (n - 1)) != 0)) {
-    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n, p.packed ? "packed" : "split (power of two)",
+  if (n > max || !ring::DriverQueue::size_ok(p.layout, n)) {
+    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n, ring::DriverQueue::size_rule(p.layout),
              std::min<uint32_t>(max, virtio::PACKED_MAX_SIZE));
     return -EINVAL;
   }
   return 0;
 }
 
-Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, unsigned socket) {
+// One block on the queue's socket: the Queue, then its ring's shadows
+// (sized for either layout: a later configure may switch it).
+Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, unsigned socket) noexcept {
   Port& p = port_of(dev);
   const uint32_t n = nb_desc ? nb_desc : p.opt.queue_size;
   if (check_size(p, n) != 0) return nullptr;
-  void* mem = rte_zmalloc_socket("vnet_queue", sizeof(Queue), RTE_CACHE_LINE_SIZE, static_cast<int>(socket));
-  if (!mem) return nullptr;
+  const size_t shadow_off = RTE_ALIGN_CEIL(sizeof(Queue), RTE_CACHE_LINE_SIZE);
+  const size_t shadow_bytes = ring::DriverQueue::bytes_needed(n);
+  auto* mem = static_cast<uint8_t*>(
+      rte_zmalloc_socket("vnet_queue", shadow_off + shadow_bytes, RTE_CACHE_LINE_SIZE, static_cast<int>(socket)));
+  if (!mem) {
+    VNET_LOG(ERR, "port %u: no memory for %s queue %u of %u descriptors", dev->data->port_id, rx ? "rx" : "tx", qid, n);
+    return nullptr;
+  }
   Queue* q = new (mem) Queue();
+  q->shadow = ring::ShadowMem{mem + shadow_off, shadow_bytes};
   q->size = n;
   q->is_rx = rx;
   q->queue_id = qid;
@@ -143,11 +147,10 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   q->vq = static_cast<uint16_t>(2 * qid + (rx ? 0 : 1));
   q->hdr_size = p.hdr_size;
   q->rx_nombuf = &dev->data->rx_mbuf_alloc_failed;
-  q->pause = &p.pause;
   char name[RTE_MEMZONE_NAMESIZE];
   snprintf(name, sizeof name, "vnet%u_%s%u_ring", dev->data->port_id, rx ? "rx" : "tx", qid);
-  q->ring_mz = rte_memzone_reserve_aligned(name, ring_bytes(p.packed, n, used_align(p)), static_cast<int>(socket),
-                                           RTE_MEMZONE_IOVA_CONTIG, 4096);
+  q->ring_mz = rte_memzone_reserve_aligned(name, ring::DriverQueue::parts(p.layout, n, used_align(p)).total,
+                                           static_cast<int>(socket), RTE_MEMZONE_IOVA_CONTIG, 4096);
   if (!rx) {
     // Indirect tables (one per buffer id) followed by the Tx header slots.
     const size_t aux = size_t{n} * kIndirectPerHead * virtio::DESC_SIZE + size_t{n} * kTxHdrStride;
@@ -163,12 +166,14 @@ Queue* queue_alloc(rte_eth_dev* dev, bool rx, uint16_t qid, uint16_t nb_desc, un
   return q;
 }
 
-uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) {
+uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) noexcept {
   return (p.t->uses_va() ? reinterpret_cast<uint64_t>(mz->addr) : mz->iova) + off;
 }
 
 // (Re)initialise a queue's ring for a fresh start and tell the transport.
-int queue_start(Port& p, Queue* q) {
+// -ENOSPC: the memzone was reserved for the other layout (set the queue up again).
+int queue_start(Port& p, Queue* q) noexcept {
+  if (ring::DriverQueue::parts(p.layout, q->size, used_align(p)).total > q->ring_mz->len) return -ENOSPC;
   ring::DriverConfig c;
   c.size = q->size;
   c.indirect = has(p.features, feat::INDIRECT_DESC) && !q->is_rx;
@@ -176,15 +181,15 @@ int queue_start(Port& p, Queue* q) {
   c.in_order = has(p.features, feat::IN_ORDER);
   c.ring = ring::RingMem{q->ring_mz->addr, dev_addr(p, q->ring_mz, 0)};
   c.used_align = used_align(p);
+  c.shadow = q->shadow;
   if (!q->is_rx) {
     if (c.indirect) c.indirect_pool = ring::IndirectPool{q->aux_mz->addr, dev_addr(p, q->aux_mz, 0), kIndirectPerHead};
     const size_t hoff = size_t{q->size} * kIndirectPerHead * virtio::DESC_SIZE;
     q->hdrs = static_cast<uint8_t*>(q->aux_mz->addr) + hoff;
     q->hdrs_addr = dev_addr(p, q->aux_mz, hoff);
   }
-  const int rc = p.packed ? q->packed.init(c) : q->split.init(c);
-  if (rc != 0) return rc;
-  const QueueAddrs a = ring_addrs(p.packed, q->size, dev_addr(p, q->ring_mz, 0), used_align(p));
+  if (const int rc = q->ring.init(p.layout, c); rc != 0) return rc;
+  const QueueAddrs a = ring_addrs(p.layout, q->size, dev_addr(p, q->ring_mz, 0), used_align(p));
   return p.t->setup_queue(q->vq, a, &q->kick);
 }
 
@@ -227,7 +232,7 @@ int dev_configure(rte_eth_dev* dev) {
     return rc;
   }
   p.features = want;
-  p.packed = has(want, feat::RING_PACKED);
+  p.layout = has(want, feat::RING_PACKED) ? ring::Layout::Packed : ring::Layout::Split;
   p.mrg = has(want, feat::NET_MRG_RXBUF);
   p.hdr_size = static_cast<uint16_t>(virtio::net_hdr_size(want));
   p.nqp = nrx;
@@ -237,8 +242,9 @@ int dev_configure(rte_eth_dev* dev) {
     ctrl_free(p);
   }
   VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
-           p.packed ? "packed" : "split", p.mrg ? ", mergeable rx" : "", has(want, feat::IN_ORDER) ? ", in-order" : "",
-           has(want, feat::INDIRECT_DESC) ? ", indirect" : "", has(want, feat::EVENT_IDX) ? ", event idx" : "");
+           ring::DriverQueue::name(p.layout), p.mrg ? ", mergeable rx" : "",
+           has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
+           has(want, feat::EVENT_IDX) ? ", event idx" : "");
   if (has(want, feat::NET_CTRL_VQ))
     VNET_LOG(INFO, "port %u: control virtqueue:%s%s%s%s", dev->data->port_id,
              has(want, feat::NET_MQ) ? " multi-queue" : "", has(want, feat::NET_CTRL_RX) ? " rx-mode/mac-table" : "",
@@ -285,7 +291,7 @@ int dev_infos_get(rte_eth_dev* dev, rte_eth_dev_info* info) {
 }
 
 int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned socket, const rte_eth_rxconf*,
-                   rte_mempool* mp) {
+                   rte_mempool* mp) noexcept {
   Port& p = port_of(dev);
   if (p.hdr_size == 0) return -EINVAL;  // configure first
   const uint32_t room = rte_pktmbuf_data_room_size(mp);
@@ -302,7 +308,7 @@ int rx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned so
   return 0;
 }
 
-int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned socket, const rte_eth_txconf*) {
+int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned socket, const rte_eth_txconf*) noexcept {
   Port& p = port_of(dev);
   if (p.hdr_size == 0) return -EINVAL;
   Queue* q = queue_alloc(dev, false, qid, nb_desc, socket);
@@ -312,11 +318,11 @@ int tx_queue_setup(rte_eth_dev* dev, uint16_t qid, uint16_t nb_desc, unsigned so
   return 0;
 }
 
-void rx_queue_release(rte_eth_dev* dev, uint16_t qid) {
+void rx_queue_release(rte_eth_dev* dev, uint16_t qid) noexcept {
   queue_free(static_cast<Queue*>(dev->data->rx_queues[qid]));
   dev->data->rx_queues[qid] = nullptr;
 }
-void tx_queue_release(rte_eth_dev* dev, uint16_t qid) {
+void tx_queue_release(rte_eth_dev* dev, uint16_t qid) noexcept {
   queue_free(static_cast<Queue*>(dev->data->tx_queues[qid]));
   dev->data->tx_queues[qid] = nullptr;
 }
@@ -331,22 +337,30 @@ int link_update(rte_eth_dev* dev, int) {
   return rte_eth_linkstatus_set(dev, &l);
 }
 
-// Stop the bursts and wait until none is inside (the other half of BurstGate).
-void quiesce(rte_eth_dev* dev) {
-  Port& p = port_of(dev);
-  p.pause.store(1, std::memory_order_relaxed);
-  // asymmetric fence, every thread: pause=1 is ordered before reading any
-  // queue's busy flag (pairs with BurstGate's asym_fence_fast()).
-  ring::asym_fence_slow();
-  for (uint16_t i = 0; i < p.nqp; ++i)
+// Calls f(queue) for every queue of the port's pairs that is set up.
+template <class F>
+void each_queue(rte_eth_dev* dev, F&& f) {
+  for (uint16_t i = 0; i < port_of(dev).nqp; ++i)
     for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
-      if (auto* q = static_cast<Queue*>(qv))
-        while (q->busy.load(std::memory_order_acquire)) rte_pause();  // acquire: its ring writes are done
+      if (qv) f(*static_cast<Queue*>(qv));
+}
+
+// Stop the bursts and wait until none is inside: every gate closed, one
+// process-wide fence for all of them, then each waited out.
+void quiesce(rte_eth_dev* dev) noexcept {
+  each_queue(dev, [](Queue& q) { q.gate.close(); });
+  ring::BurstGate::fence();
+  each_queue(dev, [](Queue& q) { q.gate.wait_idle(); });
+}
+
+// Let the bursts in: the rings are set up.
+void resume(rte_eth_dev* dev) noexcept {
+  each_queue(dev, [](Queue& q) { q.gate.open(); });
 }
 
 // The device side of a started port, bursts paused: fresh rings, device
 // start, Rx buffers, control queue set-up. -ENOTCONN: no device now.
-int device_up(rte_eth_dev* dev) {
+int device_up(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   const uint16_t n = p.nqp;
   for (uint16_t i = 0; i < n; ++i)
@@ -368,11 +382,9 @@ int device_up(rte_eth_dev* dev) {
   }
   const bool va = p.t->uses_va();
   for (uint16_t i = 0; i < n; ++i) {
-    auto* q = static_cast<Queue*>(dev->data->rx_queues[i]);
-    if (p.packed)
-      va ? rx_refill<ring::PackedDriver, true>(*q) : rx_refill<ring::PackedDriver, false>(*q);
-    else
-      va ? rx_refill<ring::SplitDriver, true>(*q) : rx_refill<ring::SplitDriver, false>(*q);
+    Queue& q = *static_cast<Queue*>(dev->data->rx_queues[i]);
+    ring::DriverQueue::with_layout(q.ring.layout(),
+                                   [&]<class R>() { va ? rx_refill<R, true>(q) : rx_refill<R, false>(q); });
   }
   if (const int rc = ctrl_after_start(dev); rc != 0) {
     VNET_LOG(ERR, "port %u: the device refused its queue/filter set-up over the control virtqueue", dev->data->port_id);
@@ -382,14 +394,12 @@ int device_up(rte_eth_dev* dev) {
 }
 
 // Bursts paused: stop the device and free every mbuf the rings hold.
-void device_down(rte_eth_dev* dev) {
+void device_down(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   ctrl_stop(p);
   if (const int rc = p.t->stop(); rc != 0)
     VNET_LOG(WARNING, "port %u: device stop: %s", dev->data->port_id, strerror(-rc));
-  for (uint16_t i = 0; i < p.nqp; ++i)
-    for (void* qv : {dev->data->rx_queues[i], dev->data->tx_queues[i]})
-      if (qv) queue_drain(static_cast<Queue*>(qv), p.packed);
+  each_queue(dev, [](Queue& q) { queue_drain(&q); });
   p.up = false;
 }
 
@@ -400,10 +410,10 @@ void set_queue_state(rte_eth_dev* dev, uint8_t state) {
   }
 }
 
-int dev_start(rte_eth_dev* dev) {
+int dev_start(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   const std::lock_guard<std::mutex> g(p.lock);
-  ring::asym_fence_enable();  // before the first burst (BurstGate)
+  ring::asym_fence_enable();  // before the first burst (ring::BurstGate)
   for (uint16_t i = 0; i < p.nqp; ++i)
     if (!dev->data->rx_queues[i] || !dev->data->tx_queues[i]) {
       VNET_LOG(ERR, "port %u: queue pair %u not set up", dev->data->port_id, i);
@@ -421,12 +431,12 @@ int dev_start(rte_eth_dev* dev) {
   if (rc == -ENOTCONN)
     VNET_LOG(INFO, "port %u: started; link stays down until the device is there", dev->data->port_id);
   set_queue_state(dev, RTE_ETH_QUEUE_STATE_STARTED);
-  if (p.up && !p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+  if (p.up && !p.admin_down) resume(dev);
   link_update(dev, 0);
   return 0;
 }
 
-int dev_stop(rte_eth_dev* dev) {
+int dev_stop(rte_eth_dev* dev) noexcept {
   Port& p = port_of(dev);
   // A restart under way in the transport's thread (it holds the port lock
   // while it talks to the device) gives up at once instead of making us
@@ -448,7 +458,7 @@ int dev_stop(rte_eth_dev* dev) {
 
 // The transport's thread: the device went away (free what the rings hold,
 // link down) or came back (restart the rings, link up). Both raise LSC.
-void on_transport_event(void* arg, TransportEvent ev) {
+void on_transport_event(void* arg, TransportEvent ev) noexcept {
   auto* dev = static_cast<rte_eth_dev*>(arg);
   Port& p = port_of(dev);
   {
@@ -465,7 +475,7 @@ void on_transport_event(void* arg, TransportEvent ev) {
         device_down(dev);
       } else {
         p.up = true;
-        if (!p.admin_down) p.pause.store(0, std::memory_order_release);  // release: rings set up before bursts run
+        if (!p.admin_down) resume(dev);
         VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
       }
     } else {
@@ -476,7 +486,7 @@ void on_transport_event(void* arg, TransportEvent ev) {
   rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);
 }
 
-int dev_close(rte_eth_dev* dev) {
+int dev_close(rte_eth_dev* dev) noexcept {
   if (rte_eal_process_type() != RTE_PROC_PRIMARY) return 0;
   dev_stop(dev);
   for (uint16_t i = 0; i < dev->data->nb_rx_queues; ++i) rx_queue_release(dev, i);
@@ -569,7 +579,7 @@ int set_link_up(rte_eth_dev* dev) {
   Port& p = port_of(dev);
   const std::lock_guard<std::mutex> g(p.lock);
   p.admin_down = false;
-  if (p.started && p.up) p.pause.store(0, std::memory_order_release);  // release: as in dev_start
+  if (p.started && p.up) resume(dev);
   link_update(dev, 0);
   return 0;
 }

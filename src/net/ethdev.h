@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "net/transport.h"
+#include "ring/common.h"
 
 namespace vnet::net {
 
@@ -37,14 +38,13 @@ struct Port {
   uint64_t features = 0;  // negotiated
   uint16_t hdr_size = 0;
   uint16_t nqp = 0;
-  bool packed = false;
+  ring::Layout layout = ring::Layout::Split;  // negotiated (RING_PACKED)
   bool mrg = false;
   // Written under `lock`; read without it by link_update (the application's
   // link queries must not wait for a restart), hence atomic.
   std::atomic<bool> started{false};     // the application started the port
   std::atomic<bool> up{false};          // the device runs the rings (false while virtio-user's backend is away)
   std::atomic<bool> admin_down{false};  // rte_eth_dev_set_link_down
-  std::atomic<uint8_t> pause{1};        // bursts return 0 while set (BurstGate)
   std::mutex lock;                      // start/stop against the transport's Down/Up events
   uint16_t mtu = RTE_ETHER_MTU;
   CtrlQueue* cvq = nullptr;    // when CTRL_VQ is negotiated

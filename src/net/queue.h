@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
-// One ethdev queue (Rx or Tx) of the virtio-net port: both ring flavours
-// (only the negotiated one is initialised), its memzones, the kick notifier
-// and counters. Lives in rte_zmalloc memory but holds heap-backed ring
-// shadows: the PMD is primary-process only.
+// One ethdev queue (Rx or Tx) of the virtio-net port: its virtqueue, burst
+// gate, memzones, kick notifier and counters.
+// Memory: one rte_zmalloc_socket block on the queue's socket holds the Queue
+// and, after it, the virtqueue's shadows (queue_alloc, sized once at queue
+// set-up for either layout, freed at queue release); the ring and the Tx
+// aux area are memzones. Nothing on the heap; the PMD is primary-process only.
+// Errors: set-up returns -errno with a log line; nothing here throws.
 #pragma once
 
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
-#include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "net/transport.h"
-#include "ring/packed_driver.h"
-#include "ring/split_driver.h"
-#include "virtio/ring_layout.h"
+#include "ring/burst_gate.h"
+#include "ring/driver_queue.h"
 
 namespace vnet::net {
 
@@ -43,8 +45,8 @@ inline constexpr uint8_t kGsoTcp4 = 1;
 inline constexpr uint8_t kGsoTcp6 = 2;
 
 struct Queue {
-  ring::SplitDriver split;
-  ring::PackedDriver packed;
+  ring::DriverQueue ring;  // initialised at each start with the negotiated layout
+  ring::ShadowMem shadow;  // its shadows: the rest of the Queue's block
   Notifier kick;
   rte_mempool* mp = nullptr;  // Rx only
   const rte_memzone* ring_mz = nullptr;
@@ -70,36 +72,19 @@ struct Queue {
   uint8_t tx_gso = 0;    // HOST_TSO4/6
   bool tx_csum = false;  // CSUM
   QueueStats st;
-  // Burst gate (see BurstGate in rxtx.h): the port's pause flag, and ours.
-  const std::atomic<uint8_t>* pause = nullptr;
-  std::atomic<uint8_t> busy{0};
+  // Every burst passes this gate; the control path closes it and waits
+  // before it touches the ring (quiesce() in ethdev.cc).
+  ring::BurstGate gate;
   ring::ErrCounters<ring::DrvErr> ring_err_base{};  // ring error counts at the last xstats reset
-
-  template <class R>
-  R& ring();
 };
-template <>
-inline ring::SplitDriver& Queue::ring<ring::SplitDriver>() {
-  return split;
-}
-template <>
-inline ring::PackedDriver& Queue::ring<ring::PackedDriver>() {
-  return packed;
-}
+static_assert(std::is_nothrow_default_constructible_v<Queue>);
 
-// Bytes one ring of n entries takes, and where its parts sit from `base`
-// (an address the device understands).
-// used_align: the split used ring's alignment (4; 4096 for legacy devices).
-inline size_t ring_bytes(bool packed, uint32_t n, size_t used_align) {
-  return packed ? virtio::PackedLayout::make(n).total : virtio::SplitLayout::make(n, used_align).total;
-}
-inline QueueAddrs ring_addrs(bool packed, uint32_t n, uint64_t base, size_t used_align) {
-  if (packed) {
-    const auto l = virtio::PackedLayout::make(n);
-    return {n, base + l.desc_off, base + l.driver_event_off, base + l.device_event_off};
-  }
-  const auto l = virtio::SplitLayout::make(n, used_align);
-  return {n, base + l.desc_off, base + l.avail_off, base + l.used_off};
+// Where a ring of n entries sits, from `base` (an address the device
+// understands), for the transport. used_align: the split used ring's
+// alignment (4; 4096 for legacy devices).
+inline QueueAddrs ring_addrs(ring::Layout l, uint32_t n, uint64_t base, size_t used_align) {
+  const ring::RingParts r = ring::DriverQueue::parts(l, n, used_align);
+  return {n, base + r.desc, base + r.driver, base + r.device};
 }
 
 inline void count_size(QueueStats& st, uint32_t len) {

@@ -18,32 +18,9 @@
 #include <cstring>
 
 #include "net/queue.h"
-#include "ring/asym_fence.h"
 #include "virtio/net_hdr.h"
 
 namespace vnet::net {
-
-// Every burst passes this gate. The control path (stop, backend gone or
-// back) sets the port's pause flag and waits until no burst is inside
-// before it touches the rings (quiesce() in ethdev.cc): Dekker's handshake
-// with an asymmetric fence (ring/asym_fence.h), so a burst pays two plain
-// stores, a load and a compiler barrier, nothing per packet.
-struct BurstGate {
-  Queue& q;
-  bool open;
-  explicit BurstGate(Queue& queue) : q(queue) {
-    q.busy.store(1, std::memory_order_relaxed);
-    // asymmetric fence: busy=1 is ordered before reading pause (pairs with
-    // quiesce()'s asym_fence_slow()).
-    ring::asym_fence_fast();
-    // acquire: the ring set-up done before pause was cleared is visible.
-    open = q.pause->load(std::memory_order_acquire) == 0;
-  }
-  ~BurstGate() {
-    // release: our ring and mbuf writes happen before the control path sees us out.
-    q.busy.store(0, std::memory_order_release);
-  }
-};
 
 template <bool Va>
 inline uint64_t buf_addr(const rte_mbuf* m) {
@@ -87,7 +64,7 @@ inline void count_rx(Queue& q, const rte_mbuf* m) {
 // Post fresh mbufs as device-writable buffers: [virtio-net header | data room].
 template <class R, bool Va>
 void rx_refill(Queue& q) {
-  R& r = q.ring<R>();
+  R& r = q.ring.as<R>();
   uint32_t free = r.free_slots();
   if (free == 0) return;
   while (free > 0) {
@@ -176,9 +153,11 @@ inline constexpr uint32_t kRxPrefetchMaxLen = 192;
 template <class R, bool Va, bool Mrg>
 uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(rxq);
-  const BurstGate gate(q);
-  if (!gate.open) return 0;
-  R& r = q.ring<R>();
+  // Every burst passes the queue's gate (ring/burst_gate.h): the control
+  // path closes it and waits for us before it touches the ring.
+  const ring::BurstGate::Pass in(q.gate);
+  if (!in) return 0;
+  R& r = q.ring.as<R>();
   const uint16_t hdr = q.hdr_size;
   const uint8_t off = q.rx_off;  // once per burst: the no-offload path pays one test per frame
   uint16_t nrx = 0;
@@ -313,9 +292,9 @@ inline bool tx_vlan_insert(rte_mbuf** pm) {
 template <class R, bool Va, bool Off>
 uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(txq);
-  const BurstGate gate(q);
-  if (!gate.open) return 0;
-  R& r = q.ring<R>();
+  const ring::BurstGate::Pass in(q.gate);  // as in rx_burst
+  if (!in) return 0;
+  R& r = q.ring.as<R>();
   const uint16_t hdr = q.hdr_size;
   // Reclaim only when the burst may not fit: used slots are then read a
   // ring's length behind the device, not in the lines it is writing.

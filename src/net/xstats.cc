@@ -44,10 +44,6 @@ constexpr unsigned kPerQueue = std::size(kFields) + std::size(kBins) + std::size
 
 const Port& port_of(const rte_eth_dev* dev) { return *static_cast<const Port*>(dev->data->dev_private); }
 
-const ring::ErrCounters<ring::DrvErr>& ring_errors(const Port& p, const Queue& q) {
-  return p.packed ? q.packed.errors() : q.split.errors();
-}
-
 // Calls f(queue or nullptr, is_rx, queue index) for every queue slot.
 template <class F>
 void each_queue(const rte_eth_dev* dev, F&& f) {
@@ -86,7 +82,7 @@ int xstats_get(rte_eth_dev* dev, rte_eth_xstat* xs, unsigned size) {
       ++k;
     };
     const QueueStats st = q ? ring::counters_snapshot(q->st) : QueueStats{};  // the lcore keeps counting
-    const auto errs = q && p.hdr_size ? ring::counters_snapshot(ring_errors(p, *q)) : ring::ErrCounters<ring::DrvErr>{};
+    const auto errs = q && p.hdr_size ? ring::counters_snapshot(q->ring.errors()) : ring::ErrCounters<ring::DrvErr>{};
     for (const auto& f : kFields) put(st.*f.m);
     for (size_t b = 0; b < std::size(kBins); ++b) put(st.size_bins[b]);
     for (size_t e = 0; e < std::size(kRingErrs); ++e) {
@@ -102,7 +98,7 @@ int xstats_reset(rte_eth_dev* dev) {
   each_queue(dev, [&](Queue* q, bool, uint16_t) {
     if (!q) return;
     q->st = QueueStats{};
-    if (p.hdr_size) q->ring_err_base = ring_errors(p, *q);
+    if (p.hdr_size) q->ring_err_base = q->ring.errors();
   });
   dev->data->rx_mbuf_alloc_failed = 0;
   return 0;

@@ -14,9 +14,6 @@
 
 namespace vnet::ring {
 
-// The two virtqueue layouts (virtio 1.x 2.7 split, 2.8 packed).
-enum class Layout : uint8_t { Split, Packed };
-
 // One guest-visible piece of a buffer, as the driver hands it to the ring.
 struct Seg {
   uint64_t addr;  // IOVA the device will use
@@ -35,6 +32,16 @@ struct RingMem {
   void* va = nullptr;
   uint64_t iova = 0;
 };
+
+// Private state memory of a driver-side ring (its per-descriptor shadows),
+// provided by the caller: at least bytes_needed(size) bytes of the ring
+// type, aligned to kShadowAlign. The ring never allocates; the memory must
+// stay valid until the ring is re-initialised or dropped.
+struct ShadowMem {
+  void* va = nullptr;
+  size_t bytes = 0;
+};
+inline constexpr size_t kShadowAlign = 8;
 
 // Per-head indirect tables: `size * per_head` descriptors of 16 bytes.
 struct IndirectPool {
@@ -67,7 +74,11 @@ struct DriverConfig {
   RingMem ring;           // SplitLayout/PackedLayout::make(size, used_align).total bytes, zeroed by init
   size_t used_align = 4;  // split: used ring alignment (4096 for legacy virtio 0.9.5 devices)
   IndirectPool indirect_pool;
+  ShadowMem shadow;  // bytes_needed(size) bytes, kShadowAlign-aligned; init does not expect it zeroed
 };
+
+// The two virtqueue layouts (virtio 1.x 2.7 split, 2.8 packed).
+enum class Layout : uint8_t { Split, Packed };
 
 // Violations a driver can see from the device (each one breaks the ring).
 enum class DrvErr : uint8_t {
@@ -143,16 +154,20 @@ void set_log_sink(LogSink sink) noexcept;
 void log_error(const char* side, const char* what, uint64_t count, const char* fmt, ...) noexcept
     __attribute__((format(printf, 4, 5)));
 
-// ---- the driver-side interface both layouts satisfy ----------------------
+// ---- the driver-side interface ---------------------------------------------
+// What SplitDriver, PackedDriver and the DriverQueue over both provide; the
+// contract of each call is written in driver_queue.h. (init differs: the
+// layouts take a DriverConfig, DriverQueue a Layout too.)
 template <class Q>
-concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const Seg* segs, uint16_t n, void* token,
-                               UsedBuf* out) {
-  { q.init(cfg) } -> std::same_as<int>;
+concept DriverRing = requires(Q q, const Q cq, const Seg* segs, uint16_t n, void* token, UsedBuf* out,
+                              void (*fn)(void*)) {
   { q.add(segs, n, token) } -> std::same_as<int>;  // chain (indirect when configured and n > 1)
   { q.add(segs, n, token, false) } -> std::same_as<int>;
   { q.publish() } -> std::same_as<void>;  // the device sees nothing added before this
   { q.kick_prepare() } -> std::same_as<bool>;
   { q.poll_used(out, n) } -> std::same_as<uint16_t>;
+  { q.drain(fn) } -> std::same_as<void>;
+  { cq.next_id() } -> std::same_as<uint16_t>;
   { cq.free_slots() } -> std::same_as<uint32_t>;
   { cq.in_flight() } -> std::same_as<uint32_t>;
   { q.disable_cb() } -> std::same_as<void>;
@@ -160,6 +175,11 @@ concept DriverQueue = requires(Q q, const Q cq, const DriverConfig& cfg, const S
   { cq.broken() } -> std::same_as<bool>;
   { cq.size() } -> std::same_as<uint32_t>;
   { cq.errors() } -> std::same_as<const ErrCounters<DrvErr>&>;
+};
+template <class Q>
+concept DriverLayout = DriverRing<Q> && requires(Q q, const DriverConfig& cfg, uint32_t n) {
+  { q.init(cfg) } -> std::same_as<int>;
+  { Q::bytes_needed(n) } -> std::same_as<size_t>;
 };
 
 }  // namespace vnet::ring

@@ -6,12 +6,16 @@
 // wrap counters, and the broken flag. The flags of the first buffer added
 // since the last publish() are held back and written by publish(), after a
 // release, so the whole batch (every chain since) becomes visible at once.
+// Memory: the shadows live in caller memory (DriverConfig::shadow,
+// bytes_needed(size) bytes); the ring never allocates. Errors: control calls
+// return 0 or -errno, device violations are counted and break the ring;
+// nothing here throws (every call is noexcept).
 #pragma once
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "ring/common.h"
 #include "virtio/ring_layout.h"
@@ -20,36 +24,40 @@ namespace vnet::ring {
 
 class PackedDriver {
  public:
-  int init(const DriverConfig& cfg);
+  // Bytes of DriverConfig::shadow a ring of n entries needs.
+  static constexpr size_t bytes_needed(uint32_t n) noexcept;
+  int init(const DriverConfig& cfg) noexcept;
 
-  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true) noexcept;
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
-  inline int add_one(const Seg& s, void* token);
+  inline int add_one(const Seg& s, void* token) noexcept;
   // Make every buffer added since the last publish() available at once.
-  void publish() {
+  void publish() noexcept {
     if (!pending_) return;
     pending_ = false;
     // release: every descriptor of the batch (and their indirect tables)
     // is visible before the first one's flags make the batch available.
     std::atomic_ref<uint16_t>(desc_[pending_slot_].flags.raw).store(pending_flags_, std::memory_order_release);
   }
-  inline bool kick_prepare();
-  inline uint16_t poll_used(UsedBuf* out, uint16_t max);
+  inline bool kick_prepare() noexcept;
+  inline uint16_t poll_used(UsedBuf* out, uint16_t max) noexcept;
 
   // The id the next add() will hand out (valid while free_slots() > 0): lets a
   // caller key per-buffer side storage (e.g. a header slot) before adding.
-  uint16_t next_id() const { return free_id_; }
-  uint32_t free_slots() const { return num_free_; }
-  uint32_t in_flight() const { return outstanding_; }
-  void disable_cb();
-  bool enable_cb();
-  bool broken() const { return broken_; }
-  uint32_t size() const { return size_; }
-  const ErrCounters<DrvErr>& errors() const { return err_; }
+  uint16_t next_id() const noexcept { return free_id_; }
+  uint32_t free_slots() const noexcept { return num_free_; }
+  uint32_t in_flight() const noexcept { return outstanding_; }
+  void disable_cb() noexcept;
+  bool enable_cb() noexcept;
+  bool broken() const noexcept { return broken_; }
+  uint32_t size() const noexcept { return size_; }
+  const ErrCounters<DrvErr>& errors() const noexcept { return err_; }
 
+  // Teardown, the device stopped: every outstanding token to f, in id
+  // order; the queue is then stopped until init() (driver_queue.h).
   template <class F>
-  void drain(F&& f);
+  void drain(F&& f) noexcept;
 
  private:
   struct Buf {
@@ -60,16 +68,18 @@ class PackedDriver {
     bool busy;
   };
 
-  static constexpr uint16_t avail_flags(bool wrap) { return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED; }
-  inline bool slot_used(uint16_t flags) const {
+  static constexpr uint16_t avail_flags(bool wrap) noexcept {
+    return wrap ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED;
+  }
+  inline bool slot_used(uint16_t flags) const noexcept {
     const bool a = flags & virtio::DESC_F_AVAIL, u = flags & virtio::DESC_F_USED;
     return a == used_wrap_ && u == used_wrap_;
   }
-  inline void reap(UsedBuf& out, uint16_t id, uint32_t len);
+  inline void reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept;
   // A chain's head flags (host order): held back if it opens a batch,
   // else stored now; the device reaches it only after the batch's first
   // head, which publish() writes with release.
-  inline void set_head_flags(uint16_t slot, uint16_t fl) {
+  inline void set_head_flags(uint16_t slot, uint16_t fl) noexcept {
     if (!pending_) {
       pending_ = true;
       pending_slot_ = slot;
@@ -78,13 +88,14 @@ class PackedDriver {
     }
     std::atomic_ref<uint16_t>(desc_[slot].flags.raw).store(virtio::to_le(fl), std::memory_order_relaxed);
   }
-  uint16_t next_mod(uint16_t v) const { return static_cast<uint16_t>(v + 1u == size_ ? 0 : v + 1u); }
-  void fail(DrvErr e, uint32_t a, uint32_t b);
+  uint16_t next_mod(uint16_t v) const noexcept { return static_cast<uint16_t>(v + 1u == size_ ? 0 : v + 1u); }
+  void fail(DrvErr e, uint32_t a, uint32_t b) noexcept;
 
   uint32_t size_ = 0;
   bool event_idx_ = false;
   bool in_order_ = false;
-  bool broken_ = false;
+  bool stopped_ = false;  // broken or drained: add() and poll_used() refuse until init()
+  bool broken_ = false;   // the device broke a rule
   bool cb_enabled_ = false;
 
   virtio::PackedDesc* desc_ = nullptr;
@@ -92,8 +103,9 @@ class PackedDriver {
   virtio::PackedEvent* device_event_ = nullptr;  // device writes
   IndirectPool ind_;
 
-  std::vector<Buf> bufs_;
-  std::vector<uint16_t> order_;               // IN_ORDER: ids in the order they were made available
+  // In DriverConfig::shadow, one array after the other.
+  Buf* bufs_ = nullptr;
+  uint16_t* order_ = nullptr;                 // IN_ORDER: ids in the order they were made available
   uint16_t order_head_ = 0, order_tail_ = 0;  // indexes into order_ (mod size)
   uint16_t free_id_ = 0;
   uint32_t num_free_ = 0;     // free ring slots
@@ -111,12 +123,17 @@ class PackedDriver {
   ErrCounters<DrvErr> err_;
 };
 
-static_assert(DriverQueue<PackedDriver>);
+static_assert(DriverLayout<PackedDriver>);
 
 // ---------------------------------------------------------------- inline --
 
-inline int PackedDriver::add_one(const Seg& s, void* token) {
-  if (broken_) return -EIO;
+constexpr size_t PackedDriver::bytes_needed(uint32_t n) noexcept {
+  static_assert(alignof(Buf) <= kShadowAlign);
+  return size_t{n} * (sizeof(Buf) + sizeof(uint16_t));  // the order array too, used or not
+}
+
+inline int PackedDriver::add_one(const Seg& s, void* token) noexcept {
+  if (stopped_) return -EIO;
   if (num_free_ == 0) return -ENOSPC;  // (outstanding_ < size_ follows: each buffer holds a slot)
   const uint16_t id = free_id_;
   Buf& b = bufs_[id];
@@ -143,9 +160,9 @@ inline int PackedDriver::add_one(const Seg& s, void* token) {
   return 0;
 }
 
-inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) noexcept {
   if (n == 1) return add_one(segs[0], token);
-  if (broken_) return -EIO;
+  if (stopped_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
   const uint32_t need = indirect ? 1 : n;
@@ -209,7 +226,7 @@ inline int PackedDriver::add(const Seg* segs, uint16_t n, void* token, bool use_
   return 0;
 }
 
-inline bool PackedDriver::kick_prepare() {
+inline bool PackedDriver::kick_prepare() noexcept {
   if (added_since_kick_ == 0) return false;
   const uint16_t added = added_since_kick_;
   added_since_kick_ = 0;
@@ -225,7 +242,7 @@ inline bool PackedDriver::kick_prepare() {
   return virtio::packed_need_event(ow, next_avail_, avail_wrap_, added, size_);
 }
 
-inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) {
+inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept {
   Buf& b = bufs_[id];
   out = UsedBuf{b.token, len};
   b.busy = false;
@@ -241,8 +258,8 @@ inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) {
   if (in_order_) order_head_ = next_mod(order_head_);
 }
 
-inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) {
-  if (broken_) return 0;
+inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
+  if (stopped_) return 0;
   uint16_t got = 0;
   while (got < max) {
     if (in_order_ && batch_left_ != 0) {  // inside a batch: no descriptors were written
@@ -306,15 +323,24 @@ inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) {
 }
 
 template <class F>
-void PackedDriver::drain(F&& f) {
+void PackedDriver::drain(F&& f) noexcept {
   for (uint32_t id = 0; id < size_; ++id) {
     if (!bufs_[id].busy) continue;
-    f(bufs_[id].token);
-    bufs_[id].busy = false;
+    Buf& b = bufs_[id];
+    f(b.token);
+    b.busy = false;  // back on the free list, its ring slots counted free
+    b.next_free = free_id_;
+    free_id_ = static_cast<uint16_t>(id);
+    num_free_ += b.ndesc;
+    --outstanding_;
   }
-  // Reset the bookkeeping; the ring itself must be re-initialised (the
-  // device has stopped) before it is used again.
-  outstanding_ = 0;
+  pending_ = false;  // withdraw what was added but never published
+  added_since_kick_ = 0;
+  last_used_ = next_avail_;
+  used_wrap_ = avail_wrap_;
+  order_head_ = order_tail_;
+  batch_left_ = 0;
+  stopped_ = true;
 }
 
 }  // namespace vnet::ring

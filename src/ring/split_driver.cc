@@ -5,14 +5,18 @@
 #include "ring/split_driver.h"
 
 #include <cstring>
+#include <new>
 
 namespace vnet::ring {
 
-int SplitDriver::init(const DriverConfig& cfg) {
+int SplitDriver::init(const DriverConfig& cfg) noexcept {
   const uint32_t n = cfg.size;
   if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (n & (n - 1)) != 0 || cfg.ring.va == nullptr) return -EINVAL;
   if (cfg.indirect && (cfg.indirect_pool.va == nullptr || cfg.indirect_pool.per_head < 2)) return -EINVAL;
   if (cfg.used_align == 0 || (cfg.used_align & (cfg.used_align - 1)) != 0) return -EINVAL;
+  auto* state = static_cast<uint8_t*>(cfg.shadow.va);
+  if (state == nullptr || cfg.shadow.bytes < bytes_needed(n) || reinterpret_cast<uintptr_t>(state) % kShadowAlign != 0)
+    return -EINVAL;
   const auto lay = virtio::SplitLayout::make(n, cfg.used_align);
   auto* base = static_cast<uint8_t*>(cfg.ring.va);
   std::memset(base, 0, lay.total);
@@ -20,6 +24,7 @@ int SplitDriver::init(const DriverConfig& cfg) {
   mask_ = static_cast<uint16_t>(n - 1);
   event_idx_ = cfg.event_idx;
   in_order_ = cfg.in_order;
+  stopped_ = false;
   broken_ = false;
   cb_enabled_ = false;
   desc_ = reinterpret_cast<virtio::SplitDesc*>(base + lay.desc_off);
@@ -31,10 +36,14 @@ int SplitDriver::init(const DriverConfig& cfg) {
   avail_event_ = reinterpret_cast<virtio::le16*>(used_ring_ + n);
   ind_ = cfg.indirect ? cfg.indirect_pool : IndirectPool{};
 
-  shadow_.assign(n, Shadow{});
-  heads_.assign(n, Head{});
-  avail_shadow_.assign(n, 0);
-  for (uint32_t i = 0; i < n; ++i) shadow_[i].next = static_cast<uint16_t>(i + 1 < n ? i + 1 : 0);
+  shadow_ = reinterpret_cast<Shadow*>(state);
+  heads_ = reinterpret_cast<Head*>(state + size_t{n} * sizeof(Shadow));
+  avail_shadow_ = reinterpret_cast<uint16_t*>(state + size_t{n} * (sizeof(Shadow) + sizeof(Head)));
+  for (uint32_t i = 0; i < n; ++i) {
+    new (&shadow_[i]) Shadow{0, 0, 0, static_cast<uint16_t>(i + 1 < n ? i + 1 : 0)};
+    new (&heads_[i]) Head{};
+    avail_shadow_[i] = 0;
+  }
   free_head_ = 0;
   free_tail_ = static_cast<uint16_t>(n - 1);
   num_free_ = n;
@@ -46,7 +55,7 @@ int SplitDriver::init(const DriverConfig& cfg) {
   return 0;
 }
 
-void SplitDriver::disable_cb() {
+void SplitDriver::disable_cb() noexcept {
   cb_enabled_ = false;
   // relaxed: suppression is a hint (2.7.7); the device may still interrupt.
   std::atomic_ref<uint16_t>(avail_->flags.raw)
@@ -57,7 +66,7 @@ void SplitDriver::disable_cb() {
   }
 }
 
-bool SplitDriver::enable_cb() {
+bool SplitDriver::enable_cb() noexcept {
   cb_enabled_ = true;
   std::atomic_ref<uint16_t>(avail_->flags.raw).store(0, std::memory_order_relaxed);
   if (event_idx_) {
@@ -70,7 +79,8 @@ bool SplitDriver::enable_cb() {
   return used_idx != last_used_;
 }
 
-void SplitDriver::fail(DrvErr e, uint32_t a, uint32_t b) {
+void SplitDriver::fail(DrvErr e, uint32_t a, uint32_t b) noexcept {
+  stopped_ = true;
   broken_ = true;
   const uint64_t c = ++err_[e];
   log_error("split driver", to_string(e), c, "values %u %u (last_used %u, avail %u); queue marked broken", a, b,

@@ -7,12 +7,16 @@
 // The free list is FIFO: with buffers completed in order, descriptor i goes
 // out again at avail slot i (mod size), so the device reads descriptors in
 // sequence and the avail ring keeps its values (we do not rewrite them).
+// Memory: the shadows live in caller memory (DriverConfig::shadow,
+// bytes_needed(size) bytes); the ring never allocates. Errors: control calls
+// return 0 or -errno, device violations are counted and break the ring;
+// nothing here throws (every call is noexcept).
 #pragma once
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "ring/common.h"
 #include "virtio/ring_layout.h"
@@ -21,39 +25,42 @@ namespace vnet::ring {
 
 class SplitDriver {
  public:
-  int init(const DriverConfig& cfg);
+  // Bytes of DriverConfig::shadow a ring of n entries needs.
+  static constexpr size_t bytes_needed(uint32_t n) noexcept;
+  int init(const DriverConfig& cfg) noexcept;
 
   // Add one buffer of n segments (readable first, then writable). With an
   // indirect pool configured and n > 1, one indirect descriptor is used
   // unless use_indirect is false. 0, -ENOSPC (ring full) or -EINVAL.
-  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true);
+  inline int add(const Seg* segs, uint16_t n, void* token, bool use_indirect = true) noexcept;
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
-  inline int add_one(const Seg& s, void* token);
+  inline int add_one(const Seg& s, void* token) noexcept;
   // Make everything added so far visible to the device.
-  inline void publish();
+  inline void publish() noexcept;
   // After publish(): does the device want a notification? (2.7.10 / 2.7.8)
-  inline bool kick_prepare();
+  inline bool kick_prepare() noexcept;
   // Reap up to max completed buffers. Returns 0 when broken.
-  inline uint16_t poll_used(UsedBuf* out, uint16_t max);
+  inline uint16_t poll_used(UsedBuf* out, uint16_t max) noexcept;
 
   // The id the next add() will hand out (valid while free_slots() > 0): lets a
   // caller key per-buffer side storage (e.g. a header slot) before adding.
-  uint16_t next_id() const { return free_head_; }
-  uint32_t free_slots() const { return num_free_; }
-  uint32_t in_flight() const { return static_cast<uint16_t>(avail_idx_ - last_used_); }
-  void disable_cb();
-  bool enable_cb();  // true when used buffers are already pending
-  bool broken() const { return broken_; }
-  uint32_t size() const { return size_; }
-  const ErrCounters<DrvErr>& errors() const { return err_; }
+  uint16_t next_id() const noexcept { return free_head_; }
+  uint32_t free_slots() const noexcept { return num_free_; }
+  uint32_t in_flight() const noexcept { return static_cast<uint16_t>(avail_idx_ - last_used_); }
+  void disable_cb() noexcept;
+  bool enable_cb() noexcept;  // true when used buffers are already pending
+  bool broken() const noexcept { return broken_; }
+  uint32_t size() const noexcept { return size_; }
+  const ErrCounters<DrvErr>& errors() const noexcept { return err_; }
 
-  // Teardown: hand back every outstanding token (in avail order).
+  // Teardown, the device stopped: every outstanding token to f, in head
+  // order; the queue is then stopped until init() (driver_queue.h).
   template <class F>
-  void drain(F&& f);
+  void drain(F&& f) noexcept;
 
-  uint16_t avail_idx() const { return avail_idx_; }
-  uint16_t last_used() const { return last_used_; }
+  uint16_t avail_idx() const noexcept { return avail_idx_; }
+  uint16_t last_used() const noexcept { return last_used_; }
 
  private:
   struct Shadow {  // what we wrote into desc[i]
@@ -70,12 +77,12 @@ class SplitDriver {
     bool busy;
   };
 
-  inline void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next);
-  inline void free_head(uint16_t head);
+  inline void write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) noexcept;
+  inline void free_head(uint16_t head) noexcept;
   // Put a chain's head at the next avail slot. The entry is written only
   // if it changes: in steady state it holds the same head as a lap ago, and
   // leaving the line alone leaves it in the device's cache.
-  inline void place_avail(uint16_t head) {
+  inline void place_avail(uint16_t head) noexcept {
     const uint16_t slot = avail_idx_ & mask_;
     if (avail_shadow_[slot] != head) {
       avail_shadow_[slot] = head;
@@ -83,18 +90,19 @@ class SplitDriver {
     }
     ++avail_idx_;
   }
-  inline void reap_one(UsedBuf& out, uint16_t head, uint32_t len) {
+  inline void reap_one(UsedBuf& out, uint16_t head, uint32_t len) noexcept {
     out = UsedBuf{heads_[head].token, len};
     free_head(head);
     ++last_used_;
   }
-  void fail(DrvErr e, uint32_t a, uint32_t b);
+  void fail(DrvErr e, uint32_t a, uint32_t b) noexcept;
 
   uint32_t size_ = 0;
   uint16_t mask_ = 0;
   bool event_idx_ = false;
   bool in_order_ = false;
-  bool broken_ = false;
+  bool stopped_ = false;  // broken or drained: add() and poll_used() refuse until init()
+  bool broken_ = false;   // the device broke a rule
   bool cb_enabled_ = false;
 
   virtio::SplitDesc* desc_ = nullptr;
@@ -106,9 +114,10 @@ class SplitDriver {
   virtio::le16* avail_event_ = nullptr;
   IndirectPool ind_;
 
-  std::vector<Shadow> shadow_;
-  std::vector<Head> heads_;
-  std::vector<uint16_t> avail_shadow_;  // head placed at each avail slot
+  // In DriverConfig::shadow, one array after the other.
+  Shadow* shadow_ = nullptr;
+  Head* heads_ = nullptr;
+  uint16_t* avail_shadow_ = nullptr;  // head placed at each avail slot
   uint16_t free_head_ = 0;
   uint16_t free_tail_ = 0;  // valid while num_free_ > 0
   uint32_t num_free_ = 0;
@@ -121,11 +130,17 @@ class SplitDriver {
   ErrCounters<DrvErr> err_;
 };
 
-static_assert(DriverQueue<SplitDriver>);
+static_assert(DriverLayout<SplitDriver>);
 
 // ---------------------------------------------------------------- inline --
 
-inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+constexpr size_t SplitDriver::bytes_needed(uint32_t n) noexcept {
+  static_assert(alignof(Shadow) <= kShadowAlign && alignof(Head) <= kShadowAlign);
+  static_assert(sizeof(Shadow) % alignof(Head) == 0);
+  return size_t{n} * (sizeof(Shadow) + sizeof(Head) + sizeof(uint16_t));
+}
+
+inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) noexcept {
   shadow_[i] = Shadow{addr, len, flags, next};
   virtio::SplitDesc& d = desc_[i];
   d.addr.set(addr);
@@ -134,8 +149,8 @@ inline void SplitDriver::write_desc(uint16_t i, uint64_t addr, uint32_t len, uin
   d.next.set(next);
 }
 
-inline int SplitDriver::add_one(const Seg& s, void* token) {
-  if (broken_) return -EIO;
+inline int SplitDriver::add_one(const Seg& s, void* token) noexcept {
+  if (stopped_) return -EIO;
   if (num_free_ == 0) return -ENOSPC;
   const uint16_t head = free_head_;
   free_head_ = shadow_[head].next;
@@ -146,9 +161,9 @@ inline int SplitDriver::add_one(const Seg& s, void* token) {
   return 0;
 }
 
-inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) {
+inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_indirect) noexcept {
   if (n == 1) return add_one(segs[0], token);
-  if (broken_) return -EIO;
+  if (stopped_) return -EIO;
   if (n == 0 || n > size_) return -EINVAL;  // 2.7.5.3.1: no chain longer than the queue
   const bool indirect = use_indirect && n > 1 && ind_.per_head >= n;
   const uint32_t need = indirect ? 1 : n;
@@ -189,14 +204,14 @@ inline int SplitDriver::add(const Seg* segs, uint16_t n, void* token, bool use_i
   return 0;
 }
 
-inline void SplitDriver::publish() {
+inline void SplitDriver::publish() noexcept {
   if (published_ == avail_idx_) return;
   // release: descriptors and avail ring entries are visible before avail->idx.
   std::atomic_ref<uint16_t>(avail_->idx.raw).store(virtio::to_le(avail_idx_), std::memory_order_release);
   published_ = avail_idx_;
 }
 
-inline bool SplitDriver::kick_prepare() {
+inline bool SplitDriver::kick_prepare() noexcept {
   const uint16_t old = kicked_, now = published_;
   if (old == now) return false;
   kicked_ = now;
@@ -211,7 +226,7 @@ inline bool SplitDriver::kick_prepare() {
   return !(fl & virtio::USED_F_NO_NOTIFY);
 }
 
-inline void SplitDriver::free_head(uint16_t head) {
+inline void SplitDriver::free_head(uint16_t head) noexcept {
   Head& h = heads_[head];
   h.busy = false;
   // FIFO: the chain goes to the tail, so descriptors go out in the order
@@ -224,8 +239,8 @@ inline void SplitDriver::free_head(uint16_t head) {
   num_free_ += h.ndesc;
 }
 
-inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
-  if (broken_) return 0;
+inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
+  if (stopped_) return 0;
   // acquire: used ring entries are read only after seeing used->idx cover them.
   const uint16_t used_idx = virtio::from_le(std::atomic_ref<uint16_t>(used_->idx.raw).load(std::memory_order_acquire));
   const uint16_t pending = used_idx - last_used_;
@@ -287,7 +302,7 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) {
 }
 
 template <class F>
-void SplitDriver::drain(F&& f) {
+void SplitDriver::drain(F&& f) noexcept {
   // last_used_ counts buffers reaped, not a position in avail order (out-of-
   // order completion), so walk the heads themselves.
   for (uint32_t h = 0; h < size_; ++h)
@@ -295,8 +310,11 @@ void SplitDriver::drain(F&& f) {
       f(heads_[h].token);
       free_head(static_cast<uint16_t>(h));
     }
+  avail_idx_ = published_;  // withdraw what was added but never published
+  kicked_ = published_;
   last_used_ = avail_idx_;
   batch_left_ = 0;
+  stopped_ = true;
 }
 
 }  // namespace vnet::ring

@@ -437,7 +437,7 @@ bool Server::update_locked() {
   for (unsigned i = 0; i < nvrings_; ++i) {
     Vring& v = vrings_[i];
     const bool want = connected_ && v.armed && v.enabled && drv_ok && v.attached && started_;
-    const bool is = v.ready.load(std::memory_order_relaxed);
+    const bool is = v.gate.is_open();
     if (want && !is) publish(v);
     if (!want && is) quiesce(v);
   }

@@ -104,7 +104,7 @@ class Server {
   // Where SEND_RARP requests wait: the port's Rx queue 0 takes them.
   RarpMailbox& rarp_mailbox() { return rarp_; }
   unsigned vring_count() const { return nvrings_; }
-  bool vring_ready(unsigned i) const { return vrings_[i].ready.load(std::memory_order_acquire); }
+  bool vring_ready(unsigned i) const { return vrings_[i].gate.is_open(); }
 
  private:
   enum class Outcome : uint8_t { Ok, Replied, Nack, Unsupported, Bad };

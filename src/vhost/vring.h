@@ -4,8 +4,8 @@
 // frontend (size, addresses, base, fds) and what the data path uses (the
 // device-side ring, a private copy of the guest-address table, counters).
 // Invariant: the data path touches a Vring only between enter() and leave(),
-// and only while `ready`; the control thread changes it only after
-// quiesce() (ready cleared and no burst inside), then republishes `ready`.
+// and only while its gate is open; the control thread changes it only after
+// quiesce() (gate closed and no burst inside), then opens the gate again.
 // arm_vring() is where a ring's data path (its bursts) is chosen.
 // Memory: a port's Vrings are one NUMA-local DPDK block (create_vrings),
 // each DMA ring's AsyncQueue one more (create_async_queue); both come at
@@ -15,14 +15,13 @@
 #pragma once
 
 #include <rte_mbuf.h>
-#include <rte_pause.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
 
-#include "ring/asym_fence.h"
+#include "ring/burst_gate.h"
 
 #include "ring/device_queue.h"
 #include "ring/memory.h"
@@ -49,10 +48,9 @@ struct alignas(64) Vring {
   using Settle = void (*)(Vring&);
 
   // ---- data path -------------------------------------------------------
-  std::atomic<uint8_t> ready{0};  // the data path may use this ring
-  std::atomic<uint8_t> busy{0};   // a burst is inside
-  Burst burst = nullptr;          // picked when the ring is armed (layout, mergeable)
-  uint16_t hdr_len = 0;           // virtio-net header size for the negotiated features
+  ring::BurstGate gate;   // open: the data path may use this ring (enter/leave, quiesce/publish)
+  Burst burst = nullptr;  // picked when the ring is armed (layout, mergeable)
+  uint16_t hdr_len = 0;   // virtio-net header size for the negotiated features
   uint16_t port_id = 0;
   int call_fd = -1;             // eventfd to notify the frontend, or -1
   rte_mempool* mp = nullptr;    // Rx (dequeue) rings: where mbufs come from
@@ -122,42 +120,22 @@ inline void finish(Vring& v, Dev& dev) {
   }
 }
 
-// Data path: true when the burst may use the ring; pair with leave().
-inline bool enter(Vring& v) noexcept {
-  // acquire: the ring set-up done before `ready` was published is visible.
-  if (!v.ready.load(std::memory_order_acquire)) return false;
-  v.busy.store(1, std::memory_order_relaxed);
-  // asymmetric fence: busy=1 is ordered before re-reading ready (pairs with
-  // quiesce()'s asym_fence_slow()).
-  ring::asym_fence_fast();
-  if (v.ready.load(std::memory_order_relaxed)) return true;
-  // release: nothing of the ring was touched; just let quiesce() go on.
-  v.busy.store(0, std::memory_order_release);
-  return false;
-}
-
-inline void leave(Vring& v) noexcept {
-  // release: the burst's ring and counter writes are visible to the control
-  // thread that waits for busy == 0.
-  v.busy.store(0, std::memory_order_release);
-}
+// Data path: true when the burst may use the ring; pair with leave(). A
+// ring seen closed is not entered: polling a stopped ring stores nothing.
+inline bool enter(Vring& v) noexcept { return v.gate.is_open() && v.gate.enter(); }
+inline void leave(Vring& v) noexcept { v.gate.leave(); }
 
 // Control path: stop the data path from using the ring and wait until no
 // burst is inside it; then (async rings) wait, bounded, for the copies it
 // left in flight and publish them, so nothing writes guest memory after.
 inline void quiesce(Vring& v) noexcept {
-  v.ready.store(0, std::memory_order_relaxed);
-  // asymmetric fence, every thread: ready=0 is ordered before reading busy
-  // (pairs with enter()'s asym_fence_fast()).
-  ring::asym_fence_slow();
-  // acquire: once busy reads 0, the last burst's writes are visible here.
-  while (v.busy.load(std::memory_order_acquire)) rte_pause();
+  v.gate.close();
+  ring::BurstGate::fence();
+  v.gate.wait_idle();
   if (v.settle) v.settle(v);
 }
 
-inline void publish(Vring& v) noexcept {
-  // release: everything the burst reads (ring, table copy, fds) is set first.
-  v.ready.store(1, std::memory_order_release);
-}
+// Let the data path in: everything the burst reads (ring, table copy, fds) is set.
+inline void publish(Vring& v) noexcept { v.gate.open(); }
 
 }  // namespace vnet::vhost

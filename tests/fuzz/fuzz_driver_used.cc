@@ -10,7 +10,8 @@
 //    IN_ORDER, oldest first; its length fits the buffer's writable part;
 //  - a new buffer never reuses the id of an outstanding one;
 //  - once broken, poll_used returns 0; while not, in_flight() matches;
-//  - drain() hands back exactly the tokens still outstanding.
+//  - drain() hands back exactly the tokens still outstanding, then the queue
+//    holds nothing and refuses work until init().
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -288,6 +289,16 @@ class DriverHarness {
     }
     VNET_FUZZ_CHECK(drained == want, "drain: %zu tokens back, %zu outstanding (broken %d)", drained.size(), want.size(),
                     drv().broken());
+    // ring/driver_queue.h: descriptors released, the queue stopped until init().
+    VNET_FUZZ_CHECK(drv().in_flight() == 0 && drv().free_slots() == n_, "after drain: in_flight %u, free %u of %u",
+                    drv().in_flight(), drv().free_slots(), n_);
+    size_t again = 0;
+    drv().drain([&](void*) { ++again; });
+    VNET_FUZZ_CHECK(again == 0, "a second drain handed back %zu tokens", again);
+    ring::UsedBuf out[kMaxPoll];
+    VNET_FUZZ_CHECK(drv().poll_used(out, kMaxPoll) == 0, "drained ring returned buffers");
+    const ring::Seg s{pool_addr(0), 8, true};
+    VNET_FUZZ_CHECK(drv().add(&s, 1, reinterpret_cast<void*>(next_serial_)) == -EIO, "drained ring took a buffer");
   }
 
   // ---- device-owned shared memory, written the way a device would ----------

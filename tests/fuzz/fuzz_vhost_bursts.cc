@@ -233,7 +233,7 @@ void setup(Run& r, Ring& g, bool rx) {
   }
   arm<Packed>(r, g, rx ? r.h.rx_base : r.h.tx_base);
   g.st0 = v.st;
-  v.ready.store(1);
+  v.gate.open();
 }
 
 // ---- the guest driver ---------------------------------------------------------
@@ -478,13 +478,13 @@ void free_kept(Run& r) {
 // published, frames never delivered are freed: what a ring reset does.
 void settle_and_discard(Ring& g) {
   Vring& v = *g.v;
-  v.ready.store(0);
+  v.gate.close();
   if (g.settle) {
     FakeDma::per_poll = kDmaAll;
     g.settle(v);
   }
   discard(v);
-  v.ready.store(1);
+  v.gate.open();
 }
 
 template <bool Packed>

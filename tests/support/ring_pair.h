@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "ring/memory.h"
 #include "ring/packed_device.h"
@@ -46,6 +47,25 @@ class Arena {
   size_t size_;
   size_t used_ = 0;
   RegionTable mem_;
+};
+
+// Plain heap memory for a driver ring's shadows (DriverConfig::shadow), what
+// the tests, fuzzers and benchmarks give init(); the PMD takes it from
+// rte_zmalloc_socket instead.
+class HeapShadow {
+ public:
+  HeapShadow() = default;
+  explicit HeapShadow(size_t bytes) { reset(bytes); }
+  void reset(size_t bytes) {
+    words_.assign((bytes + sizeof(uint64_t) - 1) / sizeof(uint64_t) + 1, 0);  // one word more: never empty
+    bytes_ = bytes;
+  }
+  ShadowMem mem() { return ShadowMem{words_.data(), bytes_}; }
+
+ private:
+  static_assert(alignof(uint64_t) >= kShadowAlign);
+  std::vector<uint64_t> words_;
+  size_t bytes_ = 0;
 };
 
 struct Features {
@@ -91,6 +111,7 @@ struct QueuePair {
   using Device = typename L::Device;
 
   std::unique_ptr<Arena> arena;
+  HeapShadow shadow;
   Drv drv;
   Device dev;
   uint8_t* ring = nullptr;
@@ -108,6 +129,8 @@ struct QueuePair {
     dc.event_idx = f.event_idx;
     dc.in_order = f.in_order;
     dc.ring = RingMem{ring, Arena::iova(ring)};
+    shadow.reset(Drv::bytes_needed(n));
+    dc.shadow = shadow.mem();
     if (f.indirect) {
       uint8_t* ind = arena->alloc(ind_bytes, 16);
       dc.indirect_pool = IndirectPool{ind, Arena::iova(ind), indirect_per_head};
