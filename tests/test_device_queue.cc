@@ -138,6 +138,8 @@ TEST(DeviceQueueFacts, SizesAreasAndBaseWords) {
   EXPECT_FALSE(base_word_ok(Layout::Packed, 0x8100, 256));      // avail slot 256
   EXPECT_FALSE(base_word_ok(Layout::Packed, 0x01008000, 256));  // used slot 256
   EXPECT_TRUE(base_word_ok(Layout::Packed, 0x01008000, 0));     // size not known yet
+  EXPECT_EQ(start_base_word(Layout::Split), 0u);
+  EXPECT_EQ(start_base_word(Layout::Packed), 0x8000u);  // slot 0, wrap counter 1
   const Position a = position_of(Layout::Packed, 0x8007, nullptr);
   EXPECT_EQ(a.avail, 0x8007);
   EXPECT_EQ(a.used, 0x8007);  // DPDK's 16-bit word: used = avail

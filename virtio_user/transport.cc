@@ -344,9 +344,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
   for (uint16_t q = 0; rc == 0 && q < nvqs; ++q) {
     const net::QueueAddrs& a = addrs_[q];
     rc = fe_.set_vring_num(q, a.size);
-    // packed: index 0 with the wrap counter (1) in bit 15
-    if (rc == 0)
-      rc = fe_.set_vring_base(q, has(features_, virtio::feat::RING_PACKED) ? uint32_t{virtio::PACKED_WRAP_BIT} : 0u);
+    if (rc == 0) rc = fe_.set_vring_base(q, ring::start_base_word(ring::layout_of(features_)));
     if (rc == 0) rc = fe_.set_vring_addr(q, a.desc, a.avail, a.used);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_KICK, q, kickfd_[q]);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_CALL, q, callfd_[q]);

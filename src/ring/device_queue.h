@@ -99,11 +99,11 @@ struct RingAreas {
 };
 inline RingAreas ring_areas(Layout l, uint32_t n) noexcept {
   if (l == Layout::Packed)
-    return {{sizeof(virtio::PackedDesc) * uint64_t{n}, 16},
+    return {{sizeof(virtio::PackedDesc) * uint64_t{n}, virtio::DESC_ALIGN},
             {sizeof(virtio::PackedEvent), 4},
             {sizeof(virtio::PackedEvent), 4}};
   // avail: flags, idx, ring[n], used_event; used: flags, idx, ring[n], avail_event
-  return {{sizeof(virtio::SplitDesc) * uint64_t{n}, 16},
+  return {{sizeof(virtio::SplitDesc) * uint64_t{n}, virtio::DESC_ALIGN},
           {sizeof(virtio::SplitAvailHdr) + sizeof(virtio::le16) * (uint64_t{n} + 1), 2},
           {sizeof(virtio::SplitUsedHdr) + sizeof(virtio::SplitUsedElem) * uint64_t{n} + sizeof(virtio::le16), 4}};
 }
@@ -118,10 +118,10 @@ struct Position {
 // Start cfg (its layout set) at `p`.
 inline void start_at(DeviceConfig& cfg, Position p) noexcept {
   if (cfg.layout == Layout::Packed) {
-    cfg.avail_base = static_cast<uint16_t>(p.avail & 0x7fff);
-    cfg.avail_wrap = p.avail & 0x8000;
-    cfg.used_base = static_cast<uint16_t>(p.used & 0x7fff);
-    cfg.used_wrap = p.used & 0x8000;
+    cfg.avail_base = static_cast<uint16_t>(p.avail & virtio::PACKED_POS_MASK);
+    cfg.avail_wrap = p.avail & virtio::PACKED_WRAP_BIT;
+    cfg.used_base = static_cast<uint16_t>(p.used & virtio::PACKED_POS_MASK);
+    cfg.used_wrap = p.used & virtio::PACKED_WRAP_BIT;
   } else {
     cfg.avail_base = p.avail;
     cfg.used_base = p.used;
@@ -134,8 +134,11 @@ inline void start_at(DeviceConfig& cfg, Position p) noexcept {
 // 16 bits, meaning used = avail). `num`: the ring size, 0 when not known yet.
 inline bool base_word_ok(Layout l, uint32_t w, uint32_t num) noexcept {
   if (l == Layout::Split) return w <= 0xffff;
-  return num == 0 || ((w & 0x7fff) < num && ((w >> 16) & 0x7fff) < num);
+  return num == 0 || ((w & virtio::PACKED_POS_MASK) < num && ((w >> 16) & virtio::PACKED_POS_MASK) < num);
 }
+// The word of a ring that has not moved yet, as a frontend sends it before
+// starting one: split index 0; packed slot 0 with its wrap counter (1).
+inline uint32_t start_base_word(Layout l) noexcept { return l == Layout::Packed ? virtio::PACKED_WRAP_BIT : 0u; }
 // The position a word names; a split ring's used index is the one in the
 // ring itself (`used_area`), where the driver last saw it.
 inline Position position_of(Layout l, uint32_t w, const void* used_area) noexcept {
