@@ -53,16 +53,49 @@ constexpr const char* kArgMaxMem = "max_mem_mb";
 // submitting and completing a DMA op (benchmarks/dma_bench.cc, README).
 constexpr uint32_t kDefaultDmaThreshold = 1024;
 
+// Rx: the RARP announcement the frontend asked for (SEND_RARP), as if the
+// frontend had sent it, in the room the burst left. Queue 0 only (the only
+// ring with a mailbox); called inside the ring's gate.
+[[gnu::noinline, gnu::cold]] uint16_t announce_rarp(Vring& v, rte_mbuf** pkts, uint16_t r) {
+  uint8_t mac[6];
+  if (!v.rarp->take(mac)) return r;
+  rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
+  if (!m) {
+    VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+    return r;
+  }
+  build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
+  m->data_len = static_cast<uint16_t>(kRarpFrameLen);
+  m->pkt_len = kRarpFrameLen;
+  m->port = v.port_id;
+  pkts[r++] = m;
+  VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+                 mac[2], mac[3], mac[4], mac[5]);
+  return r;
+}
+
+// The ring's burst, inside its gate; Rx adds a pending RARP announcement.
+template <bool kRx>
+inline uint16_t gated_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
+  uint16_t r = v.burst(v, pkts, n);
+  if constexpr (kRx)
+    if (v.rarp && r < n && v.mp && v.rarp->pending()) [[unlikely]]
+      r = announce_rarp(v, pkts, r);
+  return r;
+}
+
 // Rx and Tx alike: run the ring's burst if the ring is usable. A ring with
 // a DMA channel runs under the channel's flag (taken before enter(), so that
 // every enter() of the channel's rings is serialised by it) and then
 // publishes what completed for the channel's other rings: their frontends
-// see those frames even when only this queue is being polled.
+// see those frames even when only this queue is being polled. Everything
+// the burst reads of the ring is read between enter() and leave() (vring.h).
+template <bool kRx>
 uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   Vring& v = *static_cast<Vring*>(q);
   if (!v.aq) {
     if (!enter(v)) return 0;
-    const uint16_t r = v.burst(v, pkts, n);
+    const uint16_t r = gated_burst<kRx>(v, pkts, n);
     leave(v);
     return r;
   }
@@ -70,7 +103,7 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   if (!ch.try_lock()) return 0;  // the control thread drains it, or another lcore uses it
   uint16_t r = 0;
   if (enter(v)) {
-    r = v.burst(v, pkts, n);
+    r = gated_burst<kRx>(v, pkts, n);
     leave(v);
   } else {
     dma_poll<RteDmaApi>(ch);
@@ -80,32 +113,12 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   return r;
 }
 
-// Rx: after the burst, on queue 0, a RARP announcement when the frontend
-// asked for one (SEND_RARP), as if the frontend had sent it.
-uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
-  uint16_t r = eth_burst(q, pkts, n);
-  Vring& v = *static_cast<Vring*>(q);
-  uint8_t mac[6];
-  if (v.rarp && r < n && v.mp && v.rarp->take(mac)) {
-    rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
-    if (!m) {
-      VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
-      return r;
-    }
-    build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
-    m->data_len = static_cast<uint16_t>(kRarpFrameLen);
-    m->pkt_len = kRarpFrameLen;
-    m->port = v.port_id;
-    pkts[r++] = m;
-    VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
-                   mac[2], mac[3], mac[4], mac[5]);
-  }
-  return r;
-}
+uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) { return eth_burst<true>(q, pkts, n); }
+uint16_t eth_tx_burst(void* q, rte_mbuf** pkts, uint16_t n) { return eth_burst<false>(q, pkts, n); }
 
 // rte_eth_tx_done_cleanup(): publish completed copies without sending.
 int tx_done_cleanup(void* q, uint32_t) {
-  eth_burst(q, nullptr, 0);
+  eth_burst<false>(q, nullptr, 0);
   return 0;
 }
 
@@ -360,7 +373,7 @@ int probe(rte_vdev_device* vdev) {
   dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
   dev->dev_ops = &kOps;
   dev->rx_pkt_burst = eth_rx_burst;
-  dev->tx_pkt_burst = eth_burst;
+  dev->tx_pkt_burst = eth_tx_burst;
   // The socket listens now, so a frontend probed after us in the same process can connect.
   rc = p->server->start("vnet-vhost-ctl");
   if (rc != 0) {

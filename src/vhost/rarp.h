@@ -39,6 +39,8 @@ class RarpMailbox {
     for (int i = 0; i < 6; ++i) w |= uint64_t{mac[i]} << (8 * i);
     w_.store(w, std::memory_order_relaxed);
   }
+  // A request waits (one relaxed load: the data path's check per burst).
+  bool pending() const noexcept { return w_.load(std::memory_order_relaxed) != 0; }
   // True once per request, with the MAC in `mac`.
   bool take(uint8_t mac[6]) noexcept {
     if (!w_.load(std::memory_order_relaxed)) return false;
