@@ -14,8 +14,7 @@
 
 #include "net/transport.h"
 #include "ring/memory.h"
-#include "ring/packed_device.h"
-#include "ring/split_device.h"
+#include "ring/device_queue.h"
 #include "virtio_user/frontend.h"
 
 namespace vnet::virtio_user {
@@ -80,8 +79,7 @@ class VhostUserTransport final : public net::Transport {
   static constexpr uint16_t kNoCtrl = UINT16_MAX;
   bool ctrl_running_ = false;
   ring::RegionTable ctrl_mem_;  // our own memory, identity-mapped
-  ring::SplitDevice<ring::RegionTable> ctrl_split_;
-  ring::PackedDevice<ring::RegionTable> ctrl_packed_;
+  ring::DeviceQueue<ring::RegionTable> ctrl_dq_;
   uint16_t active_qp_ = 1;
   // The socket monitor (a DPDK control thread): sees the backend go away,
   // reconnects (client) or accepts (server), then reports Down/Up.
