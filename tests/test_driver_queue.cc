@@ -157,13 +157,13 @@ TYPED_TEST(DriverQueueTest, DrainOfAnIdleQueueHandsNothing) {
 }
 
 TEST(DriverQueueStatics, LayoutRules) {
-  EXPECT_TRUE(DriverQueue::size_ok(Layout::Split, 256));
-  EXPECT_FALSE(DriverQueue::size_ok(Layout::Split, 255));
-  EXPECT_TRUE(DriverQueue::size_ok(Layout::Packed, 255));
+  EXPECT_TRUE(size_ok(Layout::Split, 256));
+  EXPECT_FALSE(size_ok(Layout::Split, 255));
+  EXPECT_TRUE(size_ok(Layout::Packed, 255));
   for (Layout l : {Layout::Split, Layout::Packed}) {
-    EXPECT_FALSE(DriverQueue::size_ok(l, 0));
-    EXPECT_TRUE(DriverQueue::size_ok(l, 32768));
-    EXPECT_FALSE(DriverQueue::size_ok(l, 32769));
+    EXPECT_FALSE(size_ok(l, 0));
+    EXPECT_TRUE(size_ok(l, 32768));
+    EXPECT_FALSE(size_ok(l, 32769));
   }
   const RingParts s = DriverQueue::parts(Layout::Split, 256, 4096);
   const auto sl = virtio::SplitLayout::make(256, 4096);

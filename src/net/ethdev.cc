@@ -116,8 +116,8 @@ void queue_drain(Queue* q) noexcept {
 
 int check_size(const Port& p, uint32_t n) noexcept {
   const uint32_t max = p.t->max_queue_size() ? p.t->max_queue_size() : virtio::SPLIT_MAX_SIZE;
-  if (n > max || !ring::DriverQueue::size_ok(p.layout, n)) {
-    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n, ring::DriverQueue::size_rule(p.layout),
+  if (n > max || !ring::size_ok(p.layout, n)) {
+    VNET_LOG(ERR, "queue size %u not allowed: %s ring, at most %u", n, ring::size_rule(p.layout),
              std::min<uint32_t>(max, virtio::PACKED_MAX_SIZE));
     return -EINVAL;
   }
@@ -232,7 +232,7 @@ int dev_configure(rte_eth_dev* dev) {
     return rc;
   }
   p.features = want;
-  p.layout = has(want, feat::RING_PACKED) ? ring::Layout::Packed : ring::Layout::Split;
+  p.layout = ring::layout_of(want);
   p.mrg = has(want, feat::NET_MRG_RXBUF);
   p.hdr_size = static_cast<uint16_t>(virtio::net_hdr_size(want));
   p.nqp = nrx;
@@ -242,9 +242,8 @@ int dev_configure(rte_eth_dev* dev) {
     ctrl_free(p);
   }
   VNET_LOG(INFO, "port %u: features 0x%" PRIx64 " (%s ring%s%s%s%s)", dev->data->port_id, want,
-           ring::DriverQueue::name(p.layout), p.mrg ? ", mergeable rx" : "",
-           has(want, feat::IN_ORDER) ? ", in-order" : "", has(want, feat::INDIRECT_DESC) ? ", indirect" : "",
-           has(want, feat::EVENT_IDX) ? ", event idx" : "");
+           ring::layout_name(p.layout), p.mrg ? ", mergeable rx" : "", has(want, feat::IN_ORDER) ? ", in-order" : "",
+           has(want, feat::INDIRECT_DESC) ? ", indirect" : "", has(want, feat::EVENT_IDX) ? ", event idx" : "");
   if (has(want, feat::NET_CTRL_VQ))
     VNET_LOG(INFO, "port %u: control virtqueue:%s%s%s%s", dev->data->port_id,
              has(want, feat::NET_MQ) ? " multi-queue" : "", has(want, feat::NET_CTRL_RX) ? " rx-mode/mac-table" : "",

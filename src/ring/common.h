@@ -12,6 +12,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "virtio/features.h"
+#include "virtio/ring_layout.h"
+
 namespace vnet::ring {
 
 // One guest-visible piece of a buffer, as the driver hands it to the ring.
@@ -79,6 +82,20 @@ struct DriverConfig {
 
 // The two virtqueue layouts (virtio 1.x 2.7 split, 2.8 packed).
 enum class Layout : uint8_t { Split, Packed };
+
+// Layout facts both sides share (the driver's and the device's dispatch
+// files, driver_queue.h and device_queue.h, build on these).
+inline Layout layout_of(uint64_t features) noexcept {
+  return virtio::has(features, virtio::feat::RING_PACKED) ? Layout::Packed : Layout::Split;
+}
+inline const char* layout_name(Layout l) noexcept { return l == Layout::Packed ? "packed" : "split"; }
+// Queue sizes a layout allows (2.7: a power of two; 2.8: any), at most 32768.
+inline bool size_ok(Layout l, uint32_t n) noexcept {
+  const uint32_t max = l == Layout::Packed ? virtio::PACKED_MAX_SIZE : virtio::SPLIT_MAX_SIZE;
+  return n != 0 && n <= max && (l == Layout::Packed || (n & (n - 1)) == 0);
+}
+// How size_ok's rule reads in a log line.
+inline const char* size_rule(Layout l) noexcept { return l == Layout::Packed ? "packed" : "split (power of two)"; }
 
 // Violations a driver can see from the device (each one breaks the ring).
 enum class DrvErr : uint8_t {

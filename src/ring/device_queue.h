@@ -74,18 +74,6 @@ static_assert(DeviceRing<PackedDevice<RegionTable>, RegionTable>);
 
 // ---- layout facts the control path needs ------------------------------------
 
-inline Layout layout_of(uint64_t features) noexcept {
-  return virtio::has(features, virtio::feat::RING_PACKED) ? Layout::Packed : Layout::Split;
-}
-
-inline const char* layout_name(Layout l) noexcept { return l == Layout::Packed ? "packed" : "split"; }
-
-// Queue sizes a device accepts (2.7: a power of two; 2.8: any), at most 32768.
-inline bool size_ok(Layout l, uint32_t n) noexcept {
-  const uint32_t max = l == Layout::Packed ? virtio::PACKED_MAX_SIZE : virtio::SPLIT_MAX_SIZE;
-  return n != 0 && n <= max && (l == Layout::Packed || (n & (n - 1)) == 0);
-}
-
 // The three areas of a ring of `n` entries in the driver's memory (2.7.x /
 // 2.8.x): descriptors; driver area (split: avail ring; packed: driver event
 // suppression); device area (split: used ring; packed: device event

@@ -46,15 +46,6 @@ class DriverQueue {
   DriverQueue() noexcept { std::construct_at(&u_.split); }
 
   // ---- what a layout allows, before any queue exists ----------------------
-  // Split rings are a power of two up to 32768 entries (2.7), packed rings
-  // any size up to 32768 (2.8).
-  static bool size_ok(Layout l, uint32_t n) noexcept {
-    if (l == Layout::Packed) return n >= 1 && n <= virtio::PACKED_MAX_SIZE;
-    return n >= 1 && n <= virtio::SPLIT_MAX_SIZE && (n & (n - 1)) == 0;
-  }
-  // How size_ok's rule reads in a log line.
-  static const char* size_rule(Layout l) noexcept { return l == Layout::Packed ? "packed" : "split (power of two)"; }
-  static const char* name(Layout l) noexcept { return l == Layout::Packed ? "packed" : "split"; }
   // used_align: the split used ring's alignment (4; 4096 for legacy devices).
   static RingParts parts(Layout l, uint32_t n, size_t used_align) noexcept {
     if (l == Layout::Packed) {
