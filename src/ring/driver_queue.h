@@ -178,12 +178,7 @@ class DriverQueue {
   }
   template <class R>
   const R& as() const noexcept {
-    static_assert(std::is_same_v<R, SplitDriver> || std::is_same_v<R, PackedDriver>);
-    assert(layout_ == kLayoutOf<R>);
-    if constexpr (std::is_same_v<R, PackedDriver>)
-      return u_.packed;
-    else
-      return u_.split;
+    return const_cast<DriverQueue*>(this)->as<R>();  // the same checks; nothing written
   }
 
  private:
