@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
@@ -110,7 +111,7 @@ int VhostUserTransport::open(const UserOptions& o) {
     return rc;
   }
   if (fe_.connected() && (rc = handshake()) != 0) return rc;
-  if (rte_ctrl_thread_create(&monitor_, "vnet-vu-mon", nullptr, monitor_main, this) != 0) {
+  if (rte_ctrl_thread_create(&monitor_, "vnet-vu-mon", nullptr, c_entry<monitor_main>, this) != 0) {
     VNET_USER_LOG(ERR, "%s: cannot start the socket monitor thread", o.path.c_str());
     return -ENOMEM;
   }

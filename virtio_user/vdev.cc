@@ -15,6 +15,7 @@
 
 #include "net/devargs.h"
 #include "net/ethdev.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/ring_layout.h"
 #include "virtio_user/transport.h"
@@ -89,8 +90,8 @@ int remove(rte_vdev_device* vdev) {
 // At global scope: the registration macro pastes the variable's name.
 static rte_vdev_driver vnet_user_driver = [] {
   rte_vdev_driver d{};
-  d.probe = vnet::virtio_user::probe;
-  d.remove = vnet::virtio_user::remove;
+  d.probe = vnet::c_entry<vnet::virtio_user::probe>;
+  d.remove = vnet::c_entry<vnet::virtio_user::remove>;
   return d;
 }();
 RTE_PMD_REGISTER_VDEV(net_vnet_user, vnet_user_driver);

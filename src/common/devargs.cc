@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/c_entry.h"
+
 namespace vnet::devargs {
 namespace {
 
@@ -88,7 +90,7 @@ int walk(const char* name, const char* args, std::initializer_list<const char*> 
     return -EINVAL;
   }
   Ctx c{&on, &log, 0};
-  const int rc = rte_kvargs_process(kv, nullptr, on_pair, &c);
+  const int rc = rte_kvargs_process(kv, nullptr, c_entry<on_pair>, &c);
   rte_kvargs_free(kv);
   if (rc != 0) return c.rc ? c.rc : -EINVAL;
   return 0;

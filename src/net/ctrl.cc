@@ -15,6 +15,7 @@
 #include <new>
 
 #include "net/ethdev.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
@@ -290,15 +291,15 @@ int ctrl_after_start(rte_eth_dev* dev) {
 }
 
 void ctrl_ops(eth_dev_ops& o) {
-  o.promiscuous_enable = promisc_on;
-  o.promiscuous_disable = promisc_off;
-  o.allmulticast_enable = allmulti_on;
-  o.allmulticast_disable = allmulti_off;
-  o.mac_addr_add = mac_addr_add;
-  o.mac_addr_remove = mac_addr_remove;
-  o.mac_addr_set = mac_addr_set;
-  o.set_mc_addr_list = set_mc_addr_list;
-  o.vlan_filter_set = vlan_filter_set;
+  o.promiscuous_enable = c_entry<promisc_on>;
+  o.promiscuous_disable = c_entry<promisc_off>;
+  o.allmulticast_enable = c_entry<allmulti_on>;
+  o.allmulticast_disable = c_entry<allmulti_off>;
+  o.mac_addr_add = c_entry<mac_addr_add>;
+  o.mac_addr_remove = c_entry<mac_addr_remove>;
+  o.mac_addr_set = c_entry<mac_addr_set>;
+  o.set_mc_addr_list = c_entry<set_mc_addr_list>;
+  o.vlan_filter_set = c_entry<vlan_filter_set>;
 }
 
 }  // namespace vnet::net

@@ -12,6 +12,7 @@
 
 #include "net/ethdev.h"
 #include "net/queue.h"
+#include "common/c_entry.h"
 
 namespace vnet::net {
 
@@ -105,9 +106,9 @@ int xstats_reset(rte_eth_dev* dev) {
 }
 
 void xstats_ops(eth_dev_ops& o) {
-  o.xstats_get_names = xstats_get_names;
-  o.xstats_get = xstats_get;
-  o.xstats_reset = xstats_reset;
+  o.xstats_get_names = c_entry<xstats_get_names>;
+  o.xstats_get = c_entry<xstats_get>;
+  o.xstats_reset = c_entry<xstats_reset>;
 }
 
 }  // namespace vnet::net

@@ -18,6 +18,7 @@
 #include "net/devargs.h"
 #include "net/ethdev.h"
 #include "pci/caps.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "pci/transport.h"
 #include "virtio/ring_layout.h"
@@ -133,8 +134,8 @@ static rte_pci_driver vnet_pci_driver = [] {
   rte_pci_driver d{};
   d.id_table = vnet::pci::kIds;
   d.drv_flags = RTE_PCI_DRV_NEED_MAPPING | RTE_PCI_DRV_INTR_LSC;
-  d.probe = vnet::pci::probe;
-  d.remove = vnet::pci::remove;
+  d.probe = vnet::c_entry<vnet::pci::probe>;
+  d.remove = vnet::c_entry<vnet::pci::remove>;
   return d;
 }();
 RTE_PMD_REGISTER_PCI(net_vnet, vnet_pci_driver);

@@ -18,6 +18,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
@@ -38,7 +39,7 @@ PciTransport::~PciTransport() {
   if (lsc_dev_) {
     // The callback first (waited for): once it is gone nothing unmasks
     // behind the mask below.
-    rte_intr_callback_unregister_sync(dev_->intr_handle, on_interrupt, this);
+    rte_intr_callback_unregister_sync(dev_->intr_handle, c_entry<on_interrupt>, this);
     if (own_intx_)
       intx_mask(true);
     else
@@ -506,7 +507,7 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
   // vfio-pci unmask in the kernel.
   lsc_dev_ = eth;
   own_intx_ = type == RTE_INTR_HANDLE_UIO_INTX;
-  if (int rc = rte_intr_callback_register(h, on_interrupt, this); rc != 0) {
+  if (int rc = rte_intr_callback_register(h, c_entry<on_interrupt>, this); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot register the interrupt callback (%d): link status is polled", dev_->name, rc);
     lsc_dev_ = nullptr;
     own_intx_ = false;
@@ -515,7 +516,7 @@ int PciTransport::enable_lsc(rte_eth_dev* eth) {
   }
   if (int rc = own_intx_ ? intx_mask(false) : rte_intr_enable(h); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot enable the interrupt (%d): link status is polled", dev_->name, rc);
-    rte_intr_callback_unregister_sync(h, on_interrupt, this);
+    rte_intr_callback_unregister_sync(h, c_entry<on_interrupt>, this);
     lsc_dev_ = nullptr;
     own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);

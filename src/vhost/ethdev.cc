@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/c_entry.h"
 #include "common/devargs.h"
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
@@ -246,27 +247,27 @@ int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
 
 const eth_dev_ops kOps = [] {
   eth_dev_ops o{};
-  o.dev_configure = dev_configure;
-  o.dev_start = dev_start;
-  o.dev_stop = dev_stop;
-  o.dev_close = dev_close;
-  o.promiscuous_enable = accept_op;
-  o.promiscuous_disable = accept_op;
-  o.allmulticast_enable = accept_op;
-  o.allmulticast_disable = accept_op;
-  o.link_update = link_update;
-  o.stats_get = stats_get;
-  o.stats_reset = stats_reset;
-  o.dev_infos_get = dev_infos_get;
-  o.mtu_set = mtu_set;
-  o.tx_done_cleanup = tx_done_cleanup;
-  o.xstats_get = xstats_get;
-  o.xstats_get_names = xstats_get_names;
-  o.xstats_reset = xstats_reset;
-  o.rx_queue_setup = rx_queue_setup;
-  o.rx_queue_release = rx_queue_release;
-  o.tx_queue_setup = tx_queue_setup;
-  o.tx_queue_release = tx_queue_release;
+  o.dev_configure = c_entry<dev_configure>;
+  o.dev_start = c_entry<dev_start>;
+  o.dev_stop = c_entry<dev_stop>;
+  o.dev_close = c_entry<dev_close>;
+  o.promiscuous_enable = c_entry<accept_op>;
+  o.promiscuous_disable = c_entry<accept_op>;
+  o.allmulticast_enable = c_entry<accept_op>;
+  o.allmulticast_disable = c_entry<accept_op>;
+  o.link_update = c_entry<link_update>;
+  o.stats_get = c_entry<stats_get>;
+  o.stats_reset = c_entry<stats_reset>;
+  o.dev_infos_get = c_entry<dev_infos_get>;
+  o.mtu_set = c_entry<mtu_set>;
+  o.tx_done_cleanup = c_entry<tx_done_cleanup>;
+  o.xstats_get = c_entry<xstats_get>;
+  o.xstats_get_names = c_entry<xstats_get_names>;
+  o.xstats_reset = c_entry<xstats_reset>;
+  o.rx_queue_setup = c_entry<rx_queue_setup>;
+  o.rx_queue_release = c_entry<rx_queue_release>;
+  o.tx_queue_setup = c_entry<tx_queue_setup>;
+  o.tx_queue_release = c_entry<tx_queue_release>;
   return o;
 }();
 
@@ -395,8 +396,8 @@ int rte_pmd_vnet_vhost_inflight(uint16_t port_id, uint16_t queue_id, int rx) {
 
 static rte_vdev_driver vnet_vhost_vdev = [] {
   rte_vdev_driver d{};
-  d.probe = vnet::vhost::probe;
-  d.remove = vnet::vhost::remove;
+  d.probe = vnet::c_entry<vnet::vhost::probe>;
+  d.remove = vnet::c_entry<vnet::vhost::remove>;
   return d;
 }();
 

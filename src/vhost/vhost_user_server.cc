@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "vhost/datapath.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
@@ -145,7 +146,7 @@ int Server::start(const char* thread_name) {
   if (wake_fd_ < 0) return -errno;
   mem_.owner().wake_fd.store(wake_fd_, std::memory_order_relaxed);  // a memory fault wakes the thread
   stopping_.store(false);
-  const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
+  const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, c_entry<&Server::thread_main>, this);
   if (rc != 0) {
     VNET_VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
     close_fd(wake_fd_);
