@@ -65,9 +65,9 @@ constexpr uint64_t kTxOffloads = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLO
 
 template <class R, bool Va>
 void pick(rte_eth_dev* dev, bool mrg, bool tx_off) {
-  dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;
-  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;
-  dev->tx_pkt_prepare = tx_off ? tx_prepare : nullptr;
+  dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;     // c-boundary: burst (c_entry.h)
+  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;  // c-boundary: burst (c_entry.h)
+  dev->tx_pkt_prepare = tx_off ? c_noexcept<tx_prepare> : nullptr;
 }
 void pick_bursts(rte_eth_dev* dev) {
   Port& p = port_of(dev);

@@ -59,7 +59,7 @@ constexpr uint32_t kDefaultDmaThreshold = 1024;
 // every enter() of the channel's rings is serialised by it) and then
 // publishes what completed for the channel's other rings: their frontends
 // see those frames even when only this queue is being polled.
-uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
+uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   Vring& v = *static_cast<Vring*>(q);
   if (!v.aq) {
     if (!enter(v)) return 0;
@@ -83,7 +83,7 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
 
 // Rx: after the burst, on queue 0, a RARP announcement when the frontend
 // asked for one (SEND_RARP), as if the frontend had sent it.
-uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) {
+uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   uint16_t r = eth_burst(q, pkts, n);
   Vring& v = *static_cast<Vring*>(q);
   uint8_t mac[6];
@@ -359,8 +359,8 @@ int probe(rte_vdev_device* vdev) {
   dev->data->dev_link.link_autoneg = RTE_ETH_LINK_FIXED;
   dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
   dev->dev_ops = &kOps;
-  dev->rx_pkt_burst = eth_rx_burst;
-  dev->tx_pkt_burst = eth_burst;
+  dev->rx_pkt_burst = c_noexcept<eth_rx_burst>;
+  dev->tx_pkt_burst = c_noexcept<eth_burst>;
   // The socket listens now, so a frontend probed after us in the same process can connect.
   rc = p->server->start("vnet-vhost-ctl");
   if (rc != 0) {
