@@ -4,6 +4,7 @@
 // the start sequence (memory table, per-ring NUM/BASE/ADDR/KICK/CALL, enable,
 // DRIVER_OK). stop() sends GET_VRING_BASE for every ring, which stops the
 // backend touching them before the driver reclaims its buffers.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "virtio_user/transport.h"
 
 #include <rte_eal_memconfig.h>

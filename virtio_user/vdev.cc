@@ -4,6 +4,7 @@
 // where they mean the same), probe (connect, handshake, ethdev attach) and
 // remove. Every devarg is validated; a bad one fails the probe with a log
 // line naming it.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_vdev_driver.h>
 #include <ethdev_vdev.h>
 #include <rte_kvargs.h>

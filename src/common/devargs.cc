@@ -2,6 +2,7 @@
 // Copyright (c) 2026 The vnet authors
 // The devargs walker (devargs.h): rte_kvargs underneath, one log line per
 // refusal, the known keys named when a key is not one of them.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "common/devargs.h"
 
 #include <rte_kvargs.h>

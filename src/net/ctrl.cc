@@ -6,6 +6,7 @@
 // negotiated return -ENOTSUP with a log line; ops on a stopped port only
 // record (ethdev replays rx mode and MAC addresses at start; we replay the
 // VLAN filter and the multicast list).
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/ctrl.h"
 
 #include <rte_cycles.h>

@@ -3,6 +3,7 @@
 // Dev ops of the virtio-net ethdev: configure, queue set-up, start/stop,
 // link, stats. Feature negotiation happens here once per configure; burst
 // functions are chosen once per start from the negotiated set.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/ethdev.h"
 
 #include <rte_errno.h>

@@ -5,6 +5,7 @@
 // broadcast, kicks) and the ring-protocol violations the virtqueue core
 // counted (DrvErr). Names are rx_q<N>_<what> / tx_q<N>_<what>; the ring
 // counters are not resettable in the ring, so reset keeps a baseline.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/xstats.h"
 
 #include <cinttypes>

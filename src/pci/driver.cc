@@ -6,6 +6,7 @@
 // net/devargs.h, plus lsc) are validated (a bad one fails the probe with a
 // log line naming it); the ethdev is the one virtio_user uses, over a
 // PciTransport.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_pci_driver.h>
 #include <ethdev_pci.h>
 

@@ -6,6 +6,7 @@
 // reset (waited for) at stop; the link-state interrupt and its INTx masking.
 // Register accesses use rte_read/rte_write, which order MMIO against the
 // ring memory written before them.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "pci/transport.h"
 
 #include <rte_byteorder.h>

@@ -8,6 +8,7 @@
 // DMA channel, take that channel's flag). The dmadevs named in `dmas=` are
 // configured and started at probe and stopped at close (dma_setup.cc);
 // xstats are in xstats.cc, the port's state in port.h.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_vdev_driver.h>
 #include <ethdev_driver.h>
 #include <ethdev_vdev.h>

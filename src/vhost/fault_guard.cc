@@ -3,6 +3,7 @@
 // The SIGBUS handler behind fault::guard(): a fixed table of guarded ranges
 // read lock-free from the handler; registration is serialised by a mutex
 // and publishes a slot's range with its start address last.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "vhost/fault_guard.h"
 
 #include <signal.h>

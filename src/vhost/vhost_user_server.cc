@@ -3,6 +3,7 @@
 // vhost-user protocol state machine and the control thread of one backend
 // port; the request table and its handlers are in server_requests.cc. Ring
 // changes go through quiesce() so they never race with a running burst.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "vhost/vhost_user_server.h"
 
 #include <poll.h>
