@@ -22,6 +22,7 @@
 
 #include "support/ring_pair.h"
 #include "vhost/datapath.h"
+#include "vhost/settle.h"
 
 namespace vnet::ring {
 inline void* test_tok(uintptr_t v) { return reinterpret_cast<void*>(v + 1); }
@@ -178,9 +179,9 @@ struct Rig {
     ring::DeviceConfig vc;
     vc.size = n;
     vc.read_only = dequeue;
+    vc.layout = L::layout;
     L::place(vc, qp.ring, n);
-    ASSERT_EQ(dev_of<Dev>(v).init(vc, &v.mem), 0);
-    v.is_packed = L::packed;
+    ASSERT_EQ(v.dq.init(vc, &v.mem), 0);
     v.hdr_len = kHdr;
     v.mp = pool();
     v.aq = &aq;

@@ -175,7 +175,7 @@ TEST(VhostServer, HandshakeArmsRingsAndRaisesLink) {
   EXPECT_FALSE(r.srv.vring_ready(2));
   // Ring pointers are the user addresses translated: avail ring idx written
   // through the memfd is what the device ring sees.
-  EXPECT_EQ(r.vr[1].split.size(), 256u);
+  EXPECT_EQ(r.vr[1].dq.size(), 256u);
   EXPECT_EQ(r.vr[0].hdr_len, 12u);
 
   // GET_VRING_BASE stops the ring and reports where it is.
@@ -194,9 +194,9 @@ TEST(VhostServer, PackedRingsAndMemoryReplaceKeepPosition) {
   r.handshake(kFeat | bit(virtio::feat::RING_PACKED), kProto);
   r.ring(0, true);
   ASSERT_TRUE(r.vr[0].armed);
-  EXPECT_TRUE(r.vr[0].is_packed);
-  EXPECT_EQ(r.vr[0].packed.last_avail(), 0x8000);  // index 0, wrap counter 1
-  EXPECT_EQ(r.vr[0].packed.used_idx(), 0x8000);    // no used half sent: same as avail
+  EXPECT_EQ(r.vr[0].dq.layout(), ring::Layout::Packed);
+  EXPECT_EQ(r.vr[0].dq.last_avail(), 0x8000);  // index 0, wrap counter 1
+  EXPECT_EQ(r.vr[0].dq.used_idx(), 0x8000);    // no used half sent: same as avail
   // A new memory table (same layout): the ring is re-armed where it was.
   const int fd = ::memfd_create("vnet-vhost-srvtest", MFD_CLOEXEC);
   ASSERT_EQ(::ftruncate(fd, kMemSize), 0);
@@ -262,8 +262,8 @@ TEST(VhostServer, PackedBaseCarriesTheUsedHalf) {
   ASSERT_EQ(r.msg(vu::SET_VRING_ADDR, &a, sizeof a), 0);
   ASSERT_EQ(r.u64(vu::SET_VRING_KICK, 0 | vu::VRING_NOFD), 0);
   ASSERT_TRUE(r.vr[0].armed);
-  EXPECT_EQ(r.vr[0].packed.last_avail(), 0x8007);
-  EXPECT_EQ(r.vr[0].packed.used_idx(), 0x0005);
+  EXPECT_EQ(r.vr[0].dq.last_avail(), 0x8007);
+  EXPECT_EQ(r.vr[0].dq.used_idx(), 0x0005);
   ASSERT_EQ(r.state(vu::GET_VRING_BASE, 0, 0), 0);
   EXPECT_EQ(r.reply().p.state.num, 0x00058007u);
   // A used index beyond the ring is as invalid as an avail one.
@@ -437,9 +437,9 @@ TEST(VhostServer, RingErrorCountsSurviveReArm) {
   avail[2] = 999;  // ring[0]
   avail[1] = 1;    // idx
   ring::Chain c;
-  EXPECT_EQ(r.vr[0].split.pop(c), ring::Pop::Broken);
+  EXPECT_EQ(r.vr[0].dq.pop(c), ring::Pop::Broken);
   auto total = [&] {
-    const auto& live = r.vr[0].is_packed ? r.vr[0].packed.errors() : r.vr[0].split.errors();
+    const auto& live = r.vr[0].dq.errors();
     return r.vr[0].ring_err_past[ring::DevErr::HeadOutOfRange] + live[ring::DevErr::HeadOutOfRange];
   };
   EXPECT_EQ(total(), 1u);

@@ -265,16 +265,17 @@ int VhostUserTransport::setup_queue(uint16_t vq, const net::QueueAddrs& a, net::
   const std::lock_guard<std::mutex> g(mu_);
   if (vq >= kMaxVqs) return -EINVAL;
   addrs_[vq] = a;
-  if (vq == ctrl_index()) {  // served in process: control_kicked() is the notification
-    kick->fd = -1;
-    kick->mmio = nullptr;
+  if (vq == ctrl_index()) {  // served in process: the kick runs serve_ctrl()
+    *kick = net::Notifier{};
+    kick->write = [](const net::Notifier& n) { static_cast<VhostUserTransport*>(n.ctx)->serve_ctrl(); };
+    kick->ctx = this;
     return 0;
   }
   if (kickfd_[vq] < 0) kickfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (callfd_[vq] < 0) callfd_[vq] = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (kickfd_[vq] < 0 || callfd_[vq] < 0) return -errno;
+  *kick = net::Notifier{};
   kick->fd = kickfd_[vq];
-  kick->mmio = nullptr;
   return 0;
 }
 
@@ -346,9 +347,7 @@ int VhostUserTransport::start(uint16_t nvqs) {
   for (uint16_t q = 0; rc == 0 && q < nvqs; ++q) {
     const net::QueueAddrs& a = addrs_[q];
     rc = fe_.set_vring_num(q, a.size);
-    // packed: index 0 with the wrap counter (1) in bit 15
-    if (rc == 0)
-      rc = fe_.set_vring_base(q, has(features_, virtio::feat::RING_PACKED) ? uint32_t{virtio::PACKED_WRAP_BIT} : 0u);
+    if (rc == 0) rc = fe_.set_vring_base(q, ring::start_base_word(ring::layout_of(features_)));
     if (rc == 0) rc = fe_.set_vring_addr(q, a.desc, a.avail, a.used);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_KICK, q, kickfd_[q]);
     if (rc == 0) rc = fe_.set_vring_fd(vu::SET_VRING_CALL, q, callfd_[q]);
@@ -435,14 +434,14 @@ int VhostUserTransport::ctrl_device_start() {
   }
   const net::QueueAddrs& a = addrs_[ctrl_index()];
   ring::DeviceConfig c;
+  c.layout = ring::layout_of(features_);
   c.size = a.size;
   c.event_idx = has(features_, virtio::feat::EVENT_IDX);
   c.in_order = has(features_, virtio::feat::IN_ORDER);
   c.desc = reinterpret_cast<void*>(a.desc);
   c.avail = reinterpret_cast<void*>(a.avail);
   c.used = reinterpret_cast<void*>(a.used);
-  const int rc =
-      has(features_, virtio::feat::RING_PACKED) ? ctrl_packed_.init(c, &ctrl_mem_) : ctrl_split_.init(c, &ctrl_mem_);
+  const int rc = ctrl_dq_.init(c, &ctrl_mem_);
   ctrl_running_ = rc == 0;
   return rc;
 }
@@ -497,14 +496,13 @@ uint8_t VhostUserTransport::ctrl_exec(const uint8_t* cmd, uint32_t len) {
   }
 }
 
-void VhostUserTransport::control_kicked() {
+void VhostUserTransport::serve_ctrl() {
   const std::lock_guard<std::mutex> g(mu_);
   if (!ctrl_running_) return;
-  const bool packed = has(features_, virtio::feat::RING_PACKED);
   ring::Chain c;
   uint8_t cmd[2048];
   for (;;) {
-    const ring::Pop r = packed ? ctrl_packed_.pop(c) : ctrl_split_.pop(c);
+    const ring::Pop r = ctrl_dq_.pop(c);
     if (r == ring::Pop::Empty) break;
     if (r == ring::Pop::Broken) {
       VNET_USER_LOG(ERR, "%s: the driver's control queue is malformed; control commands stop", opt_.path.c_str());
@@ -525,9 +523,12 @@ void VhostUserTransport::control_kicked() {
       *c.segs[c.nout].ptr = fits ? ctrl_exec(cmd, len) : vc::ERR;
       wrote = 1;
     }
-    packed ? ctrl_packed_.push_used(c, wrote) : ctrl_split_.push_used(c, wrote);
+    ctrl_dq_.push_used(c.head, c.ndesc, wrote);
   }
-  packed ? ctrl_packed_.flush() : ctrl_split_.flush();
+  ctrl_dq_.flush();
+  // This device runs only when kicked, so it asks for every kick: with
+  // EVENT_IDX the driver kicks only past the event index (2.7.10, 2.8.10).
+  ctrl_dq_.enable_kicks();
 }
 
 }  // namespace vnet::virtio_user

@@ -14,8 +14,7 @@
 
 #include "net/transport.h"
 #include "ring/memory.h"
-#include "ring/packed_device.h"
-#include "ring/split_device.h"
+#include "ring/device_queue.h"
 #include "virtio_user/frontend.h"
 
 namespace vnet::virtio_user {
@@ -45,7 +44,6 @@ class VhostUserTransport final : public net::Transport {
   int start(uint16_t nvqs) override;
   int stop() override;
   bool link_up() override;
-  void control_kicked() override;
   void set_event_handler(net::TransportEventFn fn, void* arg) override;
   void hold(bool on) override;
 
@@ -60,6 +58,9 @@ class VhostUserTransport final : public net::Transport {
   void close_eventfds();
   int ctrl_device_start();
   uint8_t ctrl_exec(const uint8_t* cmd, uint32_t len);
+  // The control queue's kick (its Notifier::write): serve every pending
+  // command before the driver polls for its used entry.
+  void serve_ctrl();
 
   static constexpr uint16_t kMaxVqs = 2 * 128 + 1;
   UserOptions opt_;
@@ -78,8 +79,7 @@ class VhostUserTransport final : public net::Transport {
   static constexpr uint16_t kNoCtrl = UINT16_MAX;
   bool ctrl_running_ = false;
   ring::RegionTable ctrl_mem_;  // our own memory, identity-mapped
-  ring::SplitDevice<ring::RegionTable> ctrl_split_;
-  ring::PackedDevice<ring::RegionTable> ctrl_packed_;
+  ring::DeviceQueue<ring::RegionTable> ctrl_dq_;
   uint16_t active_qp_ = 1;
   // The socket monitor (a DPDK control thread): sees the backend go away,
   // reconnects (client) or accepts (server), then reports Down/Up.

@@ -42,12 +42,11 @@ uint64_t dev_addr(const Port& p, const rte_memzone* mz, size_t off) noexcept {
   return (p.t->uses_va() ? reinterpret_cast<uint64_t>(mz->addr) : mz->iova) + off;
 }
 
-int run(Port& p, CtrlQueue& c, const ring::Seg* segs, uint16_t n) noexcept {
+int run(CtrlQueue& c, const ring::Seg* segs, uint16_t n) noexcept {
   ring::DriverQueue& r = c.ring;
   if (const int rc = r.add(segs, n, &c, false); rc != 0) return rc;
   r.publish();
   if (r.kick_prepare()) c.kick.kick();
-  p.t->control_kicked();
   const uint64_t hz = rte_get_timer_hz();
   const uint64_t end = rte_get_timer_cycles() + hz * kCtrlTimeoutMs / 1000;
   ring::UsedBuf u{};
@@ -148,7 +147,7 @@ int ctrl_cmd(rte_eth_dev* dev, uint8_t cls, uint8_t cmd, const void* data, uint3
   segs[n++] = ring::Seg{c->buf_addr, sizeof(vc::Hdr), false};
   if (len) segs[n++] = ring::Seg{c->buf_addr + kDataOff, len, false};
   segs[n++] = ring::Seg{c->buf_addr + kAckOff, 1, true};
-  int rc = run(p, *c, segs, n);
+  int rc = run(*c, segs, n);
   if (rc == -ETIMEDOUT || rc == -EIO || rc == -EPROTO) c->ready = false;  // the device may still own the buffer
   if (rc == 0 && *ack != vc::OK) rc = -EPROTO;
   rte_spinlock_unlock(&c->lock);

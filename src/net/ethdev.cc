@@ -458,31 +458,42 @@ int dev_stop(rte_eth_dev* dev) noexcept {
   return 0;
 }
 
-// The transport's thread: the device went away (free what the rings hold,
-// link down) or came back (restart the rings, link up). Both raise LSC.
+// Under the port lock, the port started: follow the device away (free what
+// the rings hold, link down) or back (restart the rings, link up). false
+// when there was nothing to do.
+bool follow_device(rte_eth_dev* dev, TransportEvent ev) noexcept {
+  Port& p = port_of(dev);
+  if (ev == TransportEvent::Down && p.up) {
+    quiesce(dev);
+    device_down(dev);
+    VNET_LOG(WARNING, "port %u: device gone: link down, queued mbufs freed", dev->data->port_id);
+    return true;
+  }
+  if (ev == TransportEvent::Up && !p.up) {
+    quiesce(dev);
+    if (const int rc = device_up(dev); rc != 0) {
+      VNET_LOG(ERR, "port %u: device is back but could not be restarted: %s", dev->data->port_id, strerror(-rc));
+      device_down(dev);
+    } else {
+      p.up = true;
+      if (!p.admin_down) resume(dev);
+      VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
+    }
+    return true;
+  }
+  return false;
+}
+
+// The transport's thread (virtio-user's monitor, PCI's interrupt thread),
+// one path for every transport: the port lock orders the event against
+// start/stop, the link is read again under it, then LSC is raised. A config
+// change re-reads the link whether or not the port is started.
 void on_transport_event(void* arg, TransportEvent ev) noexcept {
   auto* dev = static_cast<rte_eth_dev*>(arg);
   Port& p = port_of(dev);
   {
     const std::lock_guard<std::mutex> g(p.lock);
-    if (!p.started) return;
-    if (ev == TransportEvent::Down && p.up) {
-      quiesce(dev);
-      device_down(dev);
-      VNET_LOG(WARNING, "port %u: device gone: link down, queued mbufs freed", dev->data->port_id);
-    } else if (ev == TransportEvent::Up && !p.up) {
-      quiesce(dev);
-      if (const int rc = device_up(dev); rc != 0) {
-        VNET_LOG(ERR, "port %u: device is back but could not be restarted: %s", dev->data->port_id, strerror(-rc));
-        device_down(dev);
-      } else {
-        p.up = true;
-        if (!p.admin_down) resume(dev);
-        VNET_LOG(INFO, "port %u: device back: link up", dev->data->port_id);
-      }
-    } else {
-      return;
-    }
+    if (ev != TransportEvent::Config && (!p.started || !follow_device(dev, ev))) return;
     link_update(dev, 0);
   }
   rte_eth_dev_callback_process(dev, RTE_ETH_EVENT_INTR_LSC, nullptr);

@@ -45,7 +45,7 @@ struct Port {
   std::atomic<bool> started{false};     // the application started the port
   std::atomic<bool> up{false};          // the device runs the rings (false while virtio-user's backend is away)
   std::atomic<bool> admin_down{false};  // rte_eth_dev_set_link_down
-  std::mutex lock;                      // start/stop against the transport's Down/Up events
+  std::mutex lock;                      // start/stop against the transport's events (TransportEvent)
   uint16_t mtu = RTE_ETHER_MTU;
   CtrlQueue* cvq = nullptr;    // when CTRL_VQ is negotiated
   rte_ether_addr mc[64] = {};  // multicast list (set_mc_addr_list), kMaxMcAddrs

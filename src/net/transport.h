@@ -18,7 +18,8 @@ struct Notifier {
   int fd = -1;                        // eventfd (virtio-user)
   volatile uint16_t* mmio = nullptr;  // notify register (PCI)
   uint16_t value = 0;                 // what to write to mmio (queue index)
-  // A register that is not plain memory (legacy I/O port): write(*this).
+  // Any other doorbell: write(*this). A legacy I/O port; virtio-user's
+  // control queue, whose device is served in process by this call.
   void (*write)(const Notifier&) = nullptr;
   void* ctx = nullptr;
   void kick() const {
@@ -41,9 +42,11 @@ struct QueueAddrs {
 };
 
 // What a transport reports from its own thread (virtio-user's socket
-// monitor): the device went away, or it is back (handshake done, features
-// re-committed) and waits for the rings to be started again.
-enum class TransportEvent { Down, Up };
+// monitor, the EAL interrupt thread for PCI): the device went away, or it is
+// back (handshake done, features re-committed) and waits for the rings to be
+// started again; or its configuration changed (a PCI config-change
+// interrupt, 4.1.4.5): the link status may read differently now.
+enum class TransportEvent { Down, Up, Config };
 using TransportEventFn = void (*)(void* arg, TransportEvent ev);
 
 class Transport {
@@ -74,18 +77,16 @@ class Transport {
   // Feature bits the transport itself handles (e.g. ACCESS_PLATFORM for a
   // device behind an IOMMU); accepted whenever the device offers them.
   virtual uint64_t transport_features() const { return 0; }
-  // The control virtqueue was kicked. A PCI device runs that queue itself
-  // (nothing to do); a vhost-user backend never sees it, so virtio-user
-  // serves the commands in process here, before the driver polls for them.
-  virtual void control_kicked() {}
   // hold(true): control-path I/O with the device that is under way in
   // another thread (a reconnect, a restart), or that starts before
   // hold(false), gives up at once, so that stop and close never wait on a
   // device that stalls. stop() itself is bounded by its own deadline.
   // Calls nest. Default: a transport whose I/O cannot stall (PCI).
   virtual void hold(bool) {}
-  // The ethdev's handler for Down/Up events; called from the transport's
-  // own thread, never with a transport lock held. Default: no such events.
+  // The ethdev's handler for TransportEvents, set once before the transport
+  // may report any; called from the transport's own thread, never with a
+  // transport lock held (the handler takes the port lock). Default: no
+  // events.
   virtual void set_event_handler(TransportEventFn, void*) {}
 };
 

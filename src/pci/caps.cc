@@ -53,6 +53,39 @@ void parse_bars(std::span<const uint8_t> b, ConfigInfo* o) {
 }
 
 // One vendor capability at pos (already known to fit its 3-byte header).
+// The ConfigInfo field naming the first usable capability of this type, or
+// nullptr for types that are listed only (shared memory, vendor, reserved).
+int* slot_for(ConfigInfo* o, uint8_t type) {
+  switch (type) {
+    case cap_type::COMMON:
+      return &o->common;
+    case cap_type::NOTIFY:
+      return &o->notify;
+    case cap_type::ISR:
+      return &o->isr;
+    case cap_type::DEVICE:
+      return &o->device_cfg;
+    case cap_type::PCI_CFG:
+      return &o->pci_cfg;
+    default:
+      return nullptr;
+  }
+}
+
+// Why the driver cannot use this structure, or nullptr. 4.1.4.1: BAR values
+// 0x6..0xff are reserved and such structures are ignored (the PCI-config
+// access structure's bar field is not an address and is exempt).
+const char* unusable(const VirtioCap& c) {
+  if (c.type == cap_type::PCI_CFG) return nullptr;
+  if (c.bar > 5) return "virtio capability names a reserved BAR";
+  if (c.offset + c.length > UINT32_MAX + uint64_t{1}) return "virtio capability window wraps the 32-bit BAR offset";
+  if (c.type == cap_type::COMMON && c.length < common::MIN_LEN)
+    return "common configuration window shorter than virtio 1.0's structure";
+  if (c.type == cap_type::ISR && c.length < 1) return "ISR window is empty";
+  if (c.type == cap_type::NOTIFY && c.length < 2) return "notify window smaller than one register";
+  return nullptr;
+}
+
 void parse_vendor_cap(std::span<const uint8_t> b, uint8_t pos, ConfigInfo* o) {
   const uint8_t len = rd8(b, pos + 2u);
   if (len < 16 || size_t{pos} + len > b.size()) {
@@ -88,52 +121,12 @@ void parse_vendor_cap(std::span<const uint8_t> b, uint8_t pos, ConfigInfo* o) {
   }
   o->caps[o->ncaps] = c;
   const int idx = static_cast<int>(o->ncaps++);
-
-  // Which structure this provides, if the driver can use it. 4.1.4.1: BAR
-  // values 0x6..0xff are reserved and such structures are ignored (the
-  // PCI-config access structure's bar field is not an address and is exempt).
-  int* slot = nullptr;
-  switch (c.type) {
-    case cap_type::COMMON:
-      slot = &o->common;
-      break;
-    case cap_type::NOTIFY:
-      slot = &o->notify;
-      break;
-    case cap_type::ISR:
-      slot = &o->isr;
-      break;
-    case cap_type::DEVICE:
-      slot = &o->device_cfg;
-      break;
-    case cap_type::PCI_CFG:
-      slot = &o->pci_cfg;
-      break;
-    default:
-      return;  // shared memory, vendor, reserved: listed only
-  }
-  if (*slot >= 0) return;  // a later duplicate: the first one wins
-  if (c.type != cap_type::PCI_CFG) {
-    if (c.bar > 5) {
-      problem(o, pos, "virtio capability names a reserved BAR");
-      return;
-    }
-    if (c.offset + c.length > UINT32_MAX + uint64_t{1}) {
-      problem(o, pos, "virtio capability window wraps the 32-bit BAR offset");
-      return;
-    }
-    if (c.type == cap_type::COMMON && c.length < common::MIN_LEN) {
-      problem(o, pos, "common configuration window shorter than virtio 1.0's structure");
-      return;
-    }
-    if (c.type == cap_type::ISR && c.length < 1) {
-      problem(o, pos, "ISR window is empty");
-      return;
-    }
-    if (c.type == cap_type::NOTIFY && c.length < 2) {
-      problem(o, pos, "notify window smaller than one register");
-      return;
-    }
+  // Which structure this provides, if the driver can use it.
+  int* slot = slot_for(o, c.type);
+  if (!slot || *slot >= 0) return;  // listed only, or a later duplicate: the first one wins
+  if (const char* why = unusable(c)) {
+    problem(o, pos, why);
+    return;
   }
   *slot = idx;
 }

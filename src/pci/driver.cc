@@ -78,12 +78,8 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
   }
   Parsed p;
   if (int rc = parse_devargs(pdev, &p); rc != 0) return rc;
-  auto* t = new (std::nothrow) PciTransport();
-  if (!t) return -ENOMEM;
-  if (int rc = t->open(pdev); rc != 0) {
-    delete t;
-    return rc;
-  }
+  PciTransport* t = nullptr;
+  if (int rc = PciTransport::open(pdev, &t); rc != 0) return rc;
   if (int rc = pick_queue_size(pdev, &p, t->max_queue_size(), t->legacy()); rc != 0) {
     delete t;
     return rc;
@@ -99,7 +95,7 @@ int probe(rte_pci_driver*, rte_pci_device* pdev) {
     return rc;
   }
   // The ethdev owns t from here (deleted at close).
-  if (!p.lsc || t->enable_lsc(dev) != 0) dev->data->dev_flags &= ~RTE_ETH_DEV_INTR_LSC;
+  if (!p.lsc || t->enable_lsc() != 0) dev->data->dev_flags &= ~RTE_ETH_DEV_INTR_LSC;
   rte_eth_dev_probing_finish(dev);
   VNET_PCI_LOG(INFO, "%s: port %u, ring size %u, link %s (%s)", pdev->name, dev->data->port_id, p.args.port.queue_size,
                t->link_up() ? "up" : "down",

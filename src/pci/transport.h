@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
 // PciTransport: the net::Transport of a virtio-net PCI function driven
-// through DPDK's bus_pci (uio_pci_generic, vfio-pci). Modern devices through
-// the virtio vendor capabilities (common/notify/ISR/device windows in
-// memory BARs mapped by bus_pci); transitional devices without them through
-// the legacy I/O BAR 0 (rte_pci_ioport). The device is reset on stop and on
-// destruction, so it never touches rings the driver has reclaimed.
+// through DPDK's bus_pci (uio_pci_generic, vfio-pci). What both register
+// interfaces share lives here: the status handshake, feature commit and
+// queue set-up sequences, the link-state interrupt and its INTx masking.
+// The registers themselves are the ops of ModernPci (virtio capabilities,
+// pci/modern.h) or LegacyPci (I/O BAR 0, pci/legacy.h), picked once by
+// open(). The device is reset on stop and on destruction, so it never
+// touches rings the driver has reclaimed.
 #pragma once
 
 #include <bus_pci_driver.h>
-#include <ethdev_driver.h>
 
 #include <cstdint>
 
@@ -18,91 +19,105 @@
 
 namespace vnet::pci {
 
-class PciTransport final : public net::Transport {
+class PciTransport : public net::Transport {
  public:
-  ~PciTransport() override;
-  // Decode config space, locate the windows, reset the device and read its
-  // offer (status ACKNOWLEDGE|DRIVER). 0 or -errno with a log line.
-  int open(rte_pci_device* dev);
+  // Decode config space and open the interface the device has: modern when
+  // its virtio capabilities are there, else legacy for a transitional
+  // device with an I/O BAR 0 (the one place the two are told apart). Resets
+  // the device and reads its offer (status ACKNOWLEDGE|DRIVER). 0 and *out
+  // (the caller's to delete), or -errno with a log line.
+  static int open(rte_pci_device* dev, PciTransport** out);
+  ~PciTransport() override;  // LSC interrupts off, if shut_down() did not
 
-  const char* name() const override { return "virtio-pci"; }
-  uint64_t device_features() const override { return dev_features_; }
-  int set_features(uint64_t features) override;
-  bool read_config(virtio::NetConfig* cfg) override;
-  uint16_t max_queue_pairs() const override { return max_qp_; }
-  uint32_t max_queue_size() const override { return max_qsize_; }
-  bool uses_va() const override;
-  int setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) override;
-  int start(uint16_t nvqs) override;
-  int stop() override;
-  bool link_up() override;
-  bool legacy() const override { return legacy_; }
-  uint64_t transport_features() const override;
+  const char* name() const final { return "virtio-pci"; }
+  uint64_t device_features() const final { return dev_features_; }
+  int set_features(uint64_t features) final;
+  bool read_config(virtio::NetConfig* cfg) final;
+  uint16_t max_queue_pairs() const final { return max_qp_; }
+  uint32_t max_queue_size() const final { return max_qsize_; }
+  bool uses_va() const final;
+  int setup_queue(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) final;
+  int start(uint16_t nvqs) final;
+  int stop() final;
+  bool link_up() final;
+  void set_event_handler(net::TransportEventFn fn, void* arg) final;
 
   // Read and clear the ISR (interrupt handler); bit 1 = configuration change.
-  uint8_t read_isr();
+  virtual uint8_t read_isr() = 0;
   // Link-state interrupts: configuration-change interrupts (INTx through
-  // uio_pci_generic, MSI-X vector 0 through vfio-pci) update eth's link and
-  // raise RTE_ETH_EVENT_INTR_LSC. -ENOTSUP when the device has no usable
-  // interrupt (then link_update polls the status field). Undone by the
-  // destructor.
-  int enable_lsc(rte_eth_dev* eth);
+  // uio_pci_generic, MSI-X vector 0 through vfio-pci) are reported as
+  // TransportEvent::Config to the event handler, which must be set first.
+  // -ENOTSUP when the device has no usable interrupt (then link_update polls
+  // the status field). Undone by the destructor.
+  int enable_lsc();
   const ConfigInfo& config() const { return ci_; }
   uint16_t num_queues() const { return num_queues_; }
 
- private:
-  uint8_t status();
-  void set_status(uint8_t s);
+ protected:
+  PciTransport(rte_pci_device* dev, const ConfigInfo& ci) : dev_(dev), ci_(ci) {}
+
+  // ---- the ops: what the modern and legacy interfaces do differently ----
+  // Map the registers, reset, ACKNOWLEDGE|DRIVER, read the offer, the queue
+  // count and the ring size (open's second half). 0 or -errno, logged.
+  virtual int open_interface() = 0;
+  // Whether the registers are mapped: a reset can reach the device.
+  virtual bool mapped() const = 0;
+  virtual uint8_t status() = 0;
+  virtual void set_status(uint8_t s) = 0;
+  // Commit features (status reads ACKNOWLEDGE|DRIVER, or was reset to it
+  // when features were committed before). 0 or -errno, logged.
+  virtual int negotiate(uint64_t features) = 0;
+  // The virtqueues the device has now.
+  virtual uint16_t count_queues() = 0;
+  // Program virtqueue vq (vq < num_queues_, features committed) and fill
+  // its kick notifier.
+  virtual int setup_ring(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick) = 0;
+  // Every queue set up: DRIVER_OK, checked. 0 or -EIO.
+  virtual int driver_ok() = 0;
+  // len bytes of the device-specific config at off; false when they are
+  // not there or would not read consistently.
+  virtual bool read_device_cfg(void* dst, uint32_t off, uint32_t len) = 0;
+  // How much of struct virtio_net_config the device has.
+  virtual uint32_t net_config_len() const = 0;
+  // Whether MSI-X can carry config changes, and routing them to vector v
+  // (common::NO_VECTOR: none). 0, -ENOSPC (refused) or -ENOTSUP.
+  virtual bool msix_config() const = 0;
+  virtual int set_config_vector(uint16_t v) = 0;
+
+  // ---- for the ops -------------------------------------------------------
+  // Write 0 to the status and wait for it to read back 0 (4.1.4.3.2).
   int reset();
-  int negotiate(uint64_t features);  // ACK|DRIVER, features, FEATURES_OK
-  int map_window(const VirtioCap& c, uint64_t need, uint8_t** out);
-  int open_modern();
-  int open_legacy();
+  // reset(), then ACKNOWLEDGE and DRIVER (3.1.1 steps 1-3).
+  int restart_handshake();
   // max_virtqueue_pairs when the device offers VIRTIO_NET_F_MQ, else 1.
   uint16_t offered_queue_pairs();
-  // The virtqueues the device has now. QEMU adds the pairs beyond the first
-  // only once MQ is negotiated, so this is read again after each negotiation.
-  uint16_t count_queues();
-  int setup_queue_legacy(uint16_t vq, const net::QueueAddrs& a, net::Notifier* kick);
-  uint8_t io8(uint32_t off);
-  uint16_t io16(uint32_t off);
-  uint32_t io32(uint32_t off);
-  void io_wr8(uint32_t off, uint8_t v);
-  void io_wr16(uint32_t off, uint16_t v);
-  void io_wr32(uint32_t off, uint32_t v);
-  static void legacy_kick(const net::Notifier& n);
-  uint32_t rd32(uint32_t off);
-  uint16_t rd16(uint32_t off);
-  void wr32(uint32_t off, uint32_t v);
-  void wr16(uint32_t off, uint16_t v);
-  void wr64(uint32_t lo, uint64_t v);
-  bool read_device_cfg(void* dst, uint32_t off, uint32_t len);
-  int set_config_vector(uint16_t v);
+  // A derived destructor's first step: LSC interrupts off (the callback
+  // waited for), then a reset when the registers are mapped.
+  void shut_down();
+
+  rte_pci_device* const dev_;
+  const ConfigInfo ci_;
+  uint64_t dev_features_ = 0;
+  bool needs_renegotiation_ = false;  // reset by stop(): FEATURES_OK must be redone
+  uint16_t num_queues_ = 0;
+  uint16_t max_qp_ = 1;
+  uint32_t max_qsize_ = 0;
+
+ private:
+  void stop_lsc();
+  // negotiate(), then the state a fresh commit leaves.
+  int commit(uint64_t features);
   // Set (mask) or clear the Interrupt Disable bit with a 16-bit write of the
   // PCI command register. 0 or -EIO with a log line.
   int intx_mask(bool mask);
   static void on_interrupt(void* arg);
 
-  rte_pci_device* dev_ = nullptr;
-  ConfigInfo ci_;
-  uint8_t* common_ = nullptr;
-  uint8_t* isr_ = nullptr;
-  uint8_t* device_ = nullptr;
-  uint32_t device_len_ = 0;
-  uint8_t* notify_base_ = nullptr;  // BAR address of notify.offset
-  uint64_t dev_features_ = 0;
   uint64_t features_ = 0;
   bool features_set_ = false;
-  bool needs_renegotiation_ = false;  // reset by stop(): FEATURES_OK must be redone
-  uint16_t num_queues_ = 0;
-  uint16_t max_qp_ = 1;
-  uint32_t max_qsize_ = 0;
-  uint16_t config_vector_ = common::NO_VECTOR;  // restored after every reset
-  rte_eth_dev* lsc_dev_ = nullptr;              // interrupt callback registered
-  bool own_intx_ = false;                       // uio_pci_generic: INTx (un)masked by intx_mask
-  bool legacy_ = false;
-  rte_pci_ioport io_{};  // legacy: BAR 0
-  bool io_mapped_ = false;
+  net::TransportEventFn ev_fn_ = nullptr;  // the ethdev's handler (set before enable_lsc)
+  void* ev_arg_ = nullptr;
+  bool lsc_on_ = false;    // interrupt callback registered
+  bool own_intx_ = false;  // uio_pci_generic: INTx (un)masked by intx_mask
 };
 
 }  // namespace vnet::pci

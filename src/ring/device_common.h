@@ -39,6 +39,7 @@ enum class Pop : uint8_t {
 
 // Where the driver put the ring, already translated to local pointers.
 struct DeviceConfig {
+  Layout layout = Layout::Split;  // read by DeviceQueue; each layout's own type ignores it
   uint32_t size = 0;
   bool indirect = false;
   bool event_idx = false;

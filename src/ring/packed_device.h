@@ -114,7 +114,9 @@ class PackedDevice {
     avail_wrap_ = c.wrap;
   }
 
-  // Stage a chain's used entry; flush() writes it (2.8.8).
+  // Stage the used entry of the chain pop() reported as buffer id `head`
+  // over `ndesc` ring slots; flush() writes it (2.8.8).
+  void push_used(uint16_t head, uint16_t ndesc, uint32_t len) { stage_used(head, len, ndesc); }
   void push_used(const Chain& c, uint32_t len) { stage_used(c.head, len, c.ndesc); }
   // IN_ORDER: one used descriptor for a batch of buffers ending with `last`
   // that together occupied `nslots` ring slots (2.8.20).
@@ -140,6 +142,12 @@ class PackedDevice {
     // release: the later entries' flags are visible before the first
     // entry's, which hands the batch over.
     std::atomic_ref<uint16_t>(desc_[e[0].slot].flags.raw).store(e[0].flags, std::memory_order_release);
+  }
+
+  // The end of a batch: flush(), then should_notify().
+  bool drain() {
+    flush();
+    return should_notify();
   }
 
   bool should_notify() {

@@ -97,7 +97,9 @@ class SplitDevice {
   Cursor save() const { return Cursor{last_avail_, true}; }
   void restore(Cursor c) { last_avail_ = c.idx; }
 
-  // Stage a used entry; flush() writes it and publishes.
+  // Stage a used entry for the chain pop() reported as `head` (a split
+  // chain is one avail entry, whatever `ndesc` says); flush() writes it.
+  void push_used(uint16_t head, uint16_t /*ndesc*/, uint32_t len) { stage(head, len, 1); }
   void push_used(const Chain& c, uint32_t len) { stage(c.head, len, 1); }
   // IN_ORDER: one entry for `nbufs` buffers ending with `last` (2.7.9).
   void push_used_batch(const Chain& last, uint32_t len, uint16_t nbufs) { stage(last.head, len, nbufs); }
@@ -115,6 +117,12 @@ class SplitDevice {
     // release: used entries are visible before used->idx covers them.
     std::atomic_ref<uint16_t>(used_->idx.raw).store(virtio::to_le(used_idx_), std::memory_order_release);
     published_ = used_idx_;
+  }
+
+  // The end of a batch: flush(), then should_notify().
+  bool drain() {
+    flush();
+    return should_notify();
   }
 
   // After flush(): does the driver want an interrupt? (2.7.7 / 2.7.10)

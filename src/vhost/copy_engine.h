@@ -8,6 +8,8 @@
 // the others' completions, or the control thread draining); every DMA op carries a
 // tag naming the packet record it belongs to; a record's `copies` reaches 0
 // only when all its DMA ops completed (or the channel was declared dead).
+// Memory: a channel's tag array is one NUMA-local DPDK block allocated at
+// probe (nothing throws; failure is -ENOMEM); the engines never allocate.
 #pragma once
 
 #include <rte_cycles.h>
@@ -69,12 +71,6 @@ struct Pending {
   uint8_t cpu_only;  // the DMA ring was full: its remaining copies go to the CPU
 };
 
-struct UsedRec {
-  uint16_t head;
-  uint16_t ndesc;
-  uint32_t len;
-};
-
 // One rte_dmadev virtual channel, shared by the rings that name it.
 struct DmaChan {
   int16_t dev = -1;
@@ -97,32 +93,6 @@ struct DmaChan {
   void unlock() noexcept {
     // release: our record and tag updates are visible to the next holder.
     lock.store(0, std::memory_order_release);
-  }
-};
-
-// Per-ring in-flight state (allocated only for rings bound to a channel).
-// Records between pub and tail wait for copies; between head and pub they
-// are published and (dequeue) wait to be delivered.
-struct AsyncQueue {
-  static constexpr uint16_t kPkts = 512;
-  static constexpr uint16_t kUsed = 1024;
-  DmaChan* ch = nullptr;
-  uint32_t threshold = 0;
-  uint16_t head = 0, pub = 0, tail = 0;
-  uint16_t uhead = 0, utail = 0;
-  Pending pk[kPkts];
-  UsedRec ur[kUsed];
-
-  Pending& at(uint16_t i) { return pk[i & (kPkts - 1)]; }
-  UsedRec& used_at(uint16_t i) { return ur[i & (kUsed - 1)]; }
-  uint16_t in_flight() const { return static_cast<uint16_t>(tail - pub); }
-  uint16_t held() const { return static_cast<uint16_t>(tail - head); }
-  // Room for one more packet owning up to `nused` used entries.
-  bool room(uint16_t nused) const { return held() < kPkts && static_cast<uint16_t>(utail - uhead) + nused <= kUsed; }
-  Pending& open() {
-    Pending& p = at(tail);
-    p = Pending{nullptr, 0, 0, 0, 0, 0};
-    return p;
   }
 };
 

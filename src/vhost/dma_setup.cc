@@ -6,6 +6,7 @@
 #include "vhost/dma_setup.h"
 
 #include <rte_dmadev.h>
+#include <rte_malloc.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <new>
 
 #include "common/log.h"
+#include "vhost/async_queue.h"
 
 namespace vnet::vhost {
 namespace {
@@ -85,6 +87,93 @@ int parse_dmas(const char* name, std::string list, unsigned queue_pairs, std::ve
   return 0;
 }
 
+namespace {
+
+// A dmadev we may use: it copies memory to memory, takes process virtual
+// addresses, and nobody but a closed port of ours configured it. Its info
+// is left in `info`.
+int check_dmadev(const char* name, int16_t dev, rte_dma_info& info) {
+  if (int rc = rte_dma_info_get(dev, &info); rc != 0) {
+    VNET_VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
+    return rc;
+  }
+  if (!(info.dev_capa & RTE_DMA_CAPA_MEM_TO_MEM) || !(info.dev_capa & RTE_DMA_CAPA_OPS_COPY)) {
+    VNET_VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
+    return -ENOTSUP;
+  }
+  if (!(info.dev_capa & RTE_DMA_CAPA_SVA)) {
+    // Guest memory is mapped from the frontend's fds, outside DPDK's
+    // memory: only a device that takes process virtual addresses reaches it.
+    VNET_VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
+                   info.dev_name);
+    return -ENOTSUP;
+  }
+  if (info.nb_vchans != 0) {
+    std::lock_guard<std::mutex> g(g_dma_mu);
+    const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
+    if (it == g_dma_released.end()) {
+      VNET_VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
+                     info.dev_name);
+      return -EBUSY;
+    }
+    g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
+  }
+  return 0;
+}
+
+// Configure and start dmadev `dev` with the vchans `specs` name on it, and
+// add a channel (with its tag array, on the port's NUMA node) for each.
+int start_dmadev(const char* name, BackendPort* p, const std::vector<DmaSpec>& specs, int16_t dev, uint32_t threshold) {
+  rte_dma_info info{};
+  if (int rc = check_dmadev(name, dev, info); rc != 0) return rc;
+  uint16_t nvc = 0;
+  for (const DmaSpec& d : specs)
+    if (d.dev == dev) nvc = std::max<uint16_t>(nvc, static_cast<uint16_t>(d.vchan + 1));
+  if (nvc > info.max_vchans) {
+    VNET_VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
+                   nvc - 1);
+    return -EINVAL;
+  }
+  uint16_t nb = kDmaRingSize;
+  if (nb > info.max_desc) nb = static_cast<uint16_t>(rte_align32prevpow2(info.max_desc));
+  if (nb < info.min_desc) nb = static_cast<uint16_t>(rte_align32pow2(info.min_desc));
+  rte_dma_conf conf{};
+  conf.nb_vchans = nvc;
+  int rc = rte_dma_configure(dev, &conf);
+  for (uint16_t vc = 0; rc == 0 && vc < nvc; ++vc) {
+    rte_dma_vchan_conf vconf{};
+    vconf.direction = RTE_DMA_DIR_MEM_TO_MEM;
+    vconf.nb_desc = nb;
+    rc = rte_dma_vchan_setup(dev, vc, &vconf);
+  }
+  if (rc == 0) rc = rte_dma_start(dev);
+  if (rc != 0) {
+    VNET_VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
+                   rc == -EBUSY ? ": busy" : "");
+    return rc;
+  }
+  p->dma_devs.push_back(dev);
+  for (uint16_t vc = 0; vc < nvc; ++vc) {
+    bool used = false;
+    for (const DmaSpec& d : specs) used |= d.dev == dev && d.vchan == vc;
+    if (!used) continue;
+    DmaChan& ch = p->chans[p->nchans++];
+    ch.dev = dev;
+    ch.vchan = vc;
+    ch.mask = static_cast<uint16_t>(nb - 1);
+    ch.tag = static_cast<Pending**>(rte_zmalloc_socket("vnet_vhost_dma_tags", sizeof(Pending*) * nb, 0, p->socket));
+    if (!ch.tag) {
+      VNET_VHOST_LOG(ERR, "%s: no memory for the tags of dmadev %s vchan %u", name, info.dev_name, vc);
+      return -ENOMEM;
+    }
+  }
+  VNET_VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
+                 nb, threshold);
+  return 0;
+}
+
+}  // namespace
+
 // Configure and start each dmadev named (all of its vchans we use), and
 // give each ring its channel. A device someone else configured or started
 // is busy: we do not share it with another port or application.
@@ -92,80 +181,14 @@ int setup_dma(const char* name, BackendPort* p, const std::vector<DmaSpec>& spec
   std::vector<int16_t> devs;
   for (const DmaSpec& d : specs)
     if (std::find(devs.begin(), devs.end(), d.dev) == devs.end()) devs.push_back(d.dev);
-  for (int16_t dev : devs) {
-    rte_dma_info info{};
-    if (int rc = rte_dma_info_get(dev, &info); rc != 0) {
-      VNET_VHOST_LOG(ERR, "%s: dmadev %d: cannot read its info (%s)", name, dev, std::strerror(-rc));
-      return rc;
-    }
-    if (!(info.dev_capa & RTE_DMA_CAPA_MEM_TO_MEM) || !(info.dev_capa & RTE_DMA_CAPA_OPS_COPY)) {
-      VNET_VHOST_LOG(ERR, "%s: dmadev %s cannot copy memory to memory", name, info.dev_name);
-      return -ENOTSUP;
-    }
-    if (!(info.dev_capa & RTE_DMA_CAPA_SVA)) {
-      // Guest memory is mapped from the frontend's fds, outside DPDK's
-      // memory: only a device that takes process virtual addresses reaches it.
-      VNET_VHOST_LOG(ERR, "%s: dmadev %s lacks SVA; mapping guest memory for it (VFIO) is not supported", name,
-                     info.dev_name);
-      return -ENOTSUP;
-    }
-    if (info.nb_vchans != 0) {
-      std::lock_guard<std::mutex> g(g_dma_mu);
-      const auto it = std::find(g_dma_released.begin(), g_dma_released.end(), dev);
-      if (it == g_dma_released.end()) {
-        VNET_VHOST_LOG(ERR, "%s: dmadev %s is busy (already configured by another port or the application)", name,
-                       info.dev_name);
-        return -EBUSY;
-      }
-      g_dma_released.erase(it);  // a closed port of ours left it: reconfigure it
-    }
-    uint16_t nvc = 0;
-    for (const DmaSpec& d : specs)
-      if (d.dev == dev) nvc = std::max<uint16_t>(nvc, static_cast<uint16_t>(d.vchan + 1));
-    if (nvc > info.max_vchans) {
-      VNET_VHOST_LOG(ERR, "%s: dmadev %s has %u vchan(s); dmas names vchan %u", name, info.dev_name, info.max_vchans,
-                     nvc - 1);
-      return -EINVAL;
-    }
-    uint16_t nb = kDmaRingSize;
-    if (nb > info.max_desc) nb = static_cast<uint16_t>(rte_align32prevpow2(info.max_desc));
-    if (nb < info.min_desc) nb = static_cast<uint16_t>(rte_align32pow2(info.min_desc));
-    rte_dma_conf conf{};
-    conf.nb_vchans = nvc;
-    int rc = rte_dma_configure(dev, &conf);
-    for (uint16_t vc = 0; rc == 0 && vc < nvc; ++vc) {
-      rte_dma_vchan_conf vconf{};
-      vconf.direction = RTE_DMA_DIR_MEM_TO_MEM;
-      vconf.nb_desc = nb;
-      rc = rte_dma_vchan_setup(dev, vc, &vconf);
-    }
-    if (rc == 0) rc = rte_dma_start(dev);
-    if (rc != 0) {
-      VNET_VHOST_LOG(ERR, "%s: dmadev %s: set-up failed (%s)%s", name, info.dev_name, std::strerror(-rc),
-                     rc == -EBUSY ? ": busy" : "");
-      return rc;
-    }
-    p->dma_devs.push_back(dev);
-    for (uint16_t vc = 0; vc < nvc; ++vc) {
-      bool used = false;
-      for (const DmaSpec& d : specs) used |= d.dev == dev && d.vchan == vc;
-      if (!used) continue;
-      DmaChan& ch = p->chans[p->nchans++];
-      ch.dev = dev;
-      ch.vchan = vc;
-      ch.mask = static_cast<uint16_t>(nb - 1);
-      ch.tag = new (std::nothrow) Pending*[nb]();
-      if (!ch.tag) return -ENOMEM;
-    }
-    VNET_VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name,
-                   nvc, nb, threshold);
-  }
+  for (int16_t dev : devs)
+    if (int rc = start_dmadev(name, p, specs, dev, threshold); rc != 0) return rc;
   for (const DmaSpec& d : specs) {
     DmaChan* ch = nullptr;
     for (unsigned i = 0; i < p->nchans; ++i)
       if (p->chans[i].dev == d.dev && p->chans[i].vchan == d.vchan) ch = &p->chans[i];
     Vring& v = p->vrings[d.tx ? 2 * d.queue : 2 * d.queue + 1];
-    v.aq = new (std::nothrow) AsyncQueue;
+    v.aq = create_async_queue(p->socket);
     if (!v.aq) return -ENOMEM;
     v.aq->ch = ch;
     v.aq->threshold = threshold;
@@ -180,9 +203,9 @@ void release_dma(BackendPort* p) {
     std::lock_guard<std::mutex> g(g_dma_mu);
     g_dma_released.push_back(d);
   }
-  for (unsigned i = 0; i < p->nchans; ++i) delete[] p->chans[i].tag;
+  for (unsigned i = 0; i < p->nchans; ++i) rte_free(p->chans[i].tag);
   if (p->vrings)
-    for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) delete p->vrings[i].aq;
+    for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) destroy_async_queue(p->vrings[i].aq);
 }
 
 }  // namespace vnet::vhost

@@ -55,16 +55,49 @@ constexpr const char* kArgMaxMem = "max_mem_mb";
 // submitting and completing a DMA op (benchmarks/dma_bench.cc, README).
 constexpr uint32_t kDefaultDmaThreshold = 1024;
 
+// Rx: the RARP announcement the frontend asked for (SEND_RARP), as if the
+// frontend had sent it, in the room the burst left. Queue 0 only (the only
+// ring with a mailbox); called inside the ring's gate.
+[[gnu::noinline, gnu::cold]] uint16_t announce_rarp(Vring& v, rte_mbuf** pkts, uint16_t r) {
+  uint8_t mac[6];
+  if (!v.rarp->take(mac)) return r;
+  rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
+  if (!m) {
+    VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
+    return r;
+  }
+  build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
+  m->data_len = static_cast<uint16_t>(kRarpFrameLen);
+  m->pkt_len = kRarpFrameLen;
+  m->port = v.port_id;
+  pkts[r++] = m;
+  VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
+                 mac[2], mac[3], mac[4], mac[5]);
+  return r;
+}
+
+// The ring's burst, inside its gate; Rx adds a pending RARP announcement.
+template <bool kRx>
+inline uint16_t gated_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
+  uint16_t r = v.burst(v, pkts, n);
+  if constexpr (kRx)
+    if (v.rarp && r < n && v.mp && v.rarp->pending()) [[unlikely]]
+      r = announce_rarp(v, pkts, r);
+  return r;
+}
+
 // Rx and Tx alike: run the ring's burst if the ring is usable. A ring with
 // a DMA channel runs under the channel's flag (taken before enter(), so that
 // every enter() of the channel's rings is serialised by it) and then
 // publishes what completed for the channel's other rings: their frontends
-// see those frames even when only this queue is being polled.
+// see those frames even when only this queue is being polled. Everything
+// the burst reads of the ring is read between enter() and leave() (vring.h).
+template <bool kRx>
 uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   Vring& v = *static_cast<Vring*>(q);
   if (!v.aq) {
     if (!enter(v)) return 0;
-    const uint16_t r = v.burst(v, pkts, n);
+    const uint16_t r = gated_burst<kRx>(v, pkts, n);
     leave(v);
     return r;
   }
@@ -72,7 +105,7 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   if (!ch.try_lock()) return 0;  // the control thread drains it, or another lcore uses it
   uint16_t r = 0;
   if (enter(v)) {
-    r = v.burst(v, pkts, n);
+    r = gated_burst<kRx>(v, pkts, n);
     leave(v);
   } else {
     dma_poll<RteDmaApi>(ch);
@@ -82,32 +115,12 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   return r;
 }
 
-// Rx: after the burst, on queue 0, a RARP announcement when the frontend
-// asked for one (SEND_RARP), as if the frontend had sent it.
-uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
-  uint16_t r = eth_burst(q, pkts, n);
-  Vring& v = *static_cast<Vring*>(q);
-  uint8_t mac[6];
-  if (v.rarp && r < n && v.mp && v.rarp->take_rarp(mac)) {
-    rte_mbuf* m = rte_pktmbuf_alloc(v.mp);
-    if (!m) {
-      VNET_VHOST_LOG(ERR, "port %u: no mbuf for the RARP announcement", v.port_id);
-      return r;
-    }
-    build_rarp(rte_pktmbuf_mtod(m, uint8_t*), mac);
-    m->data_len = static_cast<uint16_t>(kRarpFrameLen);
-    m->pkt_len = kRarpFrameLen;
-    m->port = v.port_id;
-    pkts[r++] = m;
-    VNET_VHOST_LOG(INFO, "port %u: RARP announcement for %02x:%02x:%02x:%02x:%02x:%02x", v.port_id, mac[0], mac[1],
-                   mac[2], mac[3], mac[4], mac[5]);
-  }
-  return r;
-}
+uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept { return eth_burst<true>(q, pkts, n); }
+uint16_t eth_tx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept { return eth_burst<false>(q, pkts, n); }
 
 // rte_eth_tx_done_cleanup(): publish completed copies without sending.
 int tx_done_cleanup(void* q, uint32_t) {
-  eth_burst(q, nullptr, 0);
+  eth_burst<false>(q, nullptr, 0);
   return 0;
 }
 
@@ -185,7 +198,7 @@ void destroy(BackendPort* p) {
     delete p->server;
   }
   release_dma(p);
-  delete[] p->vrings;
+  destroy_vrings(p->vrings, 2u * p->queue_pairs);
   delete p;
 }
 
@@ -326,7 +339,8 @@ int probe(rte_vdev_device* vdev) {
   if (p) {
     p->dev = dev;
     p->queue_pairs = static_cast<uint16_t>(a.queues);
-    p->vrings = new (std::nothrow) Vring[2 * p->queue_pairs];
+    p->socket = vdev->device.numa_node;
+    p->vrings = create_vrings(2u * p->queue_pairs, p->socket);
   }
   auto* mac = static_cast<rte_ether_addr*>(rte_zmalloc_socket(name, sizeof(rte_ether_addr), 0, vdev->device.numa_node));
   if (p && p->vrings) {
@@ -336,7 +350,7 @@ int probe(rte_vdev_device* vdev) {
     cfg.name = name;
     cfg.max_mem = static_cast<uint64_t>(a.max_mem_mb) << 20;
     p->server = new (std::nothrow) Server(p->vrings, cfg, &on_link, p);
-    p->vrings[1].rarp = p->server;  // Rx queue 0 carries RARP announcements
+    if (p->server) p->vrings[1].rarp = &p->server->rarp_mailbox();  // Rx queue 0 carries RARP announcements
   }
   int rc = (p && p->vrings && p->server && mac) ? 0 : -ENOMEM;
   if (rc == 0 && !a.dmas.empty()) {
@@ -361,7 +375,7 @@ int probe(rte_vdev_device* vdev) {
   dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
   dev->dev_ops = &kOps;
   dev->rx_pkt_burst = c_noexcept<eth_rx_burst>;
-  dev->tx_pkt_burst = c_noexcept<eth_burst>;
+  dev->tx_pkt_burst = c_noexcept<eth_tx_burst>;
   // The socket listens now, so a frontend probed after us in the same process can connect.
   rc = p->server->start("vnet-vhost-ctl");
   if (rc != 0) {

@@ -19,7 +19,8 @@ namespace vnet::vhost {
 struct BackendPort {
   rte_eth_dev* dev = nullptr;
   uint16_t queue_pairs = 1;
-  Vring* vrings = nullptr;  // 2 * queue_pairs: the queue objects of the ethdev
+  int socket = SOCKET_ID_ANY;  // NUMA node of the rings and their DMA state
+  Vring* vrings = nullptr;     // 2 * queue_pairs: the queue objects of the ethdev
   Server* server = nullptr;
   VringStats base[2 * kMaxQueuePairs];  // counters at the last stats_reset
   DmaChan chans[2 * kMaxQueuePairs];    // distinct (dmadev, vchan) pairs in use

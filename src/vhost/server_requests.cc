@@ -29,7 +29,7 @@ struct Server::Req {
   unsigned idx;  // the vring index of per-ring requests, else 0
   Vring& v;      // vrings_[idx]
   vu::Msg& reply;
-  bool packed;  // RING_PACKED negotiated
+  ring::Layout layout;  // the negotiated ring layout
 };
 
 struct Server::Requests {
@@ -189,7 +189,7 @@ Server::Outcome Server::dispatch(vu::Msg& m, int* fds, size_t nfds, vu::Msg& rep
   if (const auto o = Requests::check(*this, *e, m, fds, nfds)) return *o;
   if (!e->fn) return Requests::unsupported(*this, m.hdr.request, fds, nfds);
   const unsigned idx = Requests::index_of(*e, m);
-  Req r{m, fds, nfds, idx, vrings_[idx], reply, has(features_, virtio::feat::RING_PACKED)};
+  Req r{m, fds, nfds, idx, vrings_[idx], reply, ring::layout_of(features_)};
   return e->fn(*this, r);
 }
 
@@ -258,8 +258,8 @@ Server::Outcome Server::Requests::rem_mem_reg(Server& s, Req& r) {
 
 Server::Outcome Server::Requests::set_vring_num(Server& s, Req& r) {
   const uint32_t n = r.m.p.state.num;
-  if (n == 0 || n > virtio::SPLIT_MAX_SIZE || (!r.packed && (n & (n - 1)) != 0))
-    return s.bad(r.m, "vring %u: size %u invalid for a %s ring", r.idx, n, r.packed ? "packed" : "split");
+  if (!ring::size_ok(r.layout, n))
+    return s.bad(r.m, "vring %u: size %u invalid for a %s ring", r.idx, n, ring::layout_name(r.layout));
   s.disarm(r.idx);
   r.v.num = n;
   return Outcome::Ok;
@@ -276,13 +276,10 @@ Server::Outcome Server::Requests::set_vring_addr(Server& s, Req& r) {
   return Outcome::Ok;
 }
 
-// Packed: bits 0-14 next avail index, bit 15 its wrap counter; QEMU adds
-// the used index and wrap counter in bits 16-31 (DPDK sends 16 bits).
+// The ring state word: see ring::base_word_ok() (device_queue.h).
 Server::Outcome Server::Requests::set_vring_base(Server& s, Req& r) {
   const uint32_t b = r.m.p.state.num;
-  const uint32_t n = r.v.num;
-  if (r.packed ? (n && ((b & virtio::PACKED_POS_MASK) >= n || ((b >> 16) & virtio::PACKED_POS_MASK) >= n)) : b > 0xffff)
-    return s.bad(r.m, "vring %u: base 0x%x invalid", r.idx, b);
+  if (!ring::base_word_ok(r.layout, b, r.v.num)) return s.bad(r.m, "vring %u: base 0x%x invalid", r.idx, b);
   s.disarm(r.idx);
   r.v.base = b;
   return Outcome::Ok;
@@ -291,8 +288,7 @@ Server::Outcome Server::Requests::set_vring_base(Server& s, Req& r) {
 Server::Outcome Server::Requests::get_vring_base(Server& s, Req& r) {
   Vring& v = r.v;
   quiesce(v);
-  uint32_t pos = v.base;
-  if (v.armed) pos = v.is_packed ? v.packed.last_avail() | uint32_t{v.packed.used_idx()} << 16 : v.split.last_avail();
+  const uint32_t pos = v.armed ? v.dq.base_word() : v.base;
   s.reset_vring(r.idx);  // the ring is stopped (vhost-user: GET_VRING_BASE stops it)
   v.base = pos;
   r.reply.hdr = {r.m.hdr.request, vu::FLAG_VERSION | vu::FLAG_REPLY, sizeof(vu::VringState)};
@@ -345,13 +341,11 @@ Server::Outcome Server::Requests::set_vring_enable(Server& s, Req& r) {
 }
 
 // The MAC is the payload's first 6 bytes; a request still pending is
-// replaced whole (one atomic word: the data path never sees half).
+// replaced whole (rarp.h).
 Server::Outcome Server::Requests::send_rarp(Server& s, Req& r) {
   uint8_t mac[6];
   std::memcpy(mac, &r.m.p.u64, sizeof mac);
-  uint64_t w = kRarpPending;
-  for (int i = 0; i < 6; ++i) w |= uint64_t{mac[i]} << (8 * i);
-  s.rarp_.store(w, std::memory_order_relaxed);
+  s.rarp_.post(mac);
   s.conn_log(RTE_LOG_INFO, "SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
              mac[5]);
   return Outcome::Ok;

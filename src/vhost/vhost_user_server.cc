@@ -21,9 +21,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "vhost/datapath.h"
 #include "common/c_entry.h"
 #include "common/log.h"
+#include "vhost/settle.h"
 #include "virtio/net_hdr.h"
 #include "virtio/ring_layout.h"
 
@@ -49,28 +49,6 @@ bool is_eventfd(int fd) {
 // Readable (frontend -> device) rings are the odd ones: the frontend's
 // transmit queues; even ones are its receive queues (5.1.2).
 bool is_dequeue(unsigned idx) { return idx & 1; }
-
-template <class Eng>
-Vring::Burst pick_burst_for(bool packed, bool dequeue, bool mrg) {
-  if (dequeue) return packed ? &dequeue_burst<PackedDev, Eng> : &dequeue_burst<SplitDev, Eng>;
-  if (packed) return mrg ? &enqueue_burst<PackedDev, true, Eng> : &enqueue_burst<PackedDev, false, Eng>;
-  return mrg ? &enqueue_burst<SplitDev, true, Eng> : &enqueue_burst<SplitDev, false, Eng>;
-}
-
-// The copy engine is fixed per ring: DMA when the ring has a channel.
-Vring::Burst pick_burst(bool packed, bool dequeue, bool mrg, bool async) {
-  return async ? pick_burst_for<DmaCopy<>>(packed, dequeue, mrg) : pick_burst_for<CpuCopy>(packed, dequeue, mrg);
-}
-
-Vring::Settle pick_publish(bool packed, bool dequeue) {
-  if (dequeue) return packed ? &publish_hook<PackedDev, true> : &publish_hook<SplitDev, true>;
-  return packed ? &publish_hook<PackedDev, false> : &publish_hook<SplitDev, false>;
-}
-
-Vring::Settle pick_settle(bool packed, bool dequeue) {
-  if (dequeue) return packed ? &settle<PackedDev, RteDmaApi, true> : &settle<SplitDev, RteDmaApi, true>;
-  return packed ? &settle<PackedDev, RteDmaApi, false> : &settle<SplitDev, RteDmaApi, false>;
-}
 
 }  // namespace
 
@@ -387,25 +365,13 @@ Server::Outcome Server::memory_changed_finish(const vu::Msg& m, const bool* was_
 // quiesced the ring. keep_pos: continue from the ring's current position.
 int Server::arm(unsigned idx, bool keep_pos) {
   Vring& v = vrings_[idx];
-  const bool packed = has(features_, virtio::feat::RING_PACKED);
+  const ring::Layout layout = ring::layout_of(features_);
   const uint32_t n = v.num;
   if (n == 0 || !v.has_addr) return -EINVAL;
-  uint64_t dsz, asz, usz;
-  unsigned aal, ual;
-  if (packed) {
-    dsz = sizeof(virtio::PackedDesc) * uint64_t{n};
-    asz = usz = sizeof(virtio::PackedEvent);
-    aal = ual = 4;
-  } else {
-    dsz = sizeof(virtio::SplitDesc) * uint64_t{n};
-    asz = sizeof(virtio::SplitAvailHdr) + 2ull * n + 2;
-    usz = sizeof(virtio::SplitUsedHdr) + sizeof(virtio::SplitUsedElem) * uint64_t{n} + 2;
-    aal = 2;
-    ual = 4;
-  }
-  uint8_t* d = mem_.user_to_local(v.addr.desc, dsz);
-  uint8_t* a = mem_.user_to_local(v.addr.avail, asz);
-  uint8_t* u = mem_.user_to_local(v.addr.used, usz);
+  const ring::RingAreas ar = ring::ring_areas(layout, n);
+  uint8_t* d = mem_.user_to_local(v.addr.desc, ar.desc.bytes);
+  uint8_t* a = mem_.user_to_local(v.addr.avail, ar.driver.bytes);
+  uint8_t* u = mem_.user_to_local(v.addr.used, ar.device.bytes);
   if (!d || !a || !u) {
     VNET_VHOST_LOG(ERR,
                    "%s: vring %u: ring (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
@@ -418,62 +384,31 @@ int Server::arm(unsigned idx, bool keep_pos) {
   const auto mis = [](uint64_t uaddr, const uint8_t* local, unsigned al) {
     return uaddr % al != 0 || reinterpret_cast<uintptr_t>(local) % al != 0;
   };
-  if (mis(v.addr.desc, d, virtio::DESC_ALIGN) || mis(v.addr.avail, a, aal) || mis(v.addr.used, u, ual)) {
+  if (mis(v.addr.desc, d, ar.desc.align) || mis(v.addr.avail, a, ar.driver.align) ||
+      mis(v.addr.used, u, ar.device.align)) {
     VNET_VHOST_LOG(ERR,
                    "%s: vring %u: misaligned ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64 " used 0x%" PRIx64
                    ", or their place in the region's mapping)",
                    cfg_.name.c_str(), idx, v.addr.desc, v.addr.avail, v.addr.used);
     return -EINVAL;
   }
-  uint32_t avail_pos, used_pos;
-  if (keep_pos && v.is_packed == packed && (packed ? v.packed.size() : v.split.size()) != 0) {
-    avail_pos = packed ? v.packed.last_avail() : v.split.last_avail();
-    used_pos = packed ? v.packed.used_idx() : v.split.used_idx();
-  } else if (packed) {
-    avail_pos = v.base & 0xffff;
-    // No used half (a DPDK frontend, or none in flight): used = avail.
-    used_pos = (v.base >> 16) ? v.base >> 16 : avail_pos;
-  } else {
-    avail_pos = v.base;
-    // The used index the driver last saw is in the ring itself.
-    used_pos = virtio::snapshot<virtio::SplitUsedHdr>(u).idx.get();
-  }
+  const bool same = keep_pos && v.dq.layout() == layout && v.dq.size() != 0;
+  const ring::Position pos = same ? v.dq.position() : ring::position_of(layout, v.base, u);
   v.mem = mem_.guest_table();
-  fold_ring_errors(v);  // then start both rings from zero: a failed init must not count them twice
-  v.split = {};
-  v.packed = {};
   ring::DeviceConfig c;
+  c.layout = layout;
   c.size = n;
   c.indirect = has(features_, virtio::feat::INDIRECT_DESC);
   c.event_idx = has(features_, virtio::feat::EVENT_IDX);
   c.in_order = has(features_, virtio::feat::IN_ORDER);
-  c.read_only = (idx & 1) != 0;  // the guest's transmit queues: we only read them
   c.desc = d;
   c.avail = a;
   c.used = u;
-  int rc;
-  if (packed) {
-    c.avail_base = static_cast<uint16_t>(avail_pos & virtio::PACKED_POS_MASK);
-    c.avail_wrap = avail_pos & virtio::PACKED_WRAP_BIT;
-    c.used_base = static_cast<uint16_t>(used_pos & virtio::PACKED_POS_MASK);
-    c.used_wrap = used_pos & virtio::PACKED_WRAP_BIT;
-    rc = v.packed.init(c, &v.mem);
-    if (rc == 0) v.packed.disable_kicks();
-  } else {
-    c.avail_base = static_cast<uint16_t>(avail_pos);
-    c.used_base = static_cast<uint16_t>(used_pos);
-    rc = v.split.init(c, &v.mem);
-    if (rc == 0) v.split.disable_kicks();
-  }
-  if (rc != 0) {
-    VNET_VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, avail_pos);
+  ring::start_at(c, pos);
+  if (const int rc = arm_vring(v, c, features_, is_dequeue(idx)); rc != 0) {
+    VNET_VHOST_LOG(ERR, "%s: vring %u: ring rejected (size %u, base 0x%x)", cfg_.name.c_str(), idx, n, pos.avail);
     return rc;
   }
-  v.is_packed = packed;
-  v.hdr_len = static_cast<uint16_t>(virtio::net_hdr_size(features_));
-  v.burst = pick_burst(packed, is_dequeue(idx), has(features_, virtio::feat::NET_MRG_RXBUF), v.aq != nullptr);
-  v.settle = v.aq ? pick_settle(packed, is_dequeue(idx)) : nullptr;
-  v.publish = v.aq ? pick_publish(packed, is_dequeue(idx)) : nullptr;
   v.armed = true;
   return 0;
 }
@@ -496,9 +431,7 @@ void Server::reset_vring(unsigned idx) {
   v.base = 0;
   v.kicked = false;
   v.enabled = false;
-  fold_ring_errors(v);
-  v.split = {};
-  v.packed = {};
+  clear_vring(v);
 }
 
 bool Server::update_locked() {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "vhost/guest_memory.h"
+#include "vhost/rarp.h"
 #include "vhost/vring.h"
 #include "virtio/features.h"
 #include "vhost_user/protocol.h"
@@ -98,23 +99,15 @@ class Server {
   uint64_t features() const;
   uint16_t mtu() const;
   // SEND_RARP asked for a RARP announcement of `mac` (after a migration);
-  // returns true once per request and fills mac. Called by the data path
-  // (one relaxed load while nothing is pending).
-  bool take_rarp(uint8_t mac[6]) {
-    if (!rarp_.load(std::memory_order_relaxed)) return false;
-    // One word holds the MAC and its pending bit: a second SEND_RARP
-    // replaces it whole, never half of it.
-    const uint64_t w = rarp_.exchange(0, std::memory_order_relaxed);
-    if (!(w & kRarpPending)) return false;
-    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(w >> (8 * i));
-    return true;
-  }
+  // returns true once per request and fills mac.
+  bool take_rarp(uint8_t mac[6]) { return rarp_.take(mac); }
+  // Where SEND_RARP requests wait: the port's Rx queue 0 takes them.
+  RarpMailbox& rarp_mailbox() { return rarp_; }
   unsigned vring_count() const { return nvrings_; }
   bool vring_ready(unsigned i) const { return vrings_[i].gate.is_open(); }
 
  private:
   enum class Outcome : uint8_t { Ok, Replied, Nack, Unsupported, Bad };
-  static constexpr uint64_t kRarpPending = uint64_t{1} << 63;
 
   // Acts on one message through the request table (server_requests.cc); a
   // reply of its own (GET_*) is left in `reply` and sent by the caller once
@@ -156,8 +149,8 @@ class Server {
   uint64_t protocol_features_ = 0;
   uint8_t status_ = 0;
   uint16_t mtu_ = 1500;
-  std::atomic<uint64_t> rarp_{0};  // kRarpPending | MAC (byte i at bits 8i..8i+7), or 0
-  uint64_t faults_seen_ = 0;       // mem_.owner().faults already acted on
+  RarpMailbox rarp_;          // SEND_RARP requests for the data path
+  uint64_t faults_seen_ = 0;  // mem_.owner().faults already acted on
   // conn_log's budget
   uint64_t log_window_ns_ = 0;
   uint32_t log_lines_ = 0;

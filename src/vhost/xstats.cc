@@ -9,6 +9,7 @@
 #include <iterator>
 #include <vector>
 
+#include "vhost/async_queue.h"
 #include "vhost/port.h"
 
 namespace vnet::vhost {
@@ -63,7 +64,7 @@ void xstats_collect(const BackendPort* p, uint64_t* out) {
                             cs.inflight_hwm, v.aq ? in_flight_now(*v.aq) : 0u};
       static_assert(std::size(q) == std::size(kQueueNames));
       for (uint64_t x : q) out[i++] = x;
-      const auto live = ring::counters_snapshot(v.is_packed ? v.packed.errors() : v.split.errors());
+      const auto live = ring::counters_snapshot(v.dq.errors());
       for (size_t e = 0; e < std::size(kRingErrNames); ++e) out[i++] = v.ring_err_past.n[e] + live.n[e];
     }
     const uint64_t port_stats[] = {ss.messages,    ss.errors,     ss.unsupported, ss.connects,

@@ -10,7 +10,7 @@
 //  - common/notify/isr/device_cfg/pci_cfg each name the first capability of
 //    their type the driver can use (BAR 0..5, window inside a 32-bit BAR
 //    offset, minimum lengths), or -1 when there is none;
-//  - with the BAR sizes of the input, the windows PciTransport::map_window
+//  - with the BAR sizes of the input, the windows ModernPci::map_window
 //    accepts, and the notify register setup_queue derives from them, lie
 //    inside their BAR.
 #include <cerrno>
@@ -111,7 +111,7 @@ void check_bars(const std::vector<uint8_t>& cfg, const ConfigInfo& ci) {
   }
 }
 
-// What PciTransport::open_modern / setup_queue do with the windows, given
+// What ModernPci::open_interface / setup_ring do with the windows, given
 // the BAR sizes bus_pci mapped: map_window's acceptance rule, then the
 // notify register each queue writes.
 void check_mapping(const ConfigInfo& ci, const uint64_t bar_len[6], uint16_t noff) {

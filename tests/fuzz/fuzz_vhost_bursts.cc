@@ -36,6 +36,7 @@
 
 #include "burst_fuzz.h"
 #include "vhost/datapath.h"
+#include "vhost/settle.h"
 
 namespace {
 
@@ -172,10 +173,10 @@ using DevOf = std::conditional_t<Packed, PackedDev, SplitDev>;
 
 template <bool Packed>
 void arm(Run& r, Ring& g, uint16_t base) {
-  using Dev = DevOf<Packed>;
   Vring& v = *g.v;
   const uint32_t n = r.geo.n;
   ring::DeviceConfig c;
+  c.layout = Packed ? ring::Layout::Packed : ring::Layout::Split;
   c.size = n;
   c.indirect = r.h.feat & kIndirect;
   c.event_idx = r.h.feat & kEventIdx;
@@ -200,10 +201,8 @@ void arm(Run& r, Ring& g, uint16_t base) {
     static_cast<virtio::SplitAvailHdr*>(c.avail)->idx.set(base);  // nothing pending
   }
   fold_ring_errors(v);
-  v.split = {};
-  v.packed = {};
-  VNET_FUZZ_CHECK(dev_of<Dev>(v).init(c, &v.mem) == 0, "device init (n %u)", n);
-  dev_of<Dev>(v).disable_kicks();
+  VNET_FUZZ_CHECK(v.dq.init(c, &v.mem) == 0, "device init (n %u)", n);
+  v.dq.disable_kicks();
 }
 
 template <bool Packed>
@@ -213,7 +212,6 @@ void setup(Run& r, Ring& g, bool rx) {
   g.mem = r.arena.base() + (rx ? r.geo.rx_off : r.geo.tx_off);
   Vring& v = *g.v;
   v.mem = r.arena.mem();
-  v.is_packed = Packed;
   const bool mrg = r.h.feat & kMrg;
   v.hdr_len = mrg || (r.h.feat & kHdr12) ? 12 : 10;
   v.port_id = kPort;

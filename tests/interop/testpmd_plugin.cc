@@ -10,7 +10,10 @@
 // checks S_IWOTH on the realpath and every ancestor). Where the build tree
 // fails that check (a CI clone under /tmp), the plugin is copied into a
 // fresh 0700 directory under $HOME (or /root), which must pass it.
-// usage: vnet-interop-testpmd <dpdk-testpmd> <librte_net_vnet.so>
+// The control queue is served in process by virtio-user; its kick path
+// differs by layout (split with EVENT_IDX asks for a kick only when the
+// device re-arms avail_event), so both layouts run (third argument).
+// usage: vnet-interop-testpmd <dpdk-testpmd> <librte_net_vnet.so> [packed|split]
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -135,10 +138,11 @@ bool says_not_supported(const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <dpdk-testpmd> <librte_net_vnet.so>\n", argv[0]);
+  if (argc < 3 || (argc > 3 && std::string(argv[3]) != "packed" && std::string(argv[3]) != "split")) {
+    std::fprintf(stderr, "usage: %s <dpdk-testpmd> <librte_net_vnet.so> [packed|split]\n", argv[0]);
     return 2;
   }
+  const std::string packed_vq = argc > 3 && std::string(argv[3]) == "split" ? "0" : "1";
   const std::string testpmd = argv[1];
   signal(SIGPIPE, SIG_IGN);  // testpmd dying early must be a reported failure, not our death
   std::string made_dir;
@@ -173,8 +177,8 @@ int main(int argc, char** argv) {
   if (slave < 0) return 2;
   const pid_t ours =
       spawn({testpmd, "--no-huge", "-m", "512", "--no-pci", "--file-prefix=tpu" + pid, "--lcores", "0@0,1@1", "-d",
-             plugin, "--vdev", "net_vnet_user0,path=" + sock + ",queues=2,cq=1,packed_vq=1", "--", "-i", "--rxq=2",
-             "--txq=2", "--nb-cores=1", "--total-num-mbufs=16384"},
+             plugin, "--vdev", "net_vnet_user0,path=" + sock + ",queues=2,cq=1,packed_vq=" + packed_vq, "--", "-i",
+             "--rxq=2", "--txq=2", "--nb-cores=1", "--total-num-mbufs=16384"},
             slave, slave);
   close(slave);
   Session s{master, master, {}};

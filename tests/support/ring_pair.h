@@ -80,6 +80,7 @@ template <>
 struct LayoutOf<SplitDriver> {
   using Device = SplitDevice<RegionTable>;
   static constexpr bool packed = false;
+  static constexpr Layout layout = Layout::Split;
   static size_t bytes(uint32_t n) { return virtio::SplitLayout::make(n).total; }
   static void place(DeviceConfig& c, uint8_t* ring, uint32_t n) {
     const auto l = virtio::SplitLayout::make(n);
@@ -92,6 +93,7 @@ template <>
 struct LayoutOf<PackedDriver> {
   using Device = PackedDevice<RegionTable>;
   static constexpr bool packed = true;
+  static constexpr Layout layout = Layout::Packed;
   static size_t bytes(uint32_t n) { return virtio::PackedLayout::make(n).total; }
   static void place(DeviceConfig& c, uint8_t* ring, uint32_t n) {
     const auto l = virtio::PackedLayout::make(n);
