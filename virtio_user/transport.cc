@@ -4,6 +4,7 @@
 // the start sequence (memory table, per-ring NUM/BASE/ADDR/KICK/CALL, enable,
 // DRIVER_OK). stop() sends GET_VRING_BASE for every ring, which stops the
 // backend touching them before the driver reclaims its buffers.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "virtio_user/transport.h"
 
 #include <rte_eal_memconfig.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
@@ -110,7 +112,7 @@ int VhostUserTransport::open(const UserOptions& o) {
     return rc;
   }
   if (fe_.connected() && (rc = handshake()) != 0) return rc;
-  if (rte_ctrl_thread_create(&monitor_, "vnet-vu-mon", nullptr, monitor_main, this) != 0) {
+  if (rte_ctrl_thread_create(&monitor_, "vnet-vu-mon", nullptr, c_entry<monitor_main>, this) != 0) {
     VNET_USER_LOG(ERR, "%s: cannot start the socket monitor thread", o.path.c_str());
     return -ENOMEM;
   }

@@ -4,6 +4,7 @@
 // where they mean the same), probe (connect, handshake, ethdev attach) and
 // remove. Every devarg is validated; a bad one fails the probe with a log
 // line naming it.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_vdev_driver.h>
 #include <ethdev_vdev.h>
 #include <rte_kvargs.h>
@@ -15,6 +16,7 @@
 
 #include "net/devargs.h"
 #include "net/ethdev.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/ring_layout.h"
 #include "virtio_user/transport.h"
@@ -89,8 +91,8 @@ int remove(rte_vdev_device* vdev) {
 // At global scope: the registration macro pastes the variable's name.
 static rte_vdev_driver vnet_user_driver = [] {
   rte_vdev_driver d{};
-  d.probe = vnet::virtio_user::probe;
-  d.remove = vnet::virtio_user::remove;
+  d.probe = vnet::c_entry<vnet::virtio_user::probe>;
+  d.remove = vnet::c_entry<vnet::virtio_user::remove>;
   return d;
 }();
 RTE_PMD_REGISTER_VDEV(net_vnet_user, vnet_user_driver);

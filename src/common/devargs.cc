@@ -2,6 +2,7 @@
 // Copyright (c) 2026 The vnet authors
 // The devargs walker (devargs.h): rte_kvargs underneath, one log line per
 // refusal, the known keys named when a key is not one of them.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "common/devargs.h"
 
 #include <rte_kvargs.h>
@@ -12,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "common/c_entry.h"
 
 namespace vnet::devargs {
 namespace {
@@ -88,7 +91,7 @@ int walk(const char* name, const char* args, std::initializer_list<const char*> 
     return -EINVAL;
   }
   Ctx c{&on, &log, 0};
-  const int rc = rte_kvargs_process(kv, nullptr, on_pair, &c);
+  const int rc = rte_kvargs_process(kv, nullptr, c_entry<on_pair>, &c);
   rte_kvargs_free(kv);
   if (rc != 0) return c.rc ? c.rc : -EINVAL;
   return 0;

@@ -6,6 +6,7 @@
 // negotiated return -ENOTSUP with a log line; ops on a stopped port only
 // record (ethdev replays rx mode and MAC addresses at start; we replay the
 // VLAN filter and the multicast list).
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/ctrl.h"
 
 #include <rte_cycles.h>
@@ -15,6 +16,7 @@
 #include <new>
 
 #include "net/ethdev.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/net_ctrl.h"
@@ -289,15 +291,15 @@ int ctrl_after_start(rte_eth_dev* dev) {
 }
 
 void ctrl_ops(eth_dev_ops& o) {
-  o.promiscuous_enable = promisc_on;
-  o.promiscuous_disable = promisc_off;
-  o.allmulticast_enable = allmulti_on;
-  o.allmulticast_disable = allmulti_off;
-  o.mac_addr_add = mac_addr_add;
-  o.mac_addr_remove = mac_addr_remove;
-  o.mac_addr_set = mac_addr_set;
-  o.set_mc_addr_list = set_mc_addr_list;
-  o.vlan_filter_set = vlan_filter_set;
+  o.promiscuous_enable = c_entry<promisc_on>;
+  o.promiscuous_disable = c_entry<promisc_off>;
+  o.allmulticast_enable = c_entry<allmulti_on>;
+  o.allmulticast_disable = c_entry<allmulti_off>;
+  o.mac_addr_add = c_entry<mac_addr_add>;
+  o.mac_addr_remove = c_entry<mac_addr_remove>;
+  o.mac_addr_set = c_entry<mac_addr_set>;
+  o.set_mc_addr_list = c_entry<set_mc_addr_list>;
+  o.vlan_filter_set = c_entry<vlan_filter_set>;
 }
 
 }  // namespace vnet::net

@@ -3,6 +3,7 @@
 // Dev ops of the virtio-net ethdev: configure, queue set-up, start/stop,
 // link, stats. Feature negotiation happens here once per configure; burst
 // functions are chosen once per start from the negotiated set.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/ethdev.h"
 
 #include <rte_errno.h>
@@ -15,6 +16,7 @@
 #include "net/ctrl.h"
 #include "net/rxtx.h"
 #include "net/xstats.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "virtio/features.h"
 #include "virtio/ring_layout.h"
@@ -64,9 +66,9 @@ constexpr uint64_t kTxOffloads = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLO
 
 template <class R, bool Va>
 void pick(rte_eth_dev* dev, bool mrg, bool tx_off) {
-  dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;
-  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;
-  dev->tx_pkt_prepare = tx_off ? tx_prepare : nullptr;
+  dev->rx_pkt_burst = mrg ? rx_burst<R, Va, true> : rx_burst<R, Va, false>;     // c-boundary: burst (c_entry.h)
+  dev->tx_pkt_burst = tx_off ? tx_burst<R, Va, true> : tx_burst<R, Va, false>;  // c-boundary: burst (c_entry.h)
+  dev->tx_pkt_prepare = tx_off ? c_noexcept<tx_prepare> : nullptr;
 }
 void pick_bursts(rte_eth_dev* dev) {
   Port& p = port_of(dev);
@@ -596,24 +598,24 @@ int set_link_up(rte_eth_dev* dev) {
 
 const eth_dev_ops kOps = [] {
   eth_dev_ops o{};
-  o.dev_configure = dev_configure;
-  o.dev_start = dev_start;
-  o.dev_stop = dev_stop;
-  o.dev_close = dev_close;
-  o.dev_infos_get = dev_infos_get;
-  o.rx_queue_setup = rx_queue_setup;
-  o.tx_queue_setup = tx_queue_setup;
-  o.rx_queue_release = rx_queue_release;
-  o.tx_queue_release = tx_queue_release;
-  o.link_update = link_update;
-  o.stats_get = stats_get;
-  o.stats_reset = stats_reset;
+  o.dev_configure = c_entry<dev_configure>;
+  o.dev_start = c_entry<dev_start>;
+  o.dev_stop = c_entry<dev_stop>;
+  o.dev_close = c_entry<dev_close>;
+  o.dev_infos_get = c_entry<dev_infos_get>;
+  o.rx_queue_setup = c_entry<rx_queue_setup>;
+  o.tx_queue_setup = c_entry<tx_queue_setup>;
+  o.rx_queue_release = c_entry<rx_queue_release>;
+  o.tx_queue_release = c_entry<tx_queue_release>;
+  o.link_update = c_entry<link_update>;
+  o.stats_get = c_entry<stats_get>;
+  o.stats_reset = c_entry<stats_reset>;
   ctrl_ops(o);
   xstats_ops(o);
-  o.mtu_set = mtu_set;
-  o.vlan_offload_set = vlan_offload_set;
-  o.dev_set_link_down = set_link_down;
-  o.dev_set_link_up = set_link_up;
+  o.mtu_set = c_entry<mtu_set>;
+  o.vlan_offload_set = c_entry<vlan_offload_set>;
+  o.dev_set_link_down = c_entry<set_link_down>;
+  o.dev_set_link_up = c_entry<set_link_up>;
   return o;
 }();
 

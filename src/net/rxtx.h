@@ -358,7 +358,7 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
 }
 
 // tx_pkt_prepare with offloads: the pseudo-header sum the device finishes.
-inline uint16_t tx_prepare(void*, rte_mbuf** pkts, uint16_t nb) {
+inline uint16_t tx_prepare(void*, rte_mbuf** pkts, uint16_t nb) noexcept {
   for (uint16_t i = 0; i < nb; ++i) {
     rte_mbuf* m = pkts[i];
     if (!(m->ol_flags & (RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_TCP_SEG))) continue;

@@ -5,6 +5,7 @@
 // broadcast, kicks) and the ring-protocol violations the virtqueue core
 // counted (DrvErr). Names are rx_q<N>_<what> / tx_q<N>_<what>; the ring
 // counters are not resettable in the ring, so reset keeps a baseline.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "net/xstats.h"
 
 #include <cinttypes>
@@ -12,6 +13,7 @@
 
 #include "net/ethdev.h"
 #include "net/queue.h"
+#include "common/c_entry.h"
 
 namespace vnet::net {
 
@@ -105,9 +107,9 @@ int xstats_reset(rte_eth_dev* dev) {
 }
 
 void xstats_ops(eth_dev_ops& o) {
-  o.xstats_get_names = xstats_get_names;
-  o.xstats_get = xstats_get;
-  o.xstats_reset = xstats_reset;
+  o.xstats_get_names = c_entry<xstats_get_names>;
+  o.xstats_get = c_entry<xstats_get>;
+  o.xstats_reset = c_entry<xstats_reset>;
 }
 
 }  // namespace vnet::net

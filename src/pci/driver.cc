@@ -6,6 +6,7 @@
 // net/devargs.h, plus lsc) are validated (a bad one fails the probe with a
 // log line naming it); the ethdev is the one virtio_user uses, over a
 // PciTransport.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_pci_driver.h>
 #include <ethdev_pci.h>
 
@@ -18,6 +19,7 @@
 #include "net/devargs.h"
 #include "net/ethdev.h"
 #include "pci/caps.h"
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "pci/transport.h"
 #include "virtio/ring_layout.h"
@@ -129,8 +131,8 @@ static rte_pci_driver vnet_pci_driver = [] {
   rte_pci_driver d{};
   d.id_table = vnet::pci::kIds;
   d.drv_flags = RTE_PCI_DRV_NEED_MAPPING | RTE_PCI_DRV_INTR_LSC;
-  d.probe = vnet::pci::probe;
-  d.remove = vnet::pci::remove;
+  d.probe = vnet::c_entry<vnet::pci::probe>;
+  d.remove = vnet::c_entry<vnet::pci::remove>;
   return d;
 }();
 RTE_PMD_REGISTER_PCI(net_vnet, vnet_pci_driver);

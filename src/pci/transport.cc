@@ -4,6 +4,7 @@
 // ops (modern or legacy) once; the status handshake (3.1.1), feature commit
 // and queue set-up sequences call them; stop resets and marks the features
 // for a new commit; the link-state interrupt and its INTx masking.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "pci/transport.h"
 
 #include <rte_byteorder.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "pci/legacy.h"
 #include "pci/modern.h"
@@ -73,7 +75,7 @@ void PciTransport::stop_lsc() {
   if (!lsc_on_) return;
   // The callback first (waited for): once it is gone nothing unmasks
   // behind the mask below.
-  rte_intr_callback_unregister_sync(dev_->intr_handle, on_interrupt, this);
+  rte_intr_callback_unregister_sync(dev_->intr_handle, c_entry<on_interrupt>, this);
   if (own_intx_)
     intx_mask(true);
   else
@@ -248,7 +250,7 @@ int PciTransport::enable_lsc() {
   // vfio-pci unmask in the kernel.
   lsc_on_ = true;
   own_intx_ = type == RTE_INTR_HANDLE_UIO_INTX;
-  if (int rc = rte_intr_callback_register(h, on_interrupt, this); rc != 0) {
+  if (int rc = rte_intr_callback_register(h, c_entry<on_interrupt>, this); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot register the interrupt callback (%d): link status is polled", dev_->name, rc);
     lsc_on_ = false;
     own_intx_ = false;
@@ -257,7 +259,7 @@ int PciTransport::enable_lsc() {
   }
   if (int rc = own_intx_ ? intx_mask(false) : rte_intr_enable(h); rc != 0) {
     VNET_PCI_LOG(INFO, "%s: cannot enable the interrupt (%d): link status is polled", dev_->name, rc);
-    rte_intr_callback_unregister_sync(h, on_interrupt, this);
+    rte_intr_callback_unregister_sync(h, c_entry<on_interrupt>, this);
     lsc_on_ = false;
     own_intx_ = false;
     if (msix) set_config_vector(common::NO_VECTOR);

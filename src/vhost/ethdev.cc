@@ -8,6 +8,7 @@
 // DMA channel, take that channel's flag). The dmadevs named in `dmas=` are
 // configured and started at probe and stopped at close (dma_setup.cc);
 // xstats are in xstats.cc, the port's state in port.h.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include <bus_vdev_driver.h>
 #include <ethdev_driver.h>
 #include <ethdev_vdev.h>
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/c_entry.h"
 #include "common/devargs.h"
 #include "vnet/rte_pmd_vnet_vhost.h"
 #include "vhost/datapath.h"
@@ -91,7 +93,7 @@ inline uint16_t gated_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
 // see those frames even when only this queue is being polled. Everything
 // the burst reads of the ring is read between enter() and leave() (vring.h).
 template <bool kRx>
-uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
+uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept {
   Vring& v = *static_cast<Vring*>(q);
   if (!v.aq) {
     if (!enter(v)) return 0;
@@ -113,8 +115,8 @@ uint16_t eth_burst(void* q, rte_mbuf** pkts, uint16_t n) {
   return r;
 }
 
-uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) { return eth_burst<true>(q, pkts, n); }
-uint16_t eth_tx_burst(void* q, rte_mbuf** pkts, uint16_t n) { return eth_burst<false>(q, pkts, n); }
+uint16_t eth_rx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept { return eth_burst<true>(q, pkts, n); }
+uint16_t eth_tx_burst(void* q, rte_mbuf** pkts, uint16_t n) noexcept { return eth_burst<false>(q, pkts, n); }
 
 // rte_eth_tx_done_cleanup(): publish completed copies without sending.
 int tx_done_cleanup(void* q, uint32_t) {
@@ -259,27 +261,27 @@ int mtu_set(rte_eth_dev* dev, uint16_t mtu) {
 
 const eth_dev_ops kOps = [] {
   eth_dev_ops o{};
-  o.dev_configure = dev_configure;
-  o.dev_start = dev_start;
-  o.dev_stop = dev_stop;
-  o.dev_close = dev_close;
-  o.promiscuous_enable = accept_op;
-  o.promiscuous_disable = accept_op;
-  o.allmulticast_enable = accept_op;
-  o.allmulticast_disable = accept_op;
-  o.link_update = link_update;
-  o.stats_get = stats_get;
-  o.stats_reset = stats_reset;
-  o.dev_infos_get = dev_infos_get;
-  o.mtu_set = mtu_set;
-  o.tx_done_cleanup = tx_done_cleanup;
-  o.xstats_get = xstats_get;
-  o.xstats_get_names = xstats_get_names;
-  o.xstats_reset = xstats_reset;
-  o.rx_queue_setup = rx_queue_setup;
-  o.rx_queue_release = rx_queue_release;
-  o.tx_queue_setup = tx_queue_setup;
-  o.tx_queue_release = tx_queue_release;
+  o.dev_configure = c_entry<dev_configure>;
+  o.dev_start = c_entry<dev_start>;
+  o.dev_stop = c_entry<dev_stop>;
+  o.dev_close = c_entry<dev_close>;
+  o.promiscuous_enable = c_entry<accept_op>;
+  o.promiscuous_disable = c_entry<accept_op>;
+  o.allmulticast_enable = c_entry<accept_op>;
+  o.allmulticast_disable = c_entry<accept_op>;
+  o.link_update = c_entry<link_update>;
+  o.stats_get = c_entry<stats_get>;
+  o.stats_reset = c_entry<stats_reset>;
+  o.dev_infos_get = c_entry<dev_infos_get>;
+  o.mtu_set = c_entry<mtu_set>;
+  o.tx_done_cleanup = c_entry<tx_done_cleanup>;
+  o.xstats_get = c_entry<xstats_get>;
+  o.xstats_get_names = c_entry<xstats_get_names>;
+  o.xstats_reset = c_entry<xstats_reset>;
+  o.rx_queue_setup = c_entry<rx_queue_setup>;
+  o.rx_queue_release = c_entry<rx_queue_release>;
+  o.tx_queue_setup = c_entry<tx_queue_setup>;
+  o.tx_queue_release = c_entry<tx_queue_release>;
   return o;
 }();
 
@@ -372,8 +374,8 @@ int probe(rte_vdev_device* vdev) {
   dev->data->dev_link.link_autoneg = RTE_ETH_LINK_FIXED;
   dev->data->dev_flags |= RTE_ETH_DEV_INTR_LSC;
   dev->dev_ops = &kOps;
-  dev->rx_pkt_burst = eth_rx_burst;
-  dev->tx_pkt_burst = eth_tx_burst;
+  dev->rx_pkt_burst = c_noexcept<eth_rx_burst>;
+  dev->tx_pkt_burst = c_noexcept<eth_tx_burst>;
   // The socket listens now, so a frontend probed after us in the same process can connect.
   rc = p->server->start("vnet-vhost-ctl");
   if (rc != 0) {
@@ -409,8 +411,8 @@ int rte_pmd_vnet_vhost_inflight(uint16_t port_id, uint16_t queue_id, int rx) {
 
 static rte_vdev_driver vnet_vhost_vdev = [] {
   rte_vdev_driver d{};
-  d.probe = vnet::vhost::probe;
-  d.remove = vnet::vhost::remove;
+  d.probe = vnet::c_entry<vnet::vhost::probe>;
+  d.remove = vnet::c_entry<vnet::vhost::remove>;
   return d;
 }();
 

@@ -3,6 +3,7 @@
 // The SIGBUS handler behind fault::guard(): a fixed table of guarded ranges
 // read lock-free from the handler; registration is serialised by a mutex
 // and publishes a slot's range with its start address last.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "vhost/fault_guard.h"
 
 #include <signal.h>
@@ -11,6 +12,8 @@
 
 #include <cerrno>
 #include <mutex>
+
+#include "common/c_entry.h"
 
 namespace vnet::vhost::fault {
 
@@ -30,7 +33,7 @@ std::mutex g_mu;  // registration only; never taken by the handler
 bool g_installed = false;
 struct sigaction g_prev;
 
-void on_sigbus(int sig, siginfo_t* si, void* uctx) {
+void on_sigbus(int sig, siginfo_t* si, void* uctx) noexcept {
   const auto addr = reinterpret_cast<uintptr_t>(si->si_addr);
   for (Slot& s : g_slots) {
     // acquire: hi, page and owner were written before lo (guard()).
@@ -71,7 +74,7 @@ int guard(void* base, size_t len, size_t page_size, Owner* owner) noexcept {
   const std::lock_guard<std::mutex> g(g_mu);
   if (!g_installed) {
     struct sigaction sa {};
-    sa.sa_sigaction = on_sigbus;
+    sa.sa_sigaction = c_noexcept<on_sigbus>;  // async-signal-safe: no try block, no log
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     if (::sigaction(SIGBUS, &sa, &g_prev) != 0) return -errno;

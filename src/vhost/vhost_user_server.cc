@@ -3,6 +3,7 @@
 // vhost-user protocol state machine and the control thread of one backend
 // port; the request table and its handlers are in server_requests.cc. Ring
 // changes go through quiesce() so they never race with a running burst.
+// C boundary: what DPDK/libc call goes through c_entry/c_noexcept (common/c_entry.h).
 #include "vhost/vhost_user_server.h"
 
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/c_entry.h"
 #include "common/log.h"
 #include "vhost/settle.h"
 #include "virtio/net_hdr.h"
@@ -123,7 +125,7 @@ int Server::start(const char* thread_name) {
   if (wake_fd_ < 0) return -errno;
   mem_.owner().wake_fd.store(wake_fd_, std::memory_order_relaxed);  // a memory fault wakes the thread
   stopping_.store(false);
-  const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, &Server::thread_main, this);
+  const int rc = rte_ctrl_thread_create(&thread_, thread_name, nullptr, c_entry<&Server::thread_main>, this);
   if (rc != 0) {
     VNET_VHOST_LOG(ERR, "%s: cannot create control thread: %s", cfg_.name.c_str(), std::strerror(rc));
     close_fd(wake_fd_);
