@@ -169,7 +169,14 @@ void Server::drop_frontend(const char* why) {
 }
 
 void Server::run() {
-  while (!stopping_.load()) {
+  for (;;) {
+    // Wake-ups are drained before what they announce is read: a stop or a
+    // fault posted after this read leaves wake_fd_ readable, so the poll
+    // below returns (drained after the checks, a stop could be lost and
+    // close() would wait forever on this thread).
+    uint64_t drain;
+    [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drain, sizeof drain);
+    if (stopping_.load()) break;
     // A fault in the frontend's memory (it shrank or punched its file): the
     // handler already put anonymous pages in; the connection is done.
     if (mem_.owner().faults.load(std::memory_order_relaxed) != faults_seen_) {
@@ -182,8 +189,6 @@ void Server::run() {
       st_.mem_faults += f - faults_seen_;
       faults_seen_ = f;
     }
-    uint64_t drain;
-    [[maybe_unused]] ssize_t r = ::read(wake_fd_, &drain, sizeof drain);  // wake-ups are acted on from here
     if (conn_fd_ < 0 && client_) {
       const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       sockaddr_un sa{};
