@@ -62,8 +62,11 @@ inline void count_rx(Queue& q, const rte_mbuf* m) {
 }
 
 // Post fresh mbufs as device-writable buffers: [virtio-net header | data room].
+// Flattened: every translation unit that instantiates it (the bursts, the
+// start path) then compiles the same code, whatever its inlining budget left,
+// and the linker's pick among the copies cannot change the burst's cost.
 template <class R, bool Va>
-void rx_refill(Queue& q) {
+[[gnu::flatten]] void rx_refill(Queue& q) {
   R& r = q.ring.as<R>();
   uint32_t free = r.free_slots();
   if (free == 0) return;
