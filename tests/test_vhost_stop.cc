@@ -53,8 +53,8 @@ TEST(VhostStop, CloseRightAfterCreateNeverHangs) {
     // Each round takes well under a millisecond when nothing is lost.
     for (int i = 0; i < 600 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!done.load()) {
-      std::fprintf(stderr, "FAILED: closing a backend port hung in round %d of %d (lost stop wake-up)\n",
-                   round.load(), kRounds);
+      std::fprintf(stderr, "FAILED: closing a backend port hung in round %d of %d (lost stop wake-up)\n", round.load(),
+                   kRounds);
       std::_Exit(1);
     }
   });
