@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/ethdev.h"
+#include "support/eal_once.h"
 #include "net/transport.h"
 
 namespace vnet::net {
@@ -51,23 +52,7 @@ class FakeTransport final : public Transport {
   void* arg_ = nullptr;
 };
 
-bool eal_up() {
-  static const bool ok = [] {
-    const std::string prefix = "--file-prefix=vnet-ev-" + std::to_string(::getpid());
-    std::vector<std::string> args = {
-        "test", "--no-huge", "-m", "128", "--no-pci", "-l", "0", prefix, "--log-level=lib.eal:warning"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return false;
-    std::atexit([] {
-      const std::string runtime = rte_eal_get_runtime_dir();
-      rte_eal_cleanup();
-      ::rmdir(runtime.c_str());  // EAL 22.11 leaves its (then empty) runtime directory behind
-    });
-    return true;
-  }();
-  return ok;
-}
+bool eal_up() { return test::eal_once("ev", "0"); }
 
 std::atomic<int> g_lsc{0};
 int on_lsc(uint16_t, rte_eth_event_type, void*, void*) {

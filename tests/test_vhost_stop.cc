@@ -18,28 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include "support/eal_once.h"
+
 namespace {
 
-bool eal_up() {
-  static const bool ok = [] {
-    const std::string prefix = "--file-prefix=vnet-stop-" + std::to_string(::getpid());
-    std::vector<std::string> args = {
-        // Two lcores on two CPUs: EAL then puts its control threads on the
-        // main lcore's CPU, as a user's testpmd does, so the backend's
-        // thread and close() take turns on one CPU.
-        "test", "--no-huge", "-m", "128", "--no-pci", "-l", "0-1", prefix, "--log-level=lib.eal:warning"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return false;
-    std::atexit([] {
-      const std::string runtime = rte_eal_get_runtime_dir();
-      rte_eal_cleanup();
-      ::rmdir(runtime.c_str());  // EAL 22.11 leaves its (then empty) runtime directory behind
-    });
-    return true;
-  }();
-  return ok;
-}
+// Two lcores on two CPUs: EAL then puts its control threads on the main
+// lcore's CPU, as a user's testpmd does, so the backend's thread and close()
+// take turns on one CPU.
+bool eal_up() { return vnet::test::eal_once("stop", "0-1"); }
 
 TEST(VhostStop, CloseRightAfterCreateNeverHangs) {
   ASSERT_TRUE(eal_up());
