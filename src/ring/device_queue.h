@@ -90,10 +90,8 @@ inline RingAreas ring_areas(Layout l, uint32_t n) noexcept {
     return {{sizeof(virtio::PackedDesc) * uint64_t{n}, virtio::DESC_ALIGN},
             {sizeof(virtio::PackedEvent), 4},
             {sizeof(virtio::PackedEvent), 4}};
-  // avail: flags, idx, ring[n], used_event; used: flags, idx, ring[n], avail_event
-  return {{sizeof(virtio::SplitDesc) * uint64_t{n}, virtio::DESC_ALIGN},
-          {sizeof(virtio::SplitAvailHdr) + sizeof(virtio::le16) * (uint64_t{n} + 1), 2},
-          {sizeof(virtio::SplitUsedHdr) + sizeof(virtio::SplitUsedElem) * uint64_t{n} + sizeof(virtio::le16), 4}};
+  using S = virtio::SplitLayout;
+  return {{S::desc_bytes(n), virtio::DESC_ALIGN}, {S::avail_bytes(n), 2}, {S::used_bytes(n), 4}};
 }
 
 // Where a queue continues from: the next avail and used positions in the

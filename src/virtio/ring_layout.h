@@ -83,15 +83,22 @@ struct SplitLayout {
   size_t used_off = 0;
   size_t total = 0;
 
+  // Bytes of each area of a ring of n entries.
+  static constexpr size_t desc_bytes(uint32_t n) noexcept { return sizeof(SplitDesc) * size_t{n}; }
+  // flags + idx + ring[n] + used_event
+  static constexpr size_t avail_bytes(uint32_t n) noexcept { return sizeof(SplitAvailHdr) + 2u * size_t{n} + 2u; }
+  // flags + idx + ring[n] + avail_event
+  static constexpr size_t used_bytes(uint32_t n) noexcept {
+    return sizeof(SplitUsedHdr) + sizeof(SplitUsedElem) * size_t{n} + 2u;
+  }
+
   static constexpr SplitLayout make(uint32_t n, size_t used_align = 4) noexcept {
     SplitLayout l;
     l.size = n;
     l.desc_off = 0;
-    l.avail_off = sizeof(SplitDesc) * n;
-    // flags + idx + ring[n] + used_event
-    size_t avail_end = l.avail_off + sizeof(SplitAvailHdr) + 2u * n + 2u;
-    l.used_off = align_up(avail_end, used_align);
-    l.total = l.used_off + sizeof(SplitUsedHdr) + sizeof(SplitUsedElem) * n + 2u;
+    l.avail_off = desc_bytes(n);
+    l.used_off = align_up(l.avail_off + avail_bytes(n), used_align);
+    l.total = l.used_off + used_bytes(n);
     return l;
   }
 };
