@@ -48,10 +48,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# DPDK's virtio logs the Rx/Tx paths it picked at this level: the results say
+# which ones ran (the vectorized packed path needs AVX-512, which a CPU may
+# not have; DPDK then falls back and says so).
+VIRTIO_PATH_LOG = "--log-level=pmd.net.virtio.*:info"
 # name: (driver, devargs, extra EAL args, needs the plugin); backends: (driver, devargs)
 FRONTENDS = {
-    "dpdk": ("net_virtio_user0", "", [], False),
-    "dpdk-fast": ("net_virtio_user0", ",vectorized=1,in_order=1,mrg_rxbuf=0", ["--force-max-simd-bitwidth=512"], False),
+    "dpdk": ("net_virtio_user0", "", [VIRTIO_PATH_LOG], False),
+    "dpdk-fast": ("net_virtio_user0", ",vectorized=1,in_order=1,mrg_rxbuf=0",
+                  ["--force-max-simd-bitwidth=512", VIRTIO_PATH_LOG], False),
     "ours": ("net_vnet_user0", "", [], True),
     "ours-fast": ("net_vnet_user0", ",in_order=1,mrg_rxbuf=0", [], True),
 }
@@ -171,6 +176,10 @@ def start_pair(fe, be, ring, args, work, tag):
         front.close()
         back.close()
         raise
+    with front.lock:
+        log = front.buf.decode(errors="replace")
+    for line in re.findall(r"virtio: using (.* path) on port", log) + re.findall(r"(disabled .*)", log):
+        args.paths.setdefault((fe, ring), set()).add(line.strip())
     return front, back
 
 
@@ -318,6 +327,10 @@ def write_results(runs, cells, args, work, cmdline):
                         c = cells.get((fe, "ours", ring, size, mode))
                         row.append("%.2fx" % c["vs_dpdk_backend"] if c else "n/a")
                     lines.append("| %s | %d B | %s | %s |" % (ring, size, MODES[mode], " | ".join(row)))
+    if args.paths:
+        lines += ["", "What DPDK's virtio said it picked, per frontend configuration and ring:", ""]
+        for (fe, ring), said in sorted(args.paths.items()):
+            lines.append("- %s, %s: %s" % (fe, ring, "; ".join(sorted(said))))
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -341,6 +354,7 @@ def main():
     if not os.path.exists(args.plugin):
         sys.exit("testpmd_pair.py: %s not built (tools/vnet build)" % args.plugin)
     args.plugin = os.path.realpath(args.plugin)
+    args.paths = {}
     cmdline = " ".join(["benchmarks/testpmd_pair.py"] + sys.argv[1:])
     work = tempfile.mkdtemp(prefix="vnet-tp-")
     t0 = time.time()
