@@ -32,6 +32,9 @@ class PackedDriver {
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
   inline int add_one(const Seg& s, void* token) noexcept;
+  // add_one() of n buffers at once (Rx refill): all or nothing, 0 or
+  // -ENOSPC/-EIO. The ring's cursors stay in registers for the batch.
+  inline int add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept;
   // Make every buffer added since the last publish() available at once.
   void publish() noexcept {
     if (!pending_) return;
@@ -157,6 +160,41 @@ inline int PackedDriver::add_one(const Seg& s, void* token) noexcept {
     order_tail_ = next_mod(order_tail_);
   }
   set_head_flags(head, fl);
+  return 0;
+}
+
+inline int PackedDriver::add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept {
+  if (stopped_) return -EIO;
+  if (n > num_free_) return -ENOSPC;  // one slot each
+  if (n == 0) return 0;
+  uint16_t slot = next_avail_, id = free_id_;
+  bool wrap = avail_wrap_;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Seg& s = segs[i];
+    Buf& b = bufs_[id];
+    const uint16_t next = b.next_free;
+    virtio::PackedDesc& d = desc_[slot];
+    d.addr.set(s.addr);
+    d.len.set(s.len);
+    d.id.set(id);
+    b = Buf{tokens[i], s.write ? s.len : 0, 1, 0, true};
+    if (in_order_) {
+      order_[order_tail_] = id;
+      order_tail_ = next_mod(order_tail_);
+    }
+    set_head_flags(slot, (s.write ? virtio::DESC_F_WRITE : 0) | avail_flags(wrap));
+    if (++slot == size_) {
+      slot = 0;
+      wrap = !wrap;
+    }
+    id = next;
+  }
+  next_avail_ = slot;
+  avail_wrap_ = wrap;
+  free_id_ = id;
+  num_free_ -= n;
+  outstanding_ += n;
+  added_since_kick_ = static_cast<uint16_t>(added_since_kick_ + n);
   return 0;
 }
 

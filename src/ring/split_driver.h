@@ -36,6 +36,9 @@ class SplitDriver {
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
   inline int add_one(const Seg& s, void* token) noexcept;
+  // add_one() of n buffers at once (Rx refill): all or nothing, 0 or
+  // -ENOSPC/-EIO. The ring's cursors stay in registers for the batch.
+  inline int add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept;
   // Make everything added so far visible to the device.
   inline void publish() noexcept;
   // After publish(): does the device want a notification? (2.7.10 / 2.7.8)
@@ -158,6 +161,21 @@ inline int SplitDriver::add_one(const Seg& s, void* token) noexcept {
   --num_free_;
   heads_[head] = Head{token, s.write ? s.len : 0, 1, head, true};
   place_avail(head);
+  return 0;
+}
+
+inline int SplitDriver::add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept {
+  if (stopped_) return -EIO;
+  if (n > num_free_) return -ENOSPC;  // one descriptor each
+  for (uint16_t i = 0; i < n; ++i) {
+    const Seg& s = segs[i];
+    const uint16_t head = free_head_;
+    free_head_ = shadow_[head].next;
+    write_desc(head, s.addr, s.len, s.write ? virtio::DESC_F_WRITE : 0, free_head_);
+    heads_[head] = Head{tokens[i], s.write ? s.len : 0, 1, head, true};
+    place_avail(head);
+  }
+  num_free_ -= n;
   return 0;
 }
 
