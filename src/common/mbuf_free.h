@@ -16,27 +16,29 @@ namespace vnet {
 inline constexpr uint16_t kFreeBatch = 64;
 
 // One-segment mbufs whose last reference this was go back to their pool in
-// bulk (a pool change flushes the batch); chains and the rest through
-// rte_pktmbuf_free. Inline: rte_pktmbuf_free_bulk is a library call that
-// re-checks every mbuf's chain.
-inline void free_mbufs(rte_mbuf* const* ms, uint16_t n) {
+// bulk (a pool change flushes the batch); chains, shared, indirect and
+// external-buffer mbufs through rte_pktmbuf_free. Inline: rte_pktmbuf_free_bulk
+// is a library call that re-walks every mbuf. Out of line, once a burst:
+// every translation unit compiles the same body, so the linker's pick among
+// them cannot change its cost.
+[[gnu::noinline]] inline void free_mbufs(rte_mbuf* const* ms, uint16_t n) {
   void* raw[kFreeBatch];
   uint16_t k = 0;
   rte_mempool* mp = nullptr;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = ms[i];
-    if (m->next != nullptr) {
+    // Already as the pool keeps it (refcnt 1, one segment, no next), and
+    // its own buffer: nothing to undo.
+    if (m->next == nullptr && m->nb_segs == 1 && rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m)) [[likely]] {
+      if (m->pool != mp || k == kFreeBatch) {
+        if (k) rte_mempool_put_bulk(mp, raw, k);
+        k = 0;
+        mp = m->pool;
+      }
+      raw[k++] = m;
+    } else {
       rte_pktmbuf_free(m);
-      continue;
     }
-    m = rte_pktmbuf_prefree_seg(m);  // nullptr: someone else still holds it
-    if (!m) continue;
-    if (m->pool != mp || k == kFreeBatch) {
-      if (k) rte_mempool_put_bulk(mp, raw, k);
-      k = 0;
-      mp = m->pool;
-    }
-    raw[k++] = m;
   }
   if (k) rte_mempool_put_bulk(mp, raw, k);
 }
