@@ -78,9 +78,11 @@ class PackedDriver {
     const bool a = flags & virtio::DESC_F_AVAIL, u = flags & virtio::DESC_F_USED;
     return a == used_wrap_ && u == used_wrap_;
   }
-  inline void reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept;
-  // poll_used() without IN_ORDER: one used entry per buffer.
-  inline uint16_t poll_plain(UsedBuf* out, uint16_t max) noexcept;
+  // poll_used()'s loop, for one IN_ORDER setting. Out of line: inlined
+  // into a burst, it competes with the burst's own loop for registers (Rx
+  // then cost 14 more instructions a frame).
+  template <bool InOrder>
+  [[gnu::noinline]] uint16_t poll_loop(UsedBuf* out, uint16_t max) noexcept;
   // A chain's head flags (host order): held back if it opens a batch,
   // else stored now; the device reaches it only after the batch's first
   // head, which publish() writes with release.
@@ -282,29 +284,15 @@ inline bool PackedDriver::kick_prepare() noexcept {
   return virtio::packed_need_event(ow, next_avail_, avail_wrap_, added, size_);
 }
 
-inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept {
-  Buf& b = bufs_[id];
-  out = UsedBuf{b.token, len};
-  b.busy = false;
-  b.next_free = free_id_;
-  free_id_ = id;
-  num_free_ += b.ndesc;
-  --outstanding_;
-  last_used_ = static_cast<uint16_t>(last_used_ + b.ndesc);
-  if (last_used_ >= size_) {
-    last_used_ = static_cast<uint16_t>(last_used_ - size_);
-    used_wrap_ = !used_wrap_;
-  }
-  if (in_order_) order_head_ = next_mod(order_head_);
-}
-
-inline uint16_t PackedDriver::poll_plain(UsedBuf* out, uint16_t max) noexcept {
+template <bool InOrder>
+uint16_t PackedDriver::poll_loop(UsedBuf* out, uint16_t max) noexcept {
   // The cursors live in locals for the loop: stores through `out` and
   // bufs_ could alias the members, which would be reloaded and stored
-  // again every buffer. Written back before any fail() (its log reads them).
-  uint16_t slot = last_used_, free_id = free_id_;
+  // again every buffer. Written back once, or before fail() (its log reads
+  // them).
+  uint16_t slot = last_used_, free_id = free_id_, ohead = order_head_, left = batch_left_;
   bool wrap = used_wrap_;
-  uint32_t nfree = num_free_, outstanding = outstanding_;
+  uint32_t nfree = num_free_, outstanding = outstanding_, blen = batch_len_;
   const auto used_mask = static_cast<uint16_t>(virtio::DESC_F_AVAIL | virtio::DESC_F_USED);
   uint16_t want = wrap ? used_mask : 0;  // both bits equal the used wrap counter: used (2.8.1)
   const auto commit = [&] {
@@ -313,34 +301,16 @@ inline uint16_t PackedDriver::poll_plain(UsedBuf* out, uint16_t max) noexcept {
     free_id_ = free_id;
     num_free_ = nfree;
     outstanding_ = outstanding;
+    if constexpr (InOrder) {
+      order_head_ = ohead;
+      batch_left_ = left;
+      batch_len_ = blen;
+    }
   };
   uint16_t got = 0;
-  for (; got < max; ++got) {
-    virtio::PackedDesc& d = desc_[slot];
-    // acquire: id and len are read only after the flags that mark the slot used.
-    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
-    if ((fl & used_mask) != want) break;
-    const auto e = virtio::snapshot<virtio::PackedDesc, false>(&d);  // id and len read once
-    const uint16_t id = e.id.get();
-    const uint32_t raw_len = e.len.get();
-    DrvErr err = DrvErr::Count;
-    Buf& b = bufs_[id < size_ ? id : 0];
-    // Same checks, in the same order, as the general loop in poll_used().
-    const uint32_t len = b.in_len == 0 ? 0 : raw_len;  // (see poll_used: nothing writable, no length)
-    if (outstanding == 0)
-      err = DrvErr::UsedIdxJump;
-    else if (id >= size_)
-      err = DrvErr::UsedIdOutOfRange;
-    else if (!b.busy)
-      err = DrvErr::UsedIdNotHead;
-    else if (len > b.in_len)
-      err = DrvErr::UsedLenTooLong;
-    if (err != DrvErr::Count) [[unlikely]] {
-      commit();
-      fail(err, id, err == DrvErr::UsedLenTooLong ? len : raw_len);
-      return got;
-    }
-    out[got] = UsedBuf{b.token, len};
+  const auto reap = [&](uint16_t id, uint32_t len) {
+    Buf& b = bufs_[id];
+    out[got++] = UsedBuf{b.token, len};
     b.busy = false;
     b.next_free = free_id;
     free_id = id;
@@ -352,6 +322,65 @@ inline uint16_t PackedDriver::poll_plain(UsedBuf* out, uint16_t max) noexcept {
       wrap = !wrap;
       want = wrap ? used_mask : 0;
     }
+    if constexpr (InOrder) ohead = next_mod(ohead);
+  };
+  while (got < max) {
+    if constexpr (InOrder) {
+      if (left != 0) {  // inside a batch: no descriptors were written
+        --left;
+        reap(order_[ohead], left == 0 ? blen : 0);
+        continue;
+      }
+    }
+    virtio::PackedDesc& d = desc_[slot];
+    // acquire: id and len are read only after the flags that mark the slot used.
+    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
+    if ((fl & used_mask) != want) break;
+    const auto e = virtio::snapshot<virtio::PackedDesc, false>(&d);  // id and len read once
+    const uint16_t id = e.id.get();
+    const uint32_t raw_len = e.len.get();
+    const Buf& b = bufs_[id < size_ ? id : 0];
+    // A buffer with nothing device-writable has no meaningful length; some
+    // devices (DPDK's vhost on packed Tx) report the readable length there.
+    const uint32_t len = b.in_len == 0 ? 0 : raw_len;
+    DrvErr err = DrvErr::Count;
+    uint32_t val = raw_len;
+    if (outstanding == 0) {
+      err = DrvErr::UsedIdxJump;
+    } else if (id >= size_) {
+      err = DrvErr::UsedIdOutOfRange;
+    } else if (!b.busy) {
+      err = DrvErr::UsedIdNotHead;
+    } else if (len > b.in_len) {
+      err = DrvErr::UsedLenTooLong;
+      val = len;
+    }
+    uint16_t batch = 0;
+    if constexpr (InOrder) {
+      // IN_ORDER (2.8.20): one used descriptor may stand for a batch ending
+      // at `id`; the slots of the earlier buffers are skipped.
+      if (err == DrvErr::Count) {
+        for (uint16_t k = ohead; order_[k] != id; k = next_mod(k)) {
+          if (++batch == outstanding) break;
+        }
+        if (batch == outstanding) {
+          err = DrvErr::UsedIdNotHead;
+          val = len;
+        }
+      }
+    }
+    if (err != DrvErr::Count) [[unlikely]] {
+      commit();
+      fail(err, id, val);
+      return got;
+    }
+    if constexpr (InOrder) {
+      left = batch;
+      blen = len;
+      reap(order_[ohead], batch == 0 ? len : 0);
+    } else {
+      reap(id, len);
+    }
   }
   commit();
   return got;
@@ -359,56 +388,7 @@ inline uint16_t PackedDriver::poll_plain(UsedBuf* out, uint16_t max) noexcept {
 
 inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
   if (stopped_) return 0;
-  uint16_t got = 0;
-  if (!in_order_) got = poll_plain(out, max);
-  while (in_order_ && got < max) {
-    if (in_order_ && batch_left_ != 0) {  // inside a batch: no descriptors were written
-      --batch_left_;
-      reap(out[got++], order_[order_head_], batch_left_ == 0 ? batch_len_ : 0);
-      continue;
-    }
-    virtio::PackedDesc& d = desc_[last_used_];
-    // acquire: id and len are read only after the flags that mark the slot used.
-    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
-    if (!slot_used(fl)) break;
-    const auto e = virtio::snapshot<virtio::PackedDesc, false>(&d);  // id and len read once
-    const uint16_t id = e.id.get();
-    const uint32_t raw_len = e.len.get();
-    if (outstanding_ == 0) {
-      fail(DrvErr::UsedIdxJump, id, raw_len);
-      break;
-    }
-    if (id >= size_) {
-      fail(DrvErr::UsedIdOutOfRange, id, raw_len);
-      break;
-    }
-    if (!bufs_[id].busy) {
-      fail(DrvErr::UsedIdNotHead, id, raw_len);
-      break;
-    }
-    // A buffer with nothing device-writable has no meaningful length; some
-    // devices (DPDK's vhost on packed Tx) report the readable length there.
-    const uint32_t len = bufs_[id].in_len == 0 ? 0 : raw_len;
-    if (len > bufs_[id].in_len) {
-      fail(DrvErr::UsedLenTooLong, id, len);
-      break;
-    }
-    // IN_ORDER (2.8.20): one used descriptor may stand for a batch ending at
-    // `id`; the slots of the earlier buffers are skipped.
-    uint16_t batch = 0;
-    uint16_t k = order_head_;
-    while (order_[k] != id) {
-      if (++batch == outstanding_) break;
-      k = next_mod(k);
-    }
-    if (batch == outstanding_) {
-      fail(DrvErr::UsedIdNotHead, id, len);
-      break;
-    }
-    batch_left_ = batch;
-    batch_len_ = len;
-    reap(out[got++], order_[order_head_], batch == 0 ? len : 0);
-  }
+  const uint16_t got = in_order_ ? poll_loop<true>(out, max) : poll_loop<false>(out, max);
   if (cb_enabled_ && event_idx_ && got) {
     // relaxed: a hint for the device, ordered by the device's own fence.
     std::atomic_ref<uint16_t>(driver_event_->off_wrap.raw)
