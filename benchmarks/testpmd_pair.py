@@ -297,8 +297,14 @@ def write_results(runs, cells, args, work, cmdline):
             w.writerow(list(k) + ["%.3f" % c["fast"], c["n_fast"], c["n"], "%.3f" % c["ratio"],
                                   "%.3f" % c["vs_dpdk_backend"], " ".join("%.2f" % x for x in c["values"])])
     pairs = [(fe, be) for be in args.backends for fe in args.frontends]
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True)
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = re.search(r"Model name:\s*(.*)", cpu)
+    simd = [f for f in ("avx512f", "avx2") if re.search(r"\b%s\b" % f, cpu)]
     lines = ["# Two-process testpmd benchmark", "",
-             "Made %s by `%s`." % (datetime.date.today().isoformat(), cmdline), "",
+             "Made %s at commit %s by `%s`; CPU: %d x %s (%s)." %
+             (datetime.date.today().isoformat(), rev.stdout.strip() or "?", cmdline, os.cpu_count(),
+              model.group(1).strip() if model else "?", ", ".join(simd) or "no AVX2"), "",
              "Mpps, fast mode (median of the upper half of %d interleaved repetitions); **ratio** to DPDK's fastest "
              "frontend (`%s`) on DPDK's vhost, same ring, size and mode; (k/n): repetitions in the fast mode "
              "(at least %.1fx of it)." % (args.reps, FRONTENDS["dpdk-fast"][1].lstrip(","), SLOW_FRACTION), "",
