@@ -52,60 +52,49 @@ class PackedDevice {
     const uint16_t hf =
         virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_acquire));
     if (!is_avail(hf, avail_wrap_)) return Pop::Empty;
+    if (!(hf & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT))) {
+      // One plain descriptor (the common chain): checked and translated
+      // inline when its buffer lies in the last region hit, else pop_one().
+      const auto d = virtio::snapshot<virtio::PackedDesc>(&desc_[last_avail_]);
+      const uint16_t id = d.id.get();
+      if (id < size_ && chain_one(c, *mem_, d.addr.get(), d.len.get(), writable(hf), id, 1)) {
+        if (++last_avail_ == size_) {
+          last_avail_ = 0;
+          avail_wrap_ = !avail_wrap_;
+        }
+        return Pop::Ok;
+      }
+      return pop_one(c, d, hf);
+    }
     chain_reset(c);
     uint16_t slot = last_avail_;
     bool wrap = avail_wrap_;
     uint32_t count = 0;
     DevErr content = kNoErr;
     uint16_t id;
-    if (!(hf & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT))) {
-      // One plain descriptor (the common chain): the loop below, unrolled once.
+    for (;;) {
+      if (count == size_) {
+        fail(DevErr::ChainTooLong, last_avail_, count);
+        return Pop::Broken;
+      }
       const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
-      content = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(hf));
-      id = d.id.get();
-      count = 1;
+      const uint16_t fl = count == 0 ? hf : d.flags.get();
+      if (count > 0 && !is_avail(fl, wrap)) {
+        fail(DevErr::PackedNotAvail, slot, last_avail_);
+        return Pop::Broken;
+      }
+      ++count;
       if (++slot == size_) {
         slot = 0;
         wrap = !wrap;
       }
-    } else {
-      for (;;) {
-        if (count == size_) {
-          fail(DevErr::ChainTooLong, last_avail_, count);
-          return Pop::Broken;
-        }
-        const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
-        const uint16_t fl = count == 0 ? hf : d.flags.get();
-        if (count > 0 && !is_avail(fl, wrap)) {
-          fail(DevErr::PackedNotAvail, slot, last_avail_);
-          return Pop::Broken;
-        }
-        ++count;
-        if (++slot == size_) {
-          slot = 0;
-          wrap = !wrap;
-        }
-        if (content == kNoErr) content = take(c, d, fl);
-        if (!(fl & virtio::DESC_F_NEXT)) {
-          id = d.id.get();
-          break;
-        }
+      if (content == kNoErr) content = take(c, d, fl);
+      if (!(fl & virtio::DESC_F_NEXT)) {
+        id = d.id.get();
+        break;
       }
     }
-    if (id >= size_) {
-      fail(DevErr::PackedIdOutOfRange, id, last_avail_);
-      return Pop::Broken;
-    }
-    last_avail_ = slot;
-    avail_wrap_ = wrap;
-    c.head = id;
-    c.ndesc = static_cast<uint16_t>(count);
-    if (content == kNoErr) return Pop::Ok;
-    chain_reset(c);
-    c.err = content;
-    const uint64_t n = ++err_[content];
-    log_error("packed device", to_string(content), n, "chain id %u dropped", id);
-    return Pop::Dropped;
+    return end_pop(c, content, id, count, slot, wrap);
   }
 
   Cursor save() const { return Cursor{last_avail_, avail_wrap_}; }
@@ -199,6 +188,35 @@ class PackedDevice {
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
   static bool is_avail(uint16_t fl, bool wrap) {
     return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap && static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
+  }
+
+  // pop() of one plain descriptor `d` (head flags `hf`) that the inline path
+  // left to the general one.
+  [[gnu::noinline]] Pop pop_one(Chain& c, const virtio::PackedDesc& d, uint16_t hf) {
+    chain_reset(c);
+    const DevErr content = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(hf));
+    const bool last = last_avail_ + 1u == size_;
+    return end_pop(c, content, d.id.get(), 1, last ? 0 : static_cast<uint16_t>(last_avail_ + 1),
+                   last ? !avail_wrap_ : avail_wrap_);
+  }
+
+  // The end of a pop that walked `count` slots up to `slot`/`wrap`: check
+  // the buffer id, consume the slots, report the chain's fate.
+  Pop end_pop(Chain& c, DevErr content, uint16_t id, uint32_t count, uint16_t slot, bool wrap) {
+    if (id >= size_) {
+      fail(DevErr::PackedIdOutOfRange, id, last_avail_);
+      return Pop::Broken;
+    }
+    last_avail_ = slot;
+    avail_wrap_ = wrap;
+    c.head = id;
+    c.ndesc = static_cast<uint16_t>(count);
+    if (content == kNoErr) return Pop::Ok;
+    chain_reset(c);
+    c.err = content;
+    const uint64_t n = ++err_[content];
+    log_error("packed device", to_string(content), n, "chain id %u dropped", id);
+    return Pop::Dropped;
   }
 
   // Validate and append one ring descriptor (possibly an indirect table).

@@ -71,13 +71,14 @@ class SplitDevice {
     // driver while it writes; a wrong guess costs one prefetch.
     if (static_cast<uint16_t>(avail_seen_ - last_avail_) > kAhead)
       __builtin_prefetch(&desc_[static_cast<uint16_t>(last_avail_ + kAhead) & mask_]);
-    chain_reset(c);
-    c.head = head;
-    c.ndesc = 1;
-    const DevErr e = walk(c, head);
-    if (e == kNoErr) return Pop::Ok;
-    drop(c, e);
-    return Pop::Dropped;
+    // One plain descriptor (the common chain): checked and translated
+    // inline when its buffer lies in the last region hit, else walk().
+    const auto d = virtio::snapshot<virtio::SplitDesc>(&desc_[head]);
+    const uint16_t fl = d.flags.get();
+    if (!(fl & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT)) &&
+        chain_one(c, *mem_, d.addr.get(), d.len.get(), writable(fl), head, 1))
+      return Pop::Ok;
+    return pop_walk(c, head, d);
   }
 
   // Number of chains the driver has made available and we have not popped.
@@ -167,15 +168,27 @@ class SplitDevice {
 
  private:
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
-  [[gnu::always_inline]] DevErr walk(Chain& c, uint16_t head) {
+  // The general pop of the chain at `head`, whose descriptor pop() read as `first`.
+  [[gnu::noinline]] Pop pop_walk(Chain& c, uint16_t head, virtio::SplitDesc first) {
+    chain_reset(c);
+    c.head = head;
+    c.ndesc = 1;
+    const DevErr e = walk(c, first);
+    if (e == kNoErr) return Pop::Ok;
+    drop(c, e);
+    return Pop::Dropped;
+  }
+
+  // Validate and append the chain starting with descriptor `first` (a copy).
+  DevErr walk(Chain& c, virtio::SplitDesc first) {
     const virtio::SplitDesc* table = desc_;
     uint32_t tsize = size_;
     uint32_t budget = size_;  // 2.7.5.3.1: no chain is longer than the queue
     bool in_indirect = false;
-    uint16_t idx = head;
-    for (;;) {
+    uint16_t idx = 0;
+    for (bool head = true;; head = false) {
       if (budget-- == 0) return DevErr::ChainTooLong;
-      const auto d = virtio::snapshot<virtio::SplitDesc>(&table[idx]);
+      const auto d = head ? first : virtio::snapshot<virtio::SplitDesc>(&table[idx]);
       const uint16_t fl = d.flags.get();
       if (fl & virtio::DESC_F_INDIRECT) {
         if (in_indirect) return DevErr::NestedIndirect;
