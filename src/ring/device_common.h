@@ -70,12 +70,13 @@ inline constexpr DevErr kNoErr = DevErr::Count;
 
 // Used entries a ring stages during a burst and writes in its flush(), so
 // the lines the driver reads are written once a burst rather than under it.
+// An entry holds only what the push said; flush() works out where each goes
+// (entries follow each other from the ring's used position).
 struct UsedStage {
   static constexpr uint16_t kMax = 64;
-  struct Entry {
-    uint16_t slot;   // split: used index; packed: descriptor slot
-    uint16_t flags;  // packed: the used flags, little-endian as stored
+  struct Entry {  // 8 bytes: one store
     uint16_t id;
+    uint16_t step;  // how far the used position moves: split used indexes, packed slots
     uint32_t len;
   };
   uint16_t n = 0;

@@ -110,8 +110,8 @@ class PackedDevice {
   // IN_ORDER: one used descriptor for a batch of buffers ending with `last`
   // that together occupied `nslots` ring slots (2.8.20).
   void push_used_batch(const Chain& last, uint32_t len, uint16_t nslots) { stage_used(last.head, len, nslots); }
-  // Write the staged used entries: ids and lengths, then the later entries'
-  // flags, then the first entry's flags, so the driver (which reads used
+  // Write the staged used entries: each one's id and length before its
+  // flags, and the first entry's flags last, so the driver (which reads used
   // slots in order) sees the whole batch at once, and the descriptor lines
   // move to the driver once a burst rather than once an entry.
   void flush() {
@@ -119,18 +119,29 @@ class PackedDevice {
     if (n == 0) return;
     stage_.n = 0;
     const UsedStage::Entry* e = stage_.e;
-    for (uint16_t i = 0; i < n; ++i) {
-      virtio::PackedDesc& d = desc_[e[i].slot];
+    uint32_t slot = used_idx_;
+    bool wrap = used_wrap_;
+    virtio::PackedDesc& first = desc_[slot];
+    const uint16_t first_flags = used_flags(wrap);
+    first.id.set(e[0].id);
+    first.len.set(e[0].len);
+    uint32_t moved = e[0].step;
+    step(slot, wrap, e[0].step);
+    for (uint16_t i = 1; i < n; ++i) {
+      virtio::PackedDesc& d = desc_[slot];
       d.id.set(e[i].id);
       d.len.set(e[i].len);
+      // release: this entry's id and len are visible before its flags.
+      std::atomic_ref<uint16_t>(d.flags.raw).store(used_flags(wrap), std::memory_order_release);
+      moved += e[i].step;
+      step(slot, wrap, e[i].step);
     }
-    // release: every staged id and len is visible before any of their flags.
-    std::atomic_thread_fence(std::memory_order_release);
-    for (uint16_t i = 1; i < n; ++i)
-      std::atomic_ref<uint16_t>(desc_[e[i].slot].flags.raw).store(e[i].flags, std::memory_order_relaxed);
-    // release: the later entries' flags are visible before the first
-    // entry's, which hands the batch over.
-    std::atomic_ref<uint16_t>(desc_[e[0].slot].flags.raw).store(e[0].flags, std::memory_order_release);
+    // release: the later entries are visible before the first entry's
+    // flags, which hand the batch over.
+    std::atomic_ref<uint16_t>(first.flags.raw).store(first_flags, std::memory_order_release);
+    used_idx_ = static_cast<uint16_t>(slot);
+    used_wrap_ = wrap;
+    pushed_since_notify_ = static_cast<uint16_t>(pushed_since_notify_ + moved);
   }
 
   // The end of a batch: flush(), then should_notify().
@@ -179,7 +190,12 @@ class PackedDevice {
   uint16_t last_avail() const {
     return static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? virtio::PACKED_WRAP_BIT : 0));
   }
-  uint16_t used_idx() const { return static_cast<uint16_t>(used_idx_ | (used_wrap_ ? virtio::PACKED_WRAP_BIT : 0)); }
+  uint16_t used_idx() const {  // with the staged entries
+    uint32_t slot = used_idx_;
+    bool wrap = used_wrap_;
+    for (uint16_t i = 0; i < stage_.n; ++i) step(slot, wrap, stage_.e[i].step);
+    return static_cast<uint16_t>(slot | (wrap ? virtio::PACKED_WRAP_BIT : 0));
+  }
   bool broken() const { return broken_; }
   uint32_t size() const { return size_; }
   const ErrCounters<DevErr>& errors() const { return err_; }
@@ -243,15 +259,19 @@ class PackedDevice {
 
   void stage_used(uint16_t id, uint32_t len, uint16_t nslots) {
     if (stage_.n == UsedStage::kMax) flush();
-    const uint16_t fl = used_wrap_ ? (virtio::DESC_F_AVAIL | virtio::DESC_F_USED) : 0;
-    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, virtio::to_le(fl), id, len};
-    uint32_t next = uint32_t{used_idx_} + nslots;
-    while (next >= size_) {  // a caller's batch may exceed one lap: stay inside the table
-      next -= size_;
-      used_wrap_ = !used_wrap_;
+    stage_.e[stage_.n++] = UsedStage::Entry{id, nslots, len};
+  }
+  // A ring position `n` slots on; a caller's batch may exceed one lap: stay inside the table.
+  void step(uint32_t& slot, bool& wrap, uint32_t n) const {
+    slot += n;
+    while (slot >= size_) {
+      slot -= size_;
+      wrap = !wrap;
     }
-    used_idx_ = static_cast<uint16_t>(next);
-    pushed_since_notify_ = static_cast<uint16_t>(pushed_since_notify_ + nslots);
+  }
+  // The used flags (as stored) of a slot written on lap `wrap`: both bits equal to it (2.8.1).
+  static uint16_t used_flags(bool wrap) {
+    return wrap ? virtio::to_le(static_cast<uint16_t>(virtio::DESC_F_AVAIL | virtio::DESC_F_USED)) : 0;
   }
 
   void fail(DevErr e, uint32_t a, uint32_t b) {
@@ -271,7 +291,7 @@ class PackedDevice {
   virtio::PackedEvent* device_event_ = nullptr;  // we write
   uint16_t last_avail_ = 0;
   bool avail_wrap_ = true;
-  uint16_t used_idx_ = 0;
+  uint16_t used_idx_ = 0;  // next used slot after the last flush()
   bool used_wrap_ = true;
   uint16_t pushed_since_notify_ = 0;
   UsedStage stage_;  // staged since the last flush(), in push order

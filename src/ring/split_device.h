@@ -108,11 +108,14 @@ class SplitDevice {
   // lines are written once a burst, not under the driver while it reads
   // the entries before them.
   void flush() {
+    uint16_t idx = used_idx_;
     for (uint16_t i = 0; i < stage_.n; ++i) {
-      virtio::SplitUsedElem& e = used_ring_[stage_.e[i].slot & mask_];
+      virtio::SplitUsedElem& e = used_ring_[idx & mask_];
       e.id.set(stage_.e[i].id);
       e.len.set(stage_.e[i].len);
+      idx = static_cast<uint16_t>(idx + stage_.e[i].step);
     }
+    used_idx_ = idx;
     stage_.n = 0;
     if (published_ == used_idx_) return;
     // release: used entries are visible before used->idx covers them.
@@ -161,7 +164,11 @@ class SplitDevice {
   }
 
   uint16_t last_avail() const { return last_avail_; }
-  uint16_t used_idx() const { return used_idx_; }
+  uint16_t used_idx() const {  // with the staged entries
+    uint16_t idx = used_idx_;
+    for (uint16_t i = 0; i < stage_.n; ++i) idx = static_cast<uint16_t>(idx + stage_.e[i].step);
+    return idx;
+  }
   bool broken() const { return broken_; }
   uint32_t size() const { return size_; }
   const ErrCounters<DevErr>& errors() const { return err_; }
@@ -222,8 +229,7 @@ class SplitDevice {
   }
   void stage(uint16_t id, uint32_t len, uint16_t nbufs) {
     if (stage_.n == UsedStage::kMax) flush();
-    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, 0, id, len};
-    used_idx_ = static_cast<uint16_t>(used_idx_ + nbufs);
+    stage_.e[stage_.n++] = UsedStage::Entry{id, nbufs, len};
   }
 
   void fail(DevErr e, uint32_t a, uint32_t b) {
@@ -249,7 +255,7 @@ class SplitDevice {
   virtio::le16* avail_event_ = nullptr;
   uint16_t last_avail_ = 0;
   uint16_t avail_seen_ = 0;  // last avail->idx read
-  uint16_t used_idx_ = 0;    // next used slot (staged)
+  uint16_t used_idx_ = 0;    // next used slot after the last flush()
   uint16_t published_ = 0;   // used->idx the driver can see
   uint16_t signalled_ = 0;   // used idx at the last notify decision
   UsedStage stage_;
