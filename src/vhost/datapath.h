@@ -491,11 +491,14 @@ inline void prefetch_for_write(const uint8_t* dst, uint32_t hdr) {
 }
 
 // What enqueue_burst does with an mbuf once a put consumed it (sent or
-// dropped; held ones belong to their async record).
+// dropped; held ones belong to their async record). Collect: some may be
+// held (async sinks), so the others are collected to be freed; without
+// holds the consumed mbufs are the burst's first ones, freed from there.
+template <bool Collect>
 struct Consumed {
   uint16_t sent = 0, ndone = 0;
   uint64_t bytes = 0;
-  rte_mbuf* done[kFreeBatch];  // freed in bulk
+  rte_mbuf* done[Collect ? kFreeBatch : 1];  // freed in bulk
   void take(Vring& v, rte_mbuf* m, Put r) {
     if (r == Put::Held) return;
     if (r == Put::Sent) {
@@ -504,10 +507,20 @@ struct Consumed {
     } else {
       ++v.st.dropped;
     }
-    done[ndone++] = m;
-    if (ndone == kFreeBatch) {
-      free_mbufs(done, ndone);
-      ndone = 0;
+    if constexpr (Collect) {
+      done[ndone++] = m;
+      if (ndone == kFreeBatch) {
+        free_mbufs(done, ndone);
+        ndone = 0;
+      }
+    }
+  }
+  // The end of a burst that consumed pkts[0, n).
+  void free_rest(rte_mbuf** pkts, uint16_t n) {
+    if constexpr (Collect) {
+      if (ndone) free_mbufs(done, ndone);
+    } else {
+      free_mbufs(pkts, n);
     }
   }
 };
@@ -518,8 +531,8 @@ struct Consumed {
 // frame (one chain each, fits_one_piece), so chains pair with frames exactly
 // as one at a time would; a chain that does not fit ends the group and goes
 // to put_mrg_slow with its pop. Returns mbufs consumed.
-template <class Sink>
-uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& out) {
+template <class Sink, class Out>
+uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
   constexpr uint16_t K = Sink::kEnqueueAhead;
   static_assert(K <= Vring::kPopAhead);
   auto& dev = s.dev;
@@ -566,8 +579,8 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& ou
 }
 
 // Without MRG_RXBUF: frame by frame. Returns mbufs consumed.
-template <class Sink>
-uint16_t enqueue_each(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& out) {
+template <class Sink, class Out>
+uint16_t enqueue_each(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
   ring::Chain& c = v.chain[0];
   const uint32_t hdr = v.hdr_len;
   uint16_t i = 0;
@@ -589,13 +602,13 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   using S = SinkOf<Dev, Eng, false>;
   typename S::type s = S::make(v);
   s.begin();
-  Consumed out;
+  Consumed<Eng::kAsync> out;
   uint16_t i;
   if constexpr (Mrg)
     i = enqueue_mrg(v, s, pkts, n, out);
   else
     i = enqueue_each(v, s, pkts, n, out);
-  if (out.ndone) free_mbufs(out.done, out.ndone);
+  out.free_rest(pkts, i);
   s.end();
   finish(v, s.dev);
   v.st.packets += out.sent;
