@@ -178,5 +178,133 @@ TEST(DevicePop, EmptiedTableTranslatesNothing) {
   EXPECT_EQ(g.t.translate(kBase + 1, 1), nullptr);
 }
 
+// pop4() takes four chains at once only where four pop()s would each take
+// a one-descriptor chain through the inline path; anywhere else it
+// consumes nothing, counts nothing, and pop() judges the chains one by one.
+TEST(DevicePop, PackedPop4IsFourPopsOrNothing) {
+  constexpr uint32_t kRing4 = 36;  // one lap: the cases below, ending on the last line
+  Guest g;
+  virtio::PackedDesc desc[kRing4]{};
+  virtio::PackedEvent drv{}, devev{};
+  DeviceConfig cfg;
+  cfg.layout = Layout::Packed;
+  cfg.size = kRing4;
+  cfg.desc = desc;
+  cfg.avail = &drv;
+  cfg.used = &devev;
+  PackedDevice<RegionTable> dev;
+  ASSERT_EQ(dev.init(cfg, &g.t), 0);
+  uint16_t next = 0;
+  auto put = [&](const Buf& b, uint16_t id, uint16_t extra = 0) {
+    desc[next].addr.set(b.addr);
+    desc[next].len.set(b.len);
+    desc[next].id.set(id);
+    desc[next].flags.set(static_cast<uint16_t>(DESC_F_AVAIL | extra | (b.write ? DESC_F_WRITE : 0)));
+    ++next;
+  };
+  const Buf a{kBase + 64, 100, true}, b{kBase + 1000, 60, false};  // in the first region, the last hit
+  // Four pop()s of the same four slots, on a ring in the same state.
+  auto expect_four = [&](Chain* got, uint16_t from) {
+    for (uint16_t i = 0; i < 4; ++i) {
+      const Buf x{desc[from + i].addr.get(), desc[from + i].len.get(),
+                  (desc[from + i].flags.get() & DESC_F_WRITE) != 0};
+      expect_same(got[i], general(g.t, x, desc[from + i].id.get()).c, x);
+    }
+  };
+  Chain c[4];
+
+  // Slots 0-3: good buffers: one pop4.
+  put(a, 3);
+  put(b, 2);
+  put(a, 1);
+  put(b, 0);
+  ASSERT_TRUE(dev.pop4(c));
+  expect_four(c, 0);
+  EXPECT_EQ(dev.save().idx, 4);
+
+  // Each of these in one of four slots stops the batch; pop() then takes
+  // the same chains one by one, with the same verdicts as the general path.
+  struct Odd {
+    Buf buf;
+    uint16_t id, flags;
+  };
+  const Odd odd[] = {
+      {{kBase + kRegion + 8, 60, false}, 1, 0},    // the other region: pop() then moves the last hit there
+      {{kBase + kRegion - 50, 200, false}, 1, 0},  // spans both regions
+      {{kBase + 128, 0, true}, 1, 0},              // zero length
+      {{0x10, 64, false}, 1, 0},                   // outside guest memory
+      {{kBase + 64, 100, false}, 1, virtio::DESC_F_NEXT},
+  };
+  for (const Odd& o : odd) {
+    const uint16_t from = next;
+    put(a, 0);
+    if (o.flags & virtio::DESC_F_NEXT) {
+      put(o.buf, 9, o.flags);  // a two-slot chain: its id is in the next slot
+      put(b, o.id);
+    } else {
+      put(o.buf, o.id);
+      put(b, 2);
+    }
+    put(a, 3);
+    const uint64_t errs = dev.errors().total();
+    ASSERT_FALSE(dev.pop4(c));
+    EXPECT_EQ(dev.save().idx, from) << "nothing consumed";
+    EXPECT_EQ(dev.errors().total(), errs) << "nothing counted";
+    uint16_t slots = 0;
+    while (slots < 4) {
+      Chain one;
+      const Pop r = dev.pop(one);
+      ASSERT_TRUE(r == Pop::Ok || r == Pop::Dropped);
+      slots = static_cast<uint16_t>(slots + one.ndesc);
+    }
+    EXPECT_EQ(dev.save().idx, from + 4);
+  }
+
+  // Not all four available yet; then available.
+  put(a, 0);
+  put(b, 1);
+  put(a, 2);
+  ASSERT_FALSE(dev.pop4(c));
+  put(b, 3);
+  ASSERT_TRUE(dev.pop4(c));
+  expect_four(c, static_cast<uint16_t>(next - 4));
+
+  // Not on a line of the table: one pop(), then pop4 declines.
+  for (int i = 0; i < 8; ++i) put(a, static_cast<uint16_t>(i));
+  Chain one;
+  ASSERT_EQ(dev.pop(one), Pop::Ok);
+  ASSERT_FALSE(dev.pop4(c));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(dev.pop(one), Pop::Ok);
+  ASSERT_TRUE(dev.pop4(c));  // slots 32-35: the last line, then the wrap
+  EXPECT_EQ(dev.save().idx, 0);
+  EXPECT_FALSE(dev.save().wrap);
+  EXPECT_FALSE(dev.broken());
+
+  // An id out of range is left to pop(), which breaks the ring.
+  next = 0;
+  auto put0 = [&](const Buf& x, uint16_t id) {  // wrap counter 0: AVAIL clear, USED set
+    desc[next].addr.set(x.addr);
+    desc[next].len.set(x.len);
+    desc[next].id.set(id);
+    desc[next].flags.set(static_cast<uint16_t>(virtio::DESC_F_USED | (x.write ? DESC_F_WRITE : 0)));
+    ++next;
+  };
+  put0(a, 0);
+  put0(a, 1);
+  put0(a, 2);
+  put0(a, 3);
+  ASSERT_TRUE(dev.pop4(c));  // second lap
+  expect_four(c, 0);
+  put0(a, 0);
+  put0(a, kRing4);
+  put0(a, 2);
+  put0(a, 3);
+  ASSERT_FALSE(dev.pop4(c));
+  EXPECT_FALSE(dev.broken());
+  ASSERT_EQ(dev.pop(one), Pop::Ok);
+  EXPECT_EQ(dev.pop(one), Pop::Broken);
+  EXPECT_EQ(dev.errors()[DevErr::PackedIdOutOfRange], 1u);
+}
+
 }  // namespace
 }  // namespace vnet::ring::test

@@ -19,8 +19,11 @@
 #include <rte_memcpy.h>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "vhost/async_queue.h"
 #include "vhost/sink.h"
@@ -54,6 +57,23 @@ struct SinkOf<Dev, DmaCopy<Api>, Deq> {
   using type = AsyncSink<Dev, Api, Deq>;
   static type make(Vring& v) { return type{dev_of<Dev>(v), v, *v.aq, DmaCopy<Api>{v.cs, *v.aq->ch, v.aq->threshold}}; }
 };
+
+// The device ring a sink feeds.
+template <class Sink>
+using DevOf = std::remove_reference_t<decltype(std::declval<Sink&>().dev)>;
+
+// Groups start with four chains popped at once (pop4) where the ring has
+// it (packed) and the sink takes whole groups (the CPU sink: its room never
+// runs out, it records nothing per packet).
+template <class Sink>
+inline constexpr bool kPop4 = std::is_same_v<Sink, CpuSink<DevOf<Sink>>>&& requires(DevOf<Sink>& d, ring::Chain* c) {
+  { d.pop4(c) } -> std::same_as<bool>;
+};
+
+// Where chain i of a pop4() that started at `first` began.
+inline ring::Cursor nth_of4(ring::Cursor first, uint16_t i) {
+  return ring::Cursor{static_cast<uint16_t>(first.idx + i), first.wrap};
+}
 
 // Header bytes and the like: always the CPU, not counted as payload copies.
 struct RawCopy {
@@ -218,17 +238,33 @@ uint16_t dequeue_chains(Vring& v, rte_mbuf** out, uint16_t n, uint64_t& bytes) {
   while (more && taken < n) {
     rte_mbuf* ms[K];  // nullptr: an invalid chain, returned unused
     uint16_t k = 0, valid = 0;
-    while (k < K && taken + valid < n) {
-      if (!s.room(1)) {
-        more = false;
-        break;
+    uint16_t batch = 0;  // v.chain[0, batch) came from one pop4() that started at `first`
+    ring::Cursor first{};
+    if constexpr (kPop4<Sink> && K == 4) {
+      if (n - taken >= K) {
+        first = dev.save();
+        if (dev.pop4(v.chain)) batch = 4;
       }
+    }
+    while (k < K && taken + valid < n) {
       ring::Chain& c = v.chain[k];
-      const ring::Cursor pos = dev.save();
-      const ring::Pop r = dev.pop(c);
-      if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
-        more = false;
-        break;
+      ring::Cursor pos;
+      ring::Pop r = ring::Pop::Ok;
+      if (k < batch) {
+        pos = nth_of4(first, k);
+      } else {
+        if (!s.room(1)) {
+          more = false;
+          break;
+        }
+        pos = dev.save();
+        if constexpr (kPop4<Sink> && K == 4)
+          if (k > 0 && (pos.idx & 3) == 0) break;  // the next group starts on a line: it may pop4
+        r = dev.pop(c);
+        if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
+          more = false;
+          break;
+        }
       }
       if (unusable_tx(r, c, hdr)) {
         ms[k++] = nullptr;
@@ -525,6 +561,34 @@ struct Consumed {
   }
 };
 
+// The batched start of a mergeable enqueue group at v.chain[k] (kPop4
+// sinks): four chains from one pop4() for the frames pkts[0..3] (none too
+// big), each checked in order as the one-at-a-time loop checks it. Returns
+// the chains the group took: 0 (no batch, nothing popped), 4 (all fit), or
+// j + 1 when chain j does not fit (`slow`: it goes to put_mrg_slow with its
+// pop; the ones after it go back to the ring). Fills at/pr from k.
+template <class Sink>
+uint16_t pop4_fitting(Vring& v, Sink& s, uint16_t k, rte_mbuf* const* pkts, uint32_t hdr, ring::Cursor* at,
+                      ring::Pop* pr, bool& slow) {
+  for (uint16_t j = 0; j < 4; ++j)
+    if (pkts[j]->pkt_len > kMaxFrame) return 0;
+  auto& dev = s.dev;
+  const ring::Cursor first = dev.save();
+  if (!dev.pop4(&v.chain[k])) return 0;
+  for (uint16_t j = 0; j < 4; ++j) {
+    const ring::Chain& c = v.chain[k + j];
+    at[k + j] = nth_of4(first, j);
+    pr[k + j] = ring::Pop::Ok;
+    if (!fits_one_piece(c, pkts[j], uint64_t{hdr} + pkts[j]->pkt_len)) {
+      if (j < 3) dev.restore(nth_of4(first, static_cast<uint16_t>(j + 1)));
+      slow = true;
+      return static_cast<uint16_t>(j + 1);
+    }
+    prefetch_for_write(c.segs[c.nout].ptr, hdr);
+  }
+  return 4;
+}
+
 // With MRG_RXBUF: pop up to the sink's kEnqueueAhead chains before copying
 // into any, taking their first lines for writing as they are popped. A
 // chain is popped ahead only while every chain before it takes its whole
@@ -544,6 +608,14 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
     uint16_t k = 0;
     bool last_slow = false;
     while (k < K && i + k < n) {
+      if constexpr (kPop4<Sink>) {
+        if (k + 4 <= K && n - i - k >= 4) {
+          const uint16_t got = pop4_fitting(v, s, k, pkts + i + k, hdr, at, pr, last_slow);
+          k = static_cast<uint16_t>(k + got);
+          if (last_slow) break;
+          if (got) continue;
+        }
+      }
       const rte_mbuf* m = pkts[i + k];
       if (m->pkt_len > kMaxFrame) break;  // dropped below, without a chain
       if (!s.room(kMaxBufsPerFrame + 1)) {
