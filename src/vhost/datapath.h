@@ -568,8 +568,8 @@ struct Consumed {
 // j + 1 when chain j does not fit (`slow`: it goes to put_mrg_slow with its
 // pop; the ones after it go back to the ring). Fills at/pr from k.
 template <class Sink>
-uint16_t pop4_fitting(Vring& v, Sink& s, uint16_t k, rte_mbuf* const* pkts, uint32_t hdr, ring::Cursor* at,
-                      ring::Pop* pr, bool& slow) {
+[[gnu::always_inline]] inline uint16_t pop4_fitting(Vring& v, Sink& s, uint16_t k, rte_mbuf* const* pkts, uint32_t hdr,
+                                                    ring::Cursor* at, ring::Pop* pr, bool& slow) {
   for (uint16_t j = 0; j < 4; ++j)
     if (pkts[j]->pkt_len > kMaxFrame) return 0;
   auto& dev = s.dev;
