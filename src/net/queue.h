@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 
+#include <bit>
 #include <cstdint>
 #include <type_traits>
 
@@ -88,9 +89,12 @@ inline QueueAddrs ring_addrs(ring::Layout l, uint32_t n, uint64_t base, size_t u
 }
 
 inline void count_size(QueueStats& st, uint32_t len) {
-  // Bins: <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >1518;
-  // summed comparisons instead of a loop (no branch per frame).
-  const unsigned b = (len > 63) + (len > 64) + (len > 127) + (len > 255) + (len > 511) + (len > 1023) + (len > 1518);
+  // Bins: <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >1518.
+  // The power-of-two bounds by bit width (a table), the other two (64 is
+  // its own bin; 1518) by one comparison each: no branch per frame.
+  static constexpr uint8_t kByWidth[33] = {0, 0, 0, 0, 0, 0, 0, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6,
+                                           6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6};
+  const unsigned b = kByWidth[std::bit_width(len)] - (len == 64) + (len > 1518);
   ++st.size_bins[b];
 }
 

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/mbuf_free.h"
 #include "net/queue.h"
 #include "virtio/net_hdr.h"
 
@@ -73,15 +74,19 @@ template <class R, bool Va>
   while (free > 0) {
     const uint16_t n = static_cast<uint16_t>(std::min<uint32_t>(free, kBurst));
     rte_mbuf* ms[kBurst];
-    if (rte_pktmbuf_alloc_bulk(q.mp, ms, n) != 0) {
+    // Raw from the pool, not reset: a pooled mbuf already has refcnt 1, no
+    // next segment and one segment (DPDK's pool invariant), and rx_first()
+    // sets every field a frame needs, so a reset here would write each
+    // mbuf twice.
+    if (rte_mempool_get_bulk(q.mp, reinterpret_cast<void**>(ms), n) != 0) {
       ++*q.rx_nombuf;
       q.st.drops += n;  // buffers the device will not have
       break;
     }
-    for (uint16_t i = 0; i < n; ++i) {
-      const ring::Seg s{buf_addr<Va>(ms[i]) + RTE_PKTMBUF_HEADROOM - q.hdr_size, q.rx_buf_len, true};
-      r.add(&s, 1, ms[i]);  // cannot fail: n <= free slots, one slot each
-    }
+    ring::Seg segs[kBurst];
+    for (uint16_t i = 0; i < n; ++i)
+      segs[i] = ring::Seg{buf_addr<Va>(ms[i]) + RTE_PKTMBUF_HEADROOM - q.hdr_size, q.rx_buf_len, true};
+    r.add_many(segs, reinterpret_cast<void* const*>(ms), n);  // cannot fail: n <= free slots, one slot each
     free -= n;
   }
   r.publish();
@@ -98,12 +103,13 @@ inline const virtio::NetHdr& rx_hdr(const Queue& q, const rte_mbuf* m) {
 }
 
 // First (or only) buffer of a frame: `len` data bytes after the header.
+// The mbuf came raw from the pool (rx_refill): nb_segs is 1 and next is
+// NULL already, and next sits in the mbuf's second line, which an Rx of a
+// one-buffer frame then never touches.
 inline void rx_first(const Queue& q, rte_mbuf* m, uint32_t len) {
   m->data_off = RTE_PKTMBUF_HEADROOM;
   m->data_len = static_cast<uint16_t>(len);
   m->pkt_len = len;
-  m->nb_segs = 1;
-  m->next = nullptr;
   m->port = q.port_id;
   m->ol_flags = 0;
   m->packet_type = 0;
@@ -231,13 +237,14 @@ uint16_t rx_burst(void* rxq, rte_mbuf** pkts, uint16_t nb) {
 
 template <class R>
 inline void tx_reclaim(R& r) {
+  static_assert(kBurst <= kFreeBatch);
   ring::UsedBuf used[kBurst];
   rte_mbuf* ms[kBurst];
   for (;;) {
     const uint16_t n = r.poll_used(used, kBurst);
     if (n == 0) return;
     for (uint16_t i = 0; i < n; ++i) ms[i] = static_cast<rte_mbuf*>(used[i].token);
-    rte_pktmbuf_free_bulk(ms, n);
+    free_mbufs(ms, n);
     if (n < kBurst) return;
   }
 }
@@ -290,8 +297,46 @@ inline bool tx_vlan_insert(rte_mbuf** pm) {
   return rte_vlan_insert(pm) == 0;
 }
 
+// A Tx packet the batch path takes: one segment, ours alone, with room for
+// the virtio-net header in its headroom (the frame and header go out as one
+// descriptor).
+inline bool tx_simple(const rte_mbuf* m, uint16_t hdr) {
+  return m->nb_segs == 1 && rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m) && rte_pktmbuf_headroom(m) >= hdr;
+}
+
+// The leading run of simple packets (no offloads configured), added to the
+// ring as one batch per kBurst; returns how many were taken. Stops at the
+// first other packet or when the ring is full: the per-packet path goes on
+// from there.
+template <class R, bool Va>
+uint16_t tx_batch(Queue& q, R& r, rte_mbuf** pkts, uint16_t nb) {
+  const uint16_t hdr = q.hdr_size;
+  const virtio::NetHdr none{};
+  uint16_t done = 0;
+  while (done < nb) {
+    const auto room = static_cast<uint16_t>(std::min<uint32_t>({r.free_slots(), uint32_t{nb} - done, kBurst}));
+    ring::Seg segs[kBurst];
+    uint16_t k = 0;
+    for (; k < room; ++k) {
+      rte_mbuf* m = pkts[done + k];
+      if (!tx_simple(m, hdr)) break;
+      put_tx_hdr(rte_pktmbuf_mtod(m, uint8_t*) - hdr, hdr, none);  // num_buffers is unused on Tx: 0
+      segs[k] = ring::Seg{buf_addr<Va>(m) + m->data_off - hdr, static_cast<uint32_t>(m->data_len) + hdr, false};
+      ++q.st.packets;
+      q.st.bytes += m->pkt_len;
+      count_size(q.st, m->pkt_len);
+    }
+    if (k == 0) break;
+    r.add_many(segs, reinterpret_cast<void* const*>(pkts + done), k);  // cannot fail: k <= free slots
+    done = static_cast<uint16_t>(done + k);
+    if (k < room || r.free_slots() == 0) break;
+  }
+  return done;
+}
+
 // Off: the port has Tx offloads configured (checksum, TSO, VLAN insert);
-// without them no per-packet flag is looked at.
+// without them no per-packet flag is looked at, and the leading simple
+// packets go in one batch (tx_batch).
 template <class R, bool Va, bool Off>
 uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   Queue& q = *static_cast<Queue*>(txq);
@@ -303,6 +348,7 @@ uint16_t tx_burst(void* txq, rte_mbuf** pkts, uint16_t nb) {
   // ring's length behind the device, not in the lines it is writing.
   if (r.free_slots() < nb) tx_reclaim(r);
   uint16_t i = 0;
+  if constexpr (!Off) i = tx_batch<R, Va>(q, r, pkts, nb);
   for (; i < nb; ++i) {
     rte_mbuf* m = pkts[i];
     virtio::NetHdr oh{};

@@ -194,8 +194,10 @@ concept DriverRing = requires(Q q, const Q cq, const Seg* segs, uint16_t n, void
   { cq.errors() } -> std::same_as<const ErrCounters<DrvErr>&>;
 };
 template <class Q>
-concept DriverLayout = DriverRing<Q> && requires(Q q, const DriverConfig& cfg, uint32_t n) {
+concept DriverLayout = DriverRing<Q> &&
+    requires(Q q, const DriverConfig& cfg, uint32_t n, const Seg* segs, void* const* tokens, uint16_t k) {
   { q.init(cfg) } -> std::same_as<int>;
+  { q.add_many(segs, tokens, k) } -> std::same_as<int>;  // k one-descriptor buffers, all or none (Rx refill)
   { Q::bytes_needed(n) } -> std::same_as<size_t>;
 };
 

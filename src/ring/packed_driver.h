@@ -32,6 +32,9 @@ class PackedDriver {
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
   inline int add_one(const Seg& s, void* token) noexcept;
+  // add_one() of n buffers at once (Rx refill): all or nothing, 0 or
+  // -ENOSPC/-EIO. The ring's cursors stay in registers for the batch.
+  inline int add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept;
   // Make every buffer added since the last publish() available at once.
   void publish() noexcept {
     if (!pending_) return;
@@ -76,6 +79,8 @@ class PackedDriver {
     return a == used_wrap_ && u == used_wrap_;
   }
   inline void reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept;
+  // poll_used() without IN_ORDER: one used entry per buffer.
+  inline uint16_t poll_plain(UsedBuf* out, uint16_t max) noexcept;
   // A chain's head flags (host order): held back if it opens a batch,
   // else stored now; the device reaches it only after the batch's first
   // head, which publish() writes with release.
@@ -157,6 +162,41 @@ inline int PackedDriver::add_one(const Seg& s, void* token) noexcept {
     order_tail_ = next_mod(order_tail_);
   }
   set_head_flags(head, fl);
+  return 0;
+}
+
+inline int PackedDriver::add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept {
+  if (stopped_) return -EIO;
+  if (n > num_free_) return -ENOSPC;  // one slot each
+  if (n == 0) return 0;
+  uint16_t slot = next_avail_, id = free_id_;
+  bool wrap = avail_wrap_;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Seg& s = segs[i];
+    Buf& b = bufs_[id];
+    const uint16_t next = b.next_free;
+    virtio::PackedDesc& d = desc_[slot];
+    d.addr.set(s.addr);
+    d.len.set(s.len);
+    d.id.set(id);
+    b = Buf{tokens[i], s.write ? s.len : 0, 1, 0, true};
+    if (in_order_) {
+      order_[order_tail_] = id;
+      order_tail_ = next_mod(order_tail_);
+    }
+    set_head_flags(slot, (s.write ? virtio::DESC_F_WRITE : 0) | avail_flags(wrap));
+    if (++slot == size_) {
+      slot = 0;
+      wrap = !wrap;
+    }
+    id = next;
+  }
+  next_avail_ = slot;
+  avail_wrap_ = wrap;
+  free_id_ = id;
+  num_free_ -= n;
+  outstanding_ += n;
+  added_since_kick_ = static_cast<uint16_t>(added_since_kick_ + n);
   return 0;
 }
 
@@ -258,10 +298,70 @@ inline void PackedDriver::reap(UsedBuf& out, uint16_t id, uint32_t len) noexcept
   if (in_order_) order_head_ = next_mod(order_head_);
 }
 
+inline uint16_t PackedDriver::poll_plain(UsedBuf* out, uint16_t max) noexcept {
+  // The cursors live in locals for the loop: stores through `out` and
+  // bufs_ could alias the members, which would be reloaded and stored
+  // again every buffer. Written back before any fail() (its log reads them).
+  uint16_t slot = last_used_, free_id = free_id_;
+  bool wrap = used_wrap_;
+  uint32_t nfree = num_free_, outstanding = outstanding_;
+  const auto used_mask = static_cast<uint16_t>(virtio::DESC_F_AVAIL | virtio::DESC_F_USED);
+  uint16_t want = wrap ? used_mask : 0;  // both bits equal the used wrap counter: used (2.8.1)
+  const auto commit = [&] {
+    last_used_ = slot;
+    used_wrap_ = wrap;
+    free_id_ = free_id;
+    num_free_ = nfree;
+    outstanding_ = outstanding;
+  };
+  uint16_t got = 0;
+  for (; got < max; ++got) {
+    virtio::PackedDesc& d = desc_[slot];
+    // acquire: id and len are read only after the flags that mark the slot used.
+    const uint16_t fl = virtio::from_le(std::atomic_ref<uint16_t>(d.flags.raw).load(std::memory_order_acquire));
+    if ((fl & used_mask) != want) break;
+    const auto e = virtio::snapshot<virtio::PackedDesc, false>(&d);  // id and len read once
+    const uint16_t id = e.id.get();
+    const uint32_t raw_len = e.len.get();
+    DrvErr err = DrvErr::Count;
+    Buf& b = bufs_[id < size_ ? id : 0];
+    // Same checks, in the same order, as the general loop in poll_used().
+    const uint32_t len = b.in_len == 0 ? 0 : raw_len;  // (see poll_used: nothing writable, no length)
+    if (outstanding == 0)
+      err = DrvErr::UsedIdxJump;
+    else if (id >= size_)
+      err = DrvErr::UsedIdOutOfRange;
+    else if (!b.busy)
+      err = DrvErr::UsedIdNotHead;
+    else if (len > b.in_len)
+      err = DrvErr::UsedLenTooLong;
+    if (err != DrvErr::Count) [[unlikely]] {
+      commit();
+      fail(err, id, err == DrvErr::UsedLenTooLong ? len : raw_len);
+      return got;
+    }
+    out[got] = UsedBuf{b.token, len};
+    b.busy = false;
+    b.next_free = free_id;
+    free_id = id;
+    nfree += b.ndesc;
+    --outstanding;
+    slot = static_cast<uint16_t>(slot + b.ndesc);
+    if (slot >= size_) {
+      slot = static_cast<uint16_t>(slot - size_);
+      wrap = !wrap;
+      want = wrap ? used_mask : 0;
+    }
+  }
+  commit();
+  return got;
+}
+
 inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
   if (stopped_) return 0;
   uint16_t got = 0;
-  while (got < max) {
+  if (!in_order_) got = poll_plain(out, max);
+  while (in_order_ && got < max) {
     if (in_order_ && batch_left_ != 0) {  // inside a batch: no descriptors were written
       --batch_left_;
       reap(out[got++], order_[order_head_], batch_left_ == 0 ? batch_len_ : 0);
@@ -292,10 +392,6 @@ inline uint16_t PackedDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
     if (len > bufs_[id].in_len) {
       fail(DrvErr::UsedLenTooLong, id, len);
       break;
-    }
-    if (!in_order_) {
-      reap(out[got++], id, len);
-      continue;
     }
     // IN_ORDER (2.8.20): one used descriptor may stand for a batch ending at
     // `id`; the slots of the earlier buffers are skipped.

@@ -36,6 +36,9 @@ class SplitDriver {
   // add() of a one-descriptor buffer (the common case: every Rx buffer, most
   // Tx frames): no chain walk, no indirect decision.
   inline int add_one(const Seg& s, void* token) noexcept;
+  // add_one() of n buffers at once (Rx refill): all or nothing, 0 or
+  // -ENOSPC/-EIO. The ring's cursors stay in registers for the batch.
+  inline int add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept;
   // Make everything added so far visible to the device.
   inline void publish() noexcept;
   // After publish(): does the device want a notification? (2.7.10 / 2.7.8)
@@ -90,6 +93,8 @@ class SplitDriver {
     }
     ++avail_idx_;
   }
+  // poll_used() without IN_ORDER: one used entry per buffer, used_idx as read.
+  inline uint16_t poll_plain(UsedBuf* out, uint16_t max, uint16_t used_idx) noexcept;
   inline void reap_one(UsedBuf& out, uint16_t head, uint32_t len) noexcept {
     out = UsedBuf{heads_[head].token, len};
     free_head(head);
@@ -158,6 +163,21 @@ inline int SplitDriver::add_one(const Seg& s, void* token) noexcept {
   --num_free_;
   heads_[head] = Head{token, s.write ? s.len : 0, 1, head, true};
   place_avail(head);
+  return 0;
+}
+
+inline int SplitDriver::add_many(const Seg* segs, void* const* tokens, uint16_t n) noexcept {
+  if (stopped_) return -EIO;
+  if (n > num_free_) return -ENOSPC;  // one descriptor each
+  for (uint16_t i = 0; i < n; ++i) {
+    const Seg& s = segs[i];
+    const uint16_t head = free_head_;
+    free_head_ = shadow_[head].next;
+    write_desc(head, s.addr, s.len, s.write ? virtio::DESC_F_WRITE : 0, free_head_);
+    heads_[head] = Head{tokens[i], s.write ? s.len : 0, 1, head, true};
+    place_avail(head);
+  }
+  num_free_ -= n;
   return 0;
 }
 
@@ -239,6 +259,52 @@ inline void SplitDriver::free_head(uint16_t head) noexcept {
   num_free_ += h.ndesc;
 }
 
+inline uint16_t SplitDriver::poll_plain(UsedBuf* out, uint16_t max, uint16_t used_idx) noexcept {
+  // The cursors live in locals for the loop: stores through `out`, heads_
+  // and shadow_ could alias the members, which would be reloaded and stored
+  // again every buffer. Written back before any fail() (its log reads them).
+  uint16_t last = last_used_, fhead = free_head_, ftail = free_tail_;
+  uint32_t nfree = num_free_;
+  const auto commit = [&] {
+    last_used_ = last;
+    free_head_ = fhead;
+    free_tail_ = ftail;
+    num_free_ = nfree;
+  };
+  uint16_t got = 0;
+  for (; got < max && last != used_idx; ++got) {
+    const auto e = virtio::snapshot<virtio::SplitUsedElem>(&used_ring_[last & mask_]);  // read once
+    const uint32_t id = e.id.get();
+    Head& h = heads_[id < size_ ? id : 0];
+    // Same checks, in the same order, as the in-order loop in poll_used().
+    const uint32_t len = h.in_len == 0 ? 0 : e.len.get();  // (see poll_used: nothing writable, no length)
+    DrvErr err = DrvErr::Count;
+    if (id >= size_)
+      err = DrvErr::UsedIdOutOfRange;
+    else if (!h.busy)
+      err = DrvErr::UsedIdNotHead;
+    else if (len > h.in_len)
+      err = DrvErr::UsedLenTooLong;
+    if (err != DrvErr::Count) [[unlikely]] {
+      commit();
+      fail(err, id, err == DrvErr::UsedIdOutOfRange ? e.len.get() : len);
+      return got;
+    }
+    out[got] = UsedBuf{h.token, len};
+    h.busy = false;
+    // FIFO, as free_head(): the chain goes to the tail of the free list.
+    if (nfree == 0)
+      fhead = static_cast<uint16_t>(id);
+    else
+      shadow_[ftail].next = static_cast<uint16_t>(id);
+    ftail = h.last;
+    nfree += h.ndesc;
+    ++last;
+  }
+  commit();
+  return got;
+}
+
 inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
   if (stopped_) return 0;
   // acquire: used ring entries are read only after seeing used->idx cover them.
@@ -250,8 +316,9 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
     return 0;
   }
   uint16_t got = 0;
-  while (got < max && last_used_ != used_idx) {
-    if (in_order_ && batch_left_ != 0) {  // inside a batch: its slots hold no entries
+  if (!in_order_) got = poll_plain(out, max, used_idx);
+  while (in_order_ && got < max && last_used_ != used_idx) {
+    if (batch_left_ != 0) {  // inside a batch: its slots hold no entries
       reap_one(out[got++], avail_shadow_[last_used_ & mask_], --batch_left_ == 0 ? batch_len_ : 0);
       continue;
     }
@@ -264,18 +331,6 @@ inline uint16_t SplitDriver::poll_used(UsedBuf* out, uint16_t max) noexcept {
     // A buffer with nothing device-writable has no meaningful length (2.7.8:
     // devices have historically set it wrongly): report 0.
     const uint32_t len = heads_[id].in_len == 0 ? 0 : e.len.get();
-    if (!in_order_) {
-      if (!heads_[id].busy) {
-        fail(DrvErr::UsedIdNotHead, id, len);
-        break;
-      }
-      if (len > heads_[id].in_len) {
-        fail(DrvErr::UsedLenTooLong, id, len);
-        break;
-      }
-      reap_one(out[got++], static_cast<uint16_t>(id), len);
-      continue;
-    }
     // IN_ORDER (2.7.9): an entry may name the last buffer of a batch that
     // starts at the oldest outstanding buffer; used->idx then skips the batch.
     const uint16_t window = used_idx - last_used_;

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/mbuf_free.h"
 #include "vhost/async_queue.h"
 #include "vhost/sink.h"
 #include "vhost/vring.h"
@@ -34,7 +35,6 @@ namespace vnet::vhost {
 
 inline constexpr uint32_t kMaxFrame = 65535 + 14;  // no TSO offered: nothing bigger is valid
 inline constexpr uint16_t kMaxBufsPerFrame = 64;   // mergeable: buffers one frame may take
-inline constexpr uint16_t kFreeBatch = 64;         // enqueue: consumed mbufs freed per rte_pktmbuf_free_bulk
 
 using SplitDev = ring::SplitDevice<Mem>;
 using PackedDev = ring::PackedDevice<Mem>;
@@ -92,30 +92,6 @@ inline void write_hdr(uint8_t* dst, uint32_t hdr, uint16_t nbufs) {
     __builtin_memcpy(dst, &h, sizeof h);
   else
     __builtin_memcpy(dst, &h, sizeof(virtio::NetHdr));
-}
-
-// Free consumed mbufs: one-segment ones whose last reference this was go
-// back to their pool in bulk; anything else through rte_pktmbuf_free.
-inline void free_mbufs(rte_mbuf** ms, uint16_t n) {
-  void* raw[kFreeBatch];
-  uint16_t k = 0;
-  rte_mempool* mp = nullptr;
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = ms[i];
-    if (m->next != nullptr) {
-      rte_pktmbuf_free(m);
-      continue;
-    }
-    m = rte_pktmbuf_prefree_seg(m);  // nullptr: someone else still holds it
-    if (!m) continue;
-    if (m->pool != mp || k == kFreeBatch) {
-      if (k) rte_mempool_put_bulk(mp, raw, k);
-      k = 0;
-      mp = m->pool;
-    }
-    raw[k++] = m;
-  }
-  if (k) rte_mempool_put_bulk(mp, raw, k);
 }
 
 // ---- dequeue -------------------------------------------------------------
