@@ -3,7 +3,9 @@
 // What both device-side rings share: the validated chain handed to the
 // backend (local pointers only, every byte inside guest memory), the pop
 // result, ring placement, and the per-descriptor append that checks order,
-// length overflow and translation. Ring structure checks live in each ring.
+// length overflow and translation (with an inline form for a chain of one
+// descriptor that must accept exactly what it accepts). Ring structure
+// checks live in each ring.
 #pragma once
 
 #include <cstdint>
@@ -68,12 +70,13 @@ inline constexpr DevErr kNoErr = DevErr::Count;
 
 // Used entries a ring stages during a burst and writes in its flush(), so
 // the lines the driver reads are written once a burst rather than under it.
+// An entry holds only what the push said; flush() works out where each goes
+// (entries follow each other from the ring's used position).
 struct UsedStage {
   static constexpr uint16_t kMax = 64;
-  struct Entry {
-    uint16_t slot;   // split: used index; packed: descriptor slot
-    uint16_t flags;  // packed: the used flags, little-endian as stored
+  struct Entry {  // 8 bytes: one store
     uint16_t id;
+    uint16_t step;  // how far the used position moves: split used indexes, packed slots
     uint32_t len;
   };
   uint16_t n = 0;
@@ -85,6 +88,36 @@ inline void chain_reset(Chain& c) noexcept {
   c.out_len = c.in_len = 0;
   c.err = kNoErr;
   c.seen_write = false;
+}
+
+// Fill `c` with the one non-empty buffer at local `p` (already translated
+// and checked), as chain_reset() and chain_append() would.
+[[gnu::always_inline]] inline void chain_set_one(Chain& c, uint8_t* p, uint32_t len, bool write, uint16_t head,
+                                                 uint16_t ndesc) noexcept {
+  c.head = head;
+  c.ndesc = ndesc;
+  c.nout = write ? 0 : 1;
+  c.nseg = 1;
+  c.out_len = write ? 0 : len;
+  c.in_len = write ? len : 0;
+  c.err = kNoErr;
+  c.seen_write = write;
+  c.segs[0] = DevSeg{p, len};
+}
+
+// pop()'s common chain, inline: one descriptor whose buffer lies inside the
+// region the table hit last. Fills `c` exactly as chain_reset() and then
+// chain_append() would (those checks cannot fail on a fresh chain with one
+// non-empty buffer). Returns false, `c` untouched, for what only the general
+// path handles: a zero length (no piece), a buffer in another region or
+// spanning two, an address outside guest memory.
+template <class Mem>
+[[gnu::always_inline]] inline bool chain_one(Chain& c, const Mem& mem, uint64_t addr, uint32_t len, bool write,
+                                             uint16_t head, uint16_t ndesc) noexcept {
+  uint8_t* p = mem.translate_last(addr, len);
+  if (!p || len == 0) return false;
+  chain_set_one(c, p, len, write, head, ndesc);
+  return true;
 }
 
 // Append one descriptor's buffer to the chain, translating it piecewise.

@@ -24,6 +24,7 @@ int RegionTable::remove(uint64_t guest, uint64_t size) noexcept {
     if (r_[i].guest == guest && r_[i].size == size) {
       r_[i] = r_[n_ - 1];
       --n_;
+      r_[n_] = Region{};  // past the end: size 0 (the cache's slot when the table empties)
       last_ = 0;
       return 0;
     }

@@ -4,6 +4,8 @@
 // bounds-checked translation. A buffer may span adjacent regions: it is
 // emitted in pieces. A miss is a false return, never a crash. Lookups
 // update a last-hit cache: one table per thread (each ring keeps its own).
+// Invariant: the slot the cache names is a region or has size 0 (no region
+// yet), so a look at it alone never reads a stale region.
 #pragma once
 
 #include <array>
@@ -31,9 +33,20 @@ class RegionTable {
   void clear() noexcept {
     n_ = 0;
     last_ = 0;
+    r_[0] = Region{};  // the cache's slot: size 0, never a hit
   }
   size_t count() const noexcept { return n_; }
   const Region& operator[](size_t i) const noexcept { return r_[i]; }
+
+  // translate() for a range inside the region hit last, the common case
+  // (buffers come from one region); nullptr for any other range, even one
+  // that translate() would find. Cheap enough to inline on every pop.
+  uint8_t* translate_last(uint64_t addr, uint64_t len) const noexcept {
+    const Region& r = r_[last_];
+    const uint64_t off = addr - r.guest;  // unsigned: addr < guest wraps past size
+    if (off < r.size && len <= r.size - off) return r.local + off;
+    return nullptr;
+  }
 
   // Contiguous translation: the whole [addr, addr+len) inside one region.
   uint8_t* translate(uint64_t addr, uint64_t len) noexcept {
@@ -62,8 +75,7 @@ class RegionTable {
 
  private:
   const Region* find(uint64_t addr) noexcept {
-    if (n_ == 0) return nullptr;
-    const Region* r = &r_[last_];
+    const Region* r = &r_[last_];             // size 0 when the table is empty
     if (addr - r->guest < r->size) return r;  // unsigned: also rejects addr < guest
     for (size_t i = 0; i < n_; ++i) {
       if (addr - r_[i].guest < r_[i].size) {

@@ -52,60 +52,89 @@ class PackedDevice {
     const uint16_t hf =
         virtio::from_le(std::atomic_ref<uint16_t>(desc_[last_avail_].flags.raw).load(std::memory_order_acquire));
     if (!is_avail(hf, avail_wrap_)) return Pop::Empty;
+    if (!(hf & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT))) {
+      // One plain descriptor (the common chain): checked and translated
+      // inline when its buffer lies in the last region hit, else pop_one().
+      const auto d = virtio::snapshot<virtio::PackedDesc>(&desc_[last_avail_]);
+      const uint16_t id = d.id.get();
+      if (id < size_ && chain_one(c, *mem_, d.addr.get(), d.len.get(), writable(hf), id, 1)) {
+        if (++last_avail_ == size_) {
+          last_avail_ = 0;
+          avail_wrap_ = !avail_wrap_;
+        }
+        return Pop::Ok;
+      }
+      return pop_one(c, d, hf);
+    }
     chain_reset(c);
     uint16_t slot = last_avail_;
     bool wrap = avail_wrap_;
     uint32_t count = 0;
     DevErr content = kNoErr;
     uint16_t id;
-    if (!(hf & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT))) {
-      // One plain descriptor (the common chain): the loop below, unrolled once.
+    for (;;) {
+      if (count == size_) {
+        fail(DevErr::ChainTooLong, last_avail_, count);
+        return Pop::Broken;
+      }
       const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
-      content = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(hf));
-      id = d.id.get();
-      count = 1;
+      const uint16_t fl = count == 0 ? hf : d.flags.get();
+      if (count > 0 && !is_avail(fl, wrap)) {
+        fail(DevErr::PackedNotAvail, slot, last_avail_);
+        return Pop::Broken;
+      }
+      ++count;
       if (++slot == size_) {
         slot = 0;
         wrap = !wrap;
       }
-    } else {
-      for (;;) {
-        if (count == size_) {
-          fail(DevErr::ChainTooLong, last_avail_, count);
-          return Pop::Broken;
-        }
-        const auto d = virtio::snapshot<virtio::PackedDesc, false>(&desc_[slot]);
-        const uint16_t fl = count == 0 ? hf : d.flags.get();
-        if (count > 0 && !is_avail(fl, wrap)) {
-          fail(DevErr::PackedNotAvail, slot, last_avail_);
-          return Pop::Broken;
-        }
-        ++count;
-        if (++slot == size_) {
-          slot = 0;
-          wrap = !wrap;
-        }
-        if (content == kNoErr) content = take(c, d, fl);
-        if (!(fl & virtio::DESC_F_NEXT)) {
-          id = d.id.get();
-          break;
-        }
+      if (content == kNoErr) content = take(c, d, fl);
+      if (!(fl & virtio::DESC_F_NEXT)) {
+        id = d.id.get();
+        break;
       }
     }
-    if (id >= size_) {
-      fail(DevErr::PackedIdOutOfRange, id, last_avail_);
-      return Pop::Broken;
+    return end_pop(c, content, id, count, slot, wrap);
+  }
+
+  // Four chains at once, a busy ring's common case: the slots
+  // [last_avail_, last_avail_ + 4) fill one 64-byte line of the table (the
+  // first is a multiple of 4, the last inside the ring) and each holds an
+  // available plain descriptor (no NEXT, no INDIRECT) with an id in range
+  // and a non-empty buffer inside the region the table hit last. Then c[0..3]
+  // are filled as four pop()s would fill them, chain i began at
+  // Cursor{before.idx + i, before.wrap} (before: save() ahead of the call),
+  // and true is returned. Otherwise false: nothing consumed, nothing counted
+  // (pop() then takes the chains one at a time and judges each).
+  [[gnu::always_inline]] bool pop4(Chain* c) {
+    const uint16_t at = last_avail_;
+    if (broken_ || (at & 3) != 0 || at + 4u > size_) return false;
+    virtio::PackedDesc* d = &desc_[at];
+    const uint16_t want = avail_wrap_ ? virtio::DESC_F_AVAIL : virtio::DESC_F_USED;  // is_avail(), as one compare
+    constexpr uint16_t kMask =
+        virtio::DESC_F_AVAIL | virtio::DESC_F_USED | virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT;
+    uint16_t fl[4];
+    for (int i = 0; i < 4; ++i) {
+      fl[i] = virtio::from_le(std::atomic_ref<uint16_t>(d[i].flags.raw).load(std::memory_order_relaxed));
+      if ((fl[i] & kMask) != want) return false;
     }
-    last_avail_ = slot;
-    avail_wrap_ = wrap;
-    c.head = id;
-    c.ndesc = static_cast<uint16_t>(count);
-    if (content == kNoErr) return Pop::Ok;
-    chain_reset(c);
-    c.err = content;
-    const uint64_t n = ++err_[content];
-    log_error("packed device", to_string(content), n, "chain id %u dropped", id);
-    return Pop::Dropped;
+    // acquire: the four descriptors are read only after the flags that made them available.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    virtio::PackedDesc s[4];
+    uint8_t* p[4];
+    for (int i = 0; i < 4; ++i) {
+      s[i] = virtio::snapshot<virtio::PackedDesc>(&d[i]);
+      p[i] = mem_->translate_last(s[i].addr.get(), s[i].len.get());
+      if (s[i].id.get() >= size_ || !p[i] || s[i].len.get() == 0) return false;
+    }
+    for (int i = 0; i < 4; ++i) chain_set_one(c[i], p[i], s[i].len.get(), writable(fl[i]), s[i].id.get(), 1);
+    if (at + 4u == size_) {
+      last_avail_ = 0;
+      avail_wrap_ = !avail_wrap_;
+    } else {
+      last_avail_ = static_cast<uint16_t>(at + 4);
+    }
+    return true;
   }
 
   Cursor save() const { return Cursor{last_avail_, avail_wrap_}; }
@@ -121,8 +150,8 @@ class PackedDevice {
   // IN_ORDER: one used descriptor for a batch of buffers ending with `last`
   // that together occupied `nslots` ring slots (2.8.20).
   void push_used_batch(const Chain& last, uint32_t len, uint16_t nslots) { stage_used(last.head, len, nslots); }
-  // Write the staged used entries: ids and lengths, then the later entries'
-  // flags, then the first entry's flags, so the driver (which reads used
+  // Write the staged used entries: each one's id and length before its
+  // flags, and the first entry's flags last, so the driver (which reads used
   // slots in order) sees the whole batch at once, and the descriptor lines
   // move to the driver once a burst rather than once an entry.
   void flush() {
@@ -130,18 +159,29 @@ class PackedDevice {
     if (n == 0) return;
     stage_.n = 0;
     const UsedStage::Entry* e = stage_.e;
-    for (uint16_t i = 0; i < n; ++i) {
-      virtio::PackedDesc& d = desc_[e[i].slot];
+    uint32_t slot = used_idx_;
+    bool wrap = used_wrap_;
+    virtio::PackedDesc& first = desc_[slot];
+    const uint16_t first_flags = used_flags(wrap);
+    first.id.set(e[0].id);
+    first.len.set(e[0].len);
+    uint32_t moved = e[0].step;
+    step(slot, wrap, e[0].step);
+    for (uint16_t i = 1; i < n; ++i) {
+      virtio::PackedDesc& d = desc_[slot];
       d.id.set(e[i].id);
       d.len.set(e[i].len);
+      // release: this entry's id and len are visible before its flags.
+      std::atomic_ref<uint16_t>(d.flags.raw).store(used_flags(wrap), std::memory_order_release);
+      moved += e[i].step;
+      step(slot, wrap, e[i].step);
     }
-    // release: every staged id and len is visible before any of their flags.
-    std::atomic_thread_fence(std::memory_order_release);
-    for (uint16_t i = 1; i < n; ++i)
-      std::atomic_ref<uint16_t>(desc_[e[i].slot].flags.raw).store(e[i].flags, std::memory_order_relaxed);
-    // release: the later entries' flags are visible before the first
-    // entry's, which hands the batch over.
-    std::atomic_ref<uint16_t>(desc_[e[0].slot].flags.raw).store(e[0].flags, std::memory_order_release);
+    // release: the later entries are visible before the first entry's
+    // flags, which hand the batch over.
+    std::atomic_ref<uint16_t>(first.flags.raw).store(first_flags, std::memory_order_release);
+    used_idx_ = static_cast<uint16_t>(slot);
+    used_wrap_ = wrap;
+    pushed_since_notify_ = static_cast<uint16_t>(pushed_since_notify_ + moved);
   }
 
   // The end of a batch: flush(), then should_notify().
@@ -190,7 +230,12 @@ class PackedDevice {
   uint16_t last_avail() const {
     return static_cast<uint16_t>(last_avail_ | (avail_wrap_ ? virtio::PACKED_WRAP_BIT : 0));
   }
-  uint16_t used_idx() const { return static_cast<uint16_t>(used_idx_ | (used_wrap_ ? virtio::PACKED_WRAP_BIT : 0)); }
+  uint16_t used_idx() const {  // with the staged entries
+    uint32_t slot = used_idx_;
+    bool wrap = used_wrap_;
+    for (uint16_t i = 0; i < stage_.n; ++i) step(slot, wrap, stage_.e[i].step);
+    return static_cast<uint16_t>(slot | (wrap ? virtio::PACKED_WRAP_BIT : 0));
+  }
   bool broken() const { return broken_; }
   uint32_t size() const { return size_; }
   const ErrCounters<DevErr>& errors() const { return err_; }
@@ -199,6 +244,35 @@ class PackedDevice {
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
   static bool is_avail(uint16_t fl, bool wrap) {
     return static_cast<bool>(fl & virtio::DESC_F_AVAIL) == wrap && static_cast<bool>(fl & virtio::DESC_F_USED) != wrap;
+  }
+
+  // pop() of one plain descriptor `d` (head flags `hf`) that the inline path
+  // left to the general one.
+  [[gnu::noinline]] Pop pop_one(Chain& c, const virtio::PackedDesc& d, uint16_t hf) {
+    chain_reset(c);
+    const DevErr content = chain_append(c, *mem_, d.addr.get(), d.len.get(), writable(hf));
+    const bool last = last_avail_ + 1u == size_;
+    return end_pop(c, content, d.id.get(), 1, last ? 0 : static_cast<uint16_t>(last_avail_ + 1),
+                   last ? !avail_wrap_ : avail_wrap_);
+  }
+
+  // The end of a pop that walked `count` slots up to `slot`/`wrap`: check
+  // the buffer id, consume the slots, report the chain's fate.
+  Pop end_pop(Chain& c, DevErr content, uint16_t id, uint32_t count, uint16_t slot, bool wrap) {
+    if (id >= size_) {
+      fail(DevErr::PackedIdOutOfRange, id, last_avail_);
+      return Pop::Broken;
+    }
+    last_avail_ = slot;
+    avail_wrap_ = wrap;
+    c.head = id;
+    c.ndesc = static_cast<uint16_t>(count);
+    if (content == kNoErr) return Pop::Ok;
+    chain_reset(c);
+    c.err = content;
+    const uint64_t n = ++err_[content];
+    log_error("packed device", to_string(content), n, "chain id %u dropped", id);
+    return Pop::Dropped;
   }
 
   // Validate and append one ring descriptor (possibly an indirect table).
@@ -225,15 +299,19 @@ class PackedDevice {
 
   void stage_used(uint16_t id, uint32_t len, uint16_t nslots) {
     if (stage_.n == UsedStage::kMax) flush();
-    const uint16_t fl = used_wrap_ ? (virtio::DESC_F_AVAIL | virtio::DESC_F_USED) : 0;
-    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, virtio::to_le(fl), id, len};
-    uint32_t next = uint32_t{used_idx_} + nslots;
-    while (next >= size_) {  // a caller's batch may exceed one lap: stay inside the table
-      next -= size_;
-      used_wrap_ = !used_wrap_;
+    stage_.e[stage_.n++] = UsedStage::Entry{id, nslots, len};
+  }
+  // A ring position `n` slots on; a caller's batch may exceed one lap: stay inside the table.
+  void step(uint32_t& slot, bool& wrap, uint32_t n) const {
+    slot += n;
+    while (slot >= size_) {
+      slot -= size_;
+      wrap = !wrap;
     }
-    used_idx_ = static_cast<uint16_t>(next);
-    pushed_since_notify_ = static_cast<uint16_t>(pushed_since_notify_ + nslots);
+  }
+  // The used flags (as stored) of a slot written on lap `wrap`: both bits equal to it (2.8.1).
+  static uint16_t used_flags(bool wrap) {
+    return wrap ? virtio::to_le(static_cast<uint16_t>(virtio::DESC_F_AVAIL | virtio::DESC_F_USED)) : 0;
   }
 
   void fail(DevErr e, uint32_t a, uint32_t b) {
@@ -253,7 +331,7 @@ class PackedDevice {
   virtio::PackedEvent* device_event_ = nullptr;  // we write
   uint16_t last_avail_ = 0;
   bool avail_wrap_ = true;
-  uint16_t used_idx_ = 0;
+  uint16_t used_idx_ = 0;  // next used slot after the last flush()
   bool used_wrap_ = true;
   uint16_t pushed_since_notify_ = 0;
   UsedStage stage_;  // staged since the last flush(), in push order

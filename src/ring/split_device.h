@@ -71,13 +71,14 @@ class SplitDevice {
     // driver while it writes; a wrong guess costs one prefetch.
     if (static_cast<uint16_t>(avail_seen_ - last_avail_) > kAhead)
       __builtin_prefetch(&desc_[static_cast<uint16_t>(last_avail_ + kAhead) & mask_]);
-    chain_reset(c);
-    c.head = head;
-    c.ndesc = 1;
-    const DevErr e = walk(c, head);
-    if (e == kNoErr) return Pop::Ok;
-    drop(c, e);
-    return Pop::Dropped;
+    // One plain descriptor (the common chain): checked and translated
+    // inline when its buffer lies in the last region hit, else walk().
+    const auto d = virtio::snapshot<virtio::SplitDesc>(&desc_[head]);
+    const uint16_t fl = d.flags.get();
+    if (!(fl & (virtio::DESC_F_NEXT | virtio::DESC_F_INDIRECT)) &&
+        chain_one(c, *mem_, d.addr.get(), d.len.get(), writable(fl), head, 1))
+      return Pop::Ok;
+    return pop_walk(c, head, d);
   }
 
   // Number of chains the driver has made available and we have not popped.
@@ -107,11 +108,14 @@ class SplitDevice {
   // lines are written once a burst, not under the driver while it reads
   // the entries before them.
   void flush() {
+    uint16_t idx = used_idx_;
     for (uint16_t i = 0; i < stage_.n; ++i) {
-      virtio::SplitUsedElem& e = used_ring_[stage_.e[i].slot & mask_];
+      virtio::SplitUsedElem& e = used_ring_[idx & mask_];
       e.id.set(stage_.e[i].id);
       e.len.set(stage_.e[i].len);
+      idx = static_cast<uint16_t>(idx + stage_.e[i].step);
     }
+    used_idx_ = idx;
     stage_.n = 0;
     if (published_ == used_idx_) return;
     // release: used entries are visible before used->idx covers them.
@@ -160,22 +164,38 @@ class SplitDevice {
   }
 
   uint16_t last_avail() const { return last_avail_; }
-  uint16_t used_idx() const { return used_idx_; }
+  uint16_t used_idx() const {  // with the staged entries
+    uint16_t idx = used_idx_;
+    for (uint16_t i = 0; i < stage_.n; ++i) idx = static_cast<uint16_t>(idx + stage_.e[i].step);
+    return idx;
+  }
   bool broken() const { return broken_; }
   uint32_t size() const { return size_; }
   const ErrCounters<DevErr>& errors() const { return err_; }
 
  private:
   bool writable(uint16_t fl) const { return (fl & virtio::DESC_F_WRITE) && !read_only_; }
-  [[gnu::always_inline]] DevErr walk(Chain& c, uint16_t head) {
+  // The general pop of the chain at `head`, whose descriptor pop() read as `first`.
+  [[gnu::noinline]] Pop pop_walk(Chain& c, uint16_t head, virtio::SplitDesc first) {
+    chain_reset(c);
+    c.head = head;
+    c.ndesc = 1;
+    const DevErr e = walk(c, first);
+    if (e == kNoErr) return Pop::Ok;
+    drop(c, e);
+    return Pop::Dropped;
+  }
+
+  // Validate and append the chain starting with descriptor `first` (a copy).
+  DevErr walk(Chain& c, virtio::SplitDesc first) {
     const virtio::SplitDesc* table = desc_;
     uint32_t tsize = size_;
     uint32_t budget = size_;  // 2.7.5.3.1: no chain is longer than the queue
     bool in_indirect = false;
-    uint16_t idx = head;
-    for (;;) {
+    uint16_t idx = 0;
+    for (bool head = true;; head = false) {
       if (budget-- == 0) return DevErr::ChainTooLong;
-      const auto d = virtio::snapshot<virtio::SplitDesc>(&table[idx]);
+      const auto d = head ? first : virtio::snapshot<virtio::SplitDesc>(&table[idx]);
       const uint16_t fl = d.flags.get();
       if (fl & virtio::DESC_F_INDIRECT) {
         if (in_indirect) return DevErr::NestedIndirect;
@@ -209,8 +229,7 @@ class SplitDevice {
   }
   void stage(uint16_t id, uint32_t len, uint16_t nbufs) {
     if (stage_.n == UsedStage::kMax) flush();
-    stage_.e[stage_.n++] = UsedStage::Entry{used_idx_, 0, id, len};
-    used_idx_ = static_cast<uint16_t>(used_idx_ + nbufs);
+    stage_.e[stage_.n++] = UsedStage::Entry{id, nbufs, len};
   }
 
   void fail(DevErr e, uint32_t a, uint32_t b) {
@@ -236,7 +255,7 @@ class SplitDevice {
   virtio::le16* avail_event_ = nullptr;
   uint16_t last_avail_ = 0;
   uint16_t avail_seen_ = 0;  // last avail->idx read
-  uint16_t used_idx_ = 0;    // next used slot (staged)
+  uint16_t used_idx_ = 0;    // next used slot after the last flush()
   uint16_t published_ = 0;   // used->idx the driver can see
   uint16_t signalled_ = 0;   // used idx at the last notify decision
   UsedStage stage_;

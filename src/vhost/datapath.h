@@ -19,8 +19,11 @@
 #include <rte_memcpy.h>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "common/mbuf_free.h"
 #include "vhost/async_queue.h"
@@ -54,6 +57,23 @@ struct SinkOf<Dev, DmaCopy<Api>, Deq> {
   using type = AsyncSink<Dev, Api, Deq>;
   static type make(Vring& v) { return type{dev_of<Dev>(v), v, *v.aq, DmaCopy<Api>{v.cs, *v.aq->ch, v.aq->threshold}}; }
 };
+
+// The device ring a sink feeds.
+template <class Sink>
+using DevOf = std::remove_reference_t<decltype(std::declval<Sink&>().dev)>;
+
+// Groups start with four chains popped at once (pop4) where the ring has
+// it (packed) and the sink takes whole groups (the CPU sink: its room never
+// runs out, it records nothing per packet).
+template <class Sink>
+inline constexpr bool kPop4 = std::is_same_v<Sink, CpuSink<DevOf<Sink>>>&& requires(DevOf<Sink>& d, ring::Chain* c) {
+  { d.pop4(c) } -> std::same_as<bool>;
+};
+
+// Where chain i of a pop4() that started at `first` began.
+inline ring::Cursor nth_of4(ring::Cursor first, uint16_t i) {
+  return ring::Cursor{static_cast<uint16_t>(first.idx + i), first.wrap};
+}
 
 // Header bytes and the like: always the CPU, not counted as payload copies.
 struct RawCopy {
@@ -194,17 +214,33 @@ uint16_t dequeue_chains(Vring& v, rte_mbuf** out, uint16_t n, uint64_t& bytes) {
   while (more && taken < n) {
     rte_mbuf* ms[K];  // nullptr: an invalid chain, returned unused
     uint16_t k = 0, valid = 0;
-    while (k < K && taken + valid < n) {
-      if (!s.room(1)) {
-        more = false;
-        break;
+    uint16_t batch = 0;  // v.chain[0, batch) came from one pop4() that started at `first`
+    ring::Cursor first{};
+    if constexpr (kPop4<Sink> && K == 4) {
+      if (n - taken >= K) {
+        first = dev.save();
+        if (dev.pop4(v.chain)) batch = 4;
       }
+    }
+    while (k < K && taken + valid < n) {
       ring::Chain& c = v.chain[k];
-      const ring::Cursor pos = dev.save();
-      const ring::Pop r = dev.pop(c);
-      if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
-        more = false;
-        break;
+      ring::Cursor pos;
+      ring::Pop r = ring::Pop::Ok;
+      if (k < batch) {
+        pos = nth_of4(first, k);
+      } else {
+        if (!s.room(1)) {
+          more = false;
+          break;
+        }
+        pos = dev.save();
+        if constexpr (kPop4<Sink> && K == 4)
+          if (k > 0 && (pos.idx & 3) == 0) break;  // the next group starts on a line: it may pop4
+        r = dev.pop(c);
+        if (r == ring::Pop::Empty || r == ring::Pop::Broken) {
+          more = false;
+          break;
+        }
       }
       if (unusable_tx(r, c, hdr)) {
         ms[k++] = nullptr;
@@ -467,11 +503,14 @@ inline void prefetch_for_write(const uint8_t* dst, uint32_t hdr) {
 }
 
 // What enqueue_burst does with an mbuf once a put consumed it (sent or
-// dropped; held ones belong to their async record).
+// dropped; held ones belong to their async record). Collect: some may be
+// held (async sinks), so the others are collected to be freed; without
+// holds the consumed mbufs are the burst's first ones, freed from there.
+template <bool Collect>
 struct Consumed {
   uint16_t sent = 0, ndone = 0;
   uint64_t bytes = 0;
-  rte_mbuf* done[kFreeBatch];  // freed in bulk
+  rte_mbuf* done[Collect ? kFreeBatch : 1];  // freed in bulk
   void take(Vring& v, rte_mbuf* m, Put r) {
     if (r == Put::Held) return;
     if (r == Put::Sent) {
@@ -480,13 +519,51 @@ struct Consumed {
     } else {
       ++v.st.dropped;
     }
-    done[ndone++] = m;
-    if (ndone == kFreeBatch) {
-      free_mbufs(done, ndone);
-      ndone = 0;
+    if constexpr (Collect) {
+      done[ndone++] = m;
+      if (ndone == kFreeBatch) {
+        free_mbufs(done, ndone);
+        ndone = 0;
+      }
+    }
+  }
+  // The end of a burst that consumed pkts[0, n).
+  void free_rest(rte_mbuf** pkts, uint16_t n) {
+    if constexpr (Collect) {
+      if (ndone) free_mbufs(done, ndone);
+    } else {
+      free_mbufs(pkts, n);
     }
   }
 };
+
+// The batched start of a mergeable enqueue group at v.chain[k] (kPop4
+// sinks): four chains from one pop4() for the frames pkts[0..3] (none too
+// big), each checked in order as the one-at-a-time loop checks it. Returns
+// the chains the group took: 0 (no batch, nothing popped), 4 (all fit), or
+// j + 1 when chain j does not fit (`slow`: it goes to put_mrg_slow with its
+// pop; the ones after it go back to the ring). Fills at/pr from k.
+template <class Sink>
+[[gnu::always_inline]] inline uint16_t pop4_fitting(Vring& v, Sink& s, uint16_t k, rte_mbuf* const* pkts, uint32_t hdr,
+                                                    ring::Cursor* at, ring::Pop* pr, bool& slow) {
+  for (uint16_t j = 0; j < 4; ++j)
+    if (pkts[j]->pkt_len > kMaxFrame) return 0;
+  auto& dev = s.dev;
+  const ring::Cursor first = dev.save();
+  if (!dev.pop4(&v.chain[k])) return 0;
+  for (uint16_t j = 0; j < 4; ++j) {
+    const ring::Chain& c = v.chain[k + j];
+    at[k + j] = nth_of4(first, j);
+    pr[k + j] = ring::Pop::Ok;
+    if (!fits_one_piece(c, pkts[j], uint64_t{hdr} + pkts[j]->pkt_len)) {
+      if (j < 3) dev.restore(nth_of4(first, static_cast<uint16_t>(j + 1)));
+      slow = true;
+      return static_cast<uint16_t>(j + 1);
+    }
+    prefetch_for_write(c.segs[c.nout].ptr, hdr);
+  }
+  return 4;
+}
 
 // With MRG_RXBUF: pop up to the sink's kEnqueueAhead chains before copying
 // into any, taking their first lines for writing as they are popped. A
@@ -494,8 +571,8 @@ struct Consumed {
 // frame (one chain each, fits_one_piece), so chains pair with frames exactly
 // as one at a time would; a chain that does not fit ends the group and goes
 // to put_mrg_slow with its pop. Returns mbufs consumed.
-template <class Sink>
-uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& out) {
+template <class Sink, class Out>
+uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
   constexpr uint16_t K = Sink::kEnqueueAhead;
   static_assert(K <= Vring::kPopAhead);
   auto& dev = s.dev;
@@ -507,6 +584,14 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& ou
     uint16_t k = 0;
     bool last_slow = false;
     while (k < K && i + k < n) {
+      if constexpr (kPop4<Sink>) {
+        if (k + 4 <= K && n - i - k >= 4) {
+          const uint16_t got = pop4_fitting(v, s, k, pkts + i + k, hdr, at, pr, last_slow);
+          k = static_cast<uint16_t>(k + got);
+          if (last_slow) break;
+          if (got) continue;
+        }
+      }
       const rte_mbuf* m = pkts[i + k];
       if (m->pkt_len > kMaxFrame) break;  // dropped below, without a chain
       if (!s.room(kMaxBufsPerFrame + 1)) {
@@ -542,8 +627,8 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& ou
 }
 
 // Without MRG_RXBUF: frame by frame. Returns mbufs consumed.
-template <class Sink>
-uint16_t enqueue_each(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Consumed& out) {
+template <class Sink, class Out>
+uint16_t enqueue_each(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
   ring::Chain& c = v.chain[0];
   const uint32_t hdr = v.hdr_len;
   uint16_t i = 0;
@@ -565,13 +650,13 @@ uint16_t enqueue_burst(Vring& v, rte_mbuf** pkts, uint16_t n) {
   using S = SinkOf<Dev, Eng, false>;
   typename S::type s = S::make(v);
   s.begin();
-  Consumed out;
+  Consumed<Eng::kAsync> out;
   uint16_t i;
   if constexpr (Mrg)
     i = enqueue_mrg(v, s, pkts, n, out);
   else
     i = enqueue_each(v, s, pkts, n, out);
-  if (out.ndone) free_mbufs(out.done, out.ndone);
+  out.free_rest(pkts, i);
   s.end();
   finish(v, s.dev);
   v.st.packets += out.sent;
