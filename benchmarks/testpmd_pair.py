@@ -188,18 +188,13 @@ def run_cell(front, back, size, mode, args):
     for tp in (front, back):
         tp.cmd("stop")
         tp.cmd("set txpkts %d" % size)
-    if mode == "tx":
-        back.cmd("set fwd rxonly")
-        front.cmd("set fwd txonly")
-        back.cmd("start")
-        front.cmd("start")
-        meter = back
-    elif mode == "rx":
-        front.cmd("set fwd rxonly")
-        back.cmd("set fwd txonly")
-        front.cmd("start")
-        back.cmd("start")
-        meter = front
+    if mode in ("tx", "rx"):
+        # The receiver starts first and is the one measured.
+        meter, sender = (back, front) if mode == "tx" else (front, back)
+        meter.cmd("set fwd rxonly")
+        sender.cmd("set fwd txonly")
+        meter.cmd("start")
+        sender.cmd("start")
     else:
         back.cmd("set fwd io")
         front.cmd("set fwd io")
