@@ -20,7 +20,7 @@ message(STATUS "DPDK ${DPDK_VERSION}")
 
 set(VNET_DPDK_SDK_HEADERS
   ethdev_driver.h ethdev_vdev.h ethdev_pci.h
-  bus_pci_driver.h bus_vdev_driver.h bus_driver.h dev_driver.h)
+  bus_pci_driver.h bus_vdev_driver.h bus_driver.h dev_driver.h rte_dmadev_pmd.h)
 set(VNET_DPDK_SDK_INCLUDE "${PROJECT_SOURCE_DIR}/build/deps/dpdk-sdk/include"
     CACHE PATH "Where tools/setup.sh put DPDK's driver-SDK headers (used only if DPDK lacks them)")
 
