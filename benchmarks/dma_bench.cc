@@ -52,9 +52,7 @@ struct Config {
   bool raw = false;
 };
 
-const char* engine_name(Engine e) {
-  return e == Engine::Cpu ? "cpu" : e == Engine::Skeleton ? "skeleton" : "instant";
-}
+const char* engine_name(Engine e) { return e == Engine::Cpu ? "cpu" : e == Engine::Skeleton ? "skeleton" : "instant"; }
 const char* dmadev_of(Engine e) { return e == Engine::Skeleton ? "dma_skeleton0" : "dma_instant0"; }
 
 rte_mbuf* make(rte_mempool* mp, uint32_t len) {
@@ -153,8 +151,7 @@ void count_mode(uint16_t pv, uint16_t pu, rte_mempool* mp, const Config& c, cons
     lockstep(pv, pu, mp, len, enqueue, 64, plain);  // warm-up: caches, first-touch, ring wrap
     const char* dir = enqueue ? "tx" : "rx";        // the backend's queue of this direction
     const std::string pre = std::string(dir) + "_q0_";
-    const uint64_t d0 = xstat_sum(pv, (pre + "dma_copies").c_str()),
-                   c0 = xstat_sum(pv, (pre + "cpu_copies").c_str());
+    const uint64_t d0 = xstat_sum(pv, (pre + "dma_copies").c_str()), c0 = xstat_sum(pv, (pre + "cpu_copies").c_str());
     const uint64_t moved = lockstep(pv, pu, mp, len, enqueue, c.count, enqueue ? counted_enqueue : counted_dequeue);
     const uint64_t dma = xstat_sum(pv, (pre + "dma_copies").c_str()) - d0,
                    cpu = xstat_sum(pv, (pre + "cpu_copies").c_str()) - c0;
@@ -206,7 +203,8 @@ Slice run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enq
     rte_pktmbuf_free_bulk(pkts, rte_eth_rx_burst(rx, 0, pkts, kBurst));
   }
   const double s = static_cast<double>(now - t0) / static_cast<double>(hz);
-  return Slice{static_cast<double>(moved) / s / 1e6, moved ? static_cast<double>(busy) / static_cast<double>(moved) : 0};
+  return Slice{static_cast<double>(moved) / s / 1e6,
+               moved ? static_cast<double>(busy) / static_cast<double>(moved) : 0};
 }
 
 // This machine is bimodal (and shared): the fast mode of a point's slices,
@@ -346,9 +344,9 @@ int child(bool packed, Engine e, long threshold, const Config& c, const std::str
     for (uint32_t len : c.sizes) {
       const Point en = run(pv, pu, mp, len, true, c);
       const Point de = run(pv, pu, mp, len, false, c);
-      std::printf("| %-6s | %5u | %-12s | %6.2f | %7.0f (%u/%u) | %6.2f | %7.0f (%u/%u) |\n", packed ? "packed" : "split",
-                  len, engine.c_str(), en.fast.mpps, en.fast.cycles, en.near, en.n, de.fast.mpps, de.fast.cycles,
-                  de.near, de.n);
+      std::printf("| %-6s | %5u | %-12s | %6.2f | %7.0f (%u/%u) | %6.2f | %7.0f (%u/%u) |\n",
+                  packed ? "packed" : "split", len, engine.c_str(), en.fast.mpps, en.fast.cycles, en.near, en.n,
+                  de.fast.mpps, de.fast.cycles, de.near, de.n);
       std::fflush(stdout);
     }
   }
@@ -495,8 +493,10 @@ int main(int argc, char** argv) {
       if (e != Engine::Cpu && forked([&] { return raw_child(e, c.secs); }) != 0)
         std::fprintf(stderr, "%s alone: child failed\n", engine_name(e));
   if (!c.count) {
-    std::printf("| ring   | frame | copies       | enq Mpps | enq cyc/pkt (fast n/N) | deq Mpps | deq cyc/pkt (fast n/N) |\n");
-    std::printf("| ---    | ---   | ---          | ---      | ---                    | ---      | ---                    |\n");
+    std::printf(
+        "| ring   | frame | copies       | enq Mpps | enq cyc/pkt (fast n/N) | deq Mpps | deq cyc/pkt (fast n/N) |\n");
+    std::printf(
+        "| ---    | ---   | ---          | ---      | ---                    | ---      | ---                    |\n");
     std::fflush(stdout);
   }
   int rc = 0;
