@@ -169,7 +169,6 @@ struct Rig {
   Vring v;
   AsyncQueue aq;
   DmaChan ch;
-  Pending* tags[256] = {};
   uint8_t* bufs = nullptr;
   uint32_t nbufs = 0;
 
@@ -188,8 +187,6 @@ struct Rig {
     aq.ch = &ch;
     aq.threshold = threshold;
     ch.dev = 0;
-    ch.mask = 255;
-    ch.tag = tags;
     ch.rings[0] = &v;
     ch.nrings = 1;
     nbufs = n;
@@ -372,7 +369,7 @@ TYPED_TEST(VhostDma, MergeableShortRingKeepsSubmittedCopiesFenced) {
   // last 12 B and 2036 B of the second; then the ring is dry.
   EXPECT_EQ(FakeDma::ops.size(), 3u);
   EXPECT_EQ(r.aq.in_flight(), 1);
-  EXPECT_TRUE(r.ch.fence_next);
+  EXPECT_EQ(r.ch.fence, uint64_t{RTE_DMA_OP_FLAG_FENCE});
   for (uint32_t i = 2; i < 4; ++i) {  // two more buffers behind the two given back
     const ring::Seg sg{ring::Arena::iova(r.buf(i)), kBuf, true};
     ASSERT_EQ(r.qp.drv.add(&sg, 1, ring::test_tok(i)), 0);

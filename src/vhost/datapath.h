@@ -616,7 +616,7 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
     for (uint16_t j = 0; j < k; ++j, ++i) {
       rte_mbuf* m = pkts[i];
       const uint32_t need = hdr + m->pkt_len;
-      Pending* p = s.open();  // a recording sink takes one chain at a time: nothing ran since its pop
+      Pending* p = s.open();
       const Put r = j + 1 == k && last_slow ? put_mrg_slow(v, s, v.chain[j], m, hdr, p, at[j], pr[j])
                                             : put_one_piece(s, v.chain[j], m, hdr, p, need);
       if (r == Put::NoRoom) return i;  // only the last of a group can run short

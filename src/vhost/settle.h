@@ -30,9 +30,9 @@ void settle(Vring& v) {
   while (!ch.try_lock()) rte_pause();  // a burst of another ring on this channel: it ends soon
   const uint64_t t0 = rte_get_timer_cycles(), limit = rte_get_timer_hz();
   for (;;) {
-    if (ch.unsubmitted) {
+    if (ch.rung != ch.sub) {
       Api::submit(ch.dev, ch.vchan);
-      ch.unsubmitted = 0;
+      ch.rung = ch.sub;
     }
     dma_poll<Api>(ch);
     publish_done<Dev, Deq>(v, dev);
@@ -57,10 +57,9 @@ inline void discard(Vring& v) {
   if (!q) return;
   while (!q->ch->try_lock()) rte_pause();  // drive_channel() reads these indexes
   for (uint16_t i = q->head; i != q->tail; ++i) {
-    Pending& p = q->at(i);
-    if (p.m) {
-      rte_pktmbuf_free(p.m);
-      p.m = nullptr;
+    const uintptr_t w = q->mt[AsyncQueue::ix(i)];
+    if (rte_mbuf* m = mbuf_of(w); m && !(w & kAbandoned)) {
+      rte_pktmbuf_free(m);
       ++v.st.dropped;
     }
   }
