@@ -13,6 +13,7 @@
 
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "common/mbuf_free.h"
@@ -26,7 +27,10 @@ namespace vnet::vhost {
 // one record per packet, as parallel arrays written once, when the packet
 // is complete (commit). Records between pub and tail wait for copies;
 // between head and pub they are published and (dequeue) wait to be
-// delivered. Used entries wait in their own FIFO, uhead..utail.
+// delivered. Used entries wait in their own FIFO, uhead..utail. Most
+// records own an mbuf and are not lost; the others ("odd": a chain given
+// back, copies of a frame given up, a lost frame) are counted in `odd`, so
+// that publishing a run of plain ones touches no record but its end.
 struct AsyncQueue {
   static constexpr uint16_t kPkts = 512;
   static constexpr uint16_t kUsed = 1024;
@@ -35,9 +39,11 @@ struct AsyncQueue {
   uint32_t mark = 0;  // the channel's op count when this ring's last record was committed
   uint16_t head = 0, pub = 0, tail = 0;
   uint16_t uhead = 0, utail = 0;
-  uintptr_t mt[kPkts];   // the record's mbuf (or none) | kLost, kAbandoned, kOwnOps
+  uint16_t odd = 0;      // records in pub..tail without an mbuf or lost
+  rte_mbuf* mt[kPkts];   // the record's mbuf, or none
   uint32_t end[kPkts];   // DmaChan::sub after its last copy: done once DmaChan::done reaches it
   uint16_t uend[kPkts];  // utail after its used entries
+  uint8_t fl[kPkts];     // kLost, kAbandoned, kOwnOps, kCounted
   UsedRec ur[kUsed];
 
   static uint16_t ix(uint16_t i) { return i & (kPkts - 1); }
@@ -51,10 +57,11 @@ struct AsyncQueue {
   }
   // Append a record for mbuf `m` (or none) and the used entries staged up
   // to utail, owning the channel's ops since the last one.
-  [[gnu::always_inline]] void commit(rte_mbuf* m, uintptr_t bits) {
+  [[gnu::always_inline]] void commit(rte_mbuf* m, uint8_t bits) {
     const uint32_t e = ch->sub;
     const uint16_t i = ix(tail++);
-    mt[i] = reinterpret_cast<uintptr_t>(m) | bits | (e != mark ? kOwnOps : 0);
+    mt[i] = m;
+    fl[i] = static_cast<uint8_t>(bits | (e != mark ? kOwnOps : 0));
     end[i] = e;
     uend[i] = utail;
     mark = e;
@@ -63,13 +70,11 @@ struct AsyncQueue {
   uint16_t ubegin(uint16_t i) const { return i == pub ? uhead : uend[ix(static_cast<uint16_t>(i - 1))]; }
 };
 
-static_assert(alignof(rte_mbuf) > kFlagBits, "the flag bits are below an mbuf's alignment");
-inline rte_mbuf* mbuf_of(uintptr_t w) { return reinterpret_cast<rte_mbuf*>(w & ~kFlagBits); }
-
 // Publish every record whose copies are done, oldest first, stopping at the
-// first one still waiting: push their used entries, free what enqueue
-// records release (counted as sent unless lost), and drop the mbufs of lost
-// dequeue records (kept out of the pool when abandoned to a stopped engine).
+// first one still waiting: push their used entries, free the mbufs enqueue
+// records release, and those of lost dequeue records (kept out of the pool
+// when abandoned to a stopped engine). Enqueue frames were counted as sent
+// when staged (kCounted; a lost one was taken back).
 template <class Dev, bool Deq>
 void publish_done(Vring& v, Dev& dev) {
   AsyncQueue& q = *v.aq;
@@ -85,43 +90,29 @@ void publish_done(Vring& v, Dev& dev) {
     dev.push_used(r.head, r.ndesc, r.len);
   }
   q.uhead = ue;
-  if constexpr (Deq) {
-    for (uint16_t i = q.pub; i != k; ++i) {
-      uintptr_t& w = q.mt[AsyncQueue::ix(i)];
-      if (!(w & kLost)) [[likely]]
-        continue;
-      if (rte_mbuf* m = mbuf_of(w)) {
-        if (w & kAbandoned)
-          ++v.cs.dma_abandoned;  // a stopped engine may still write it: never back to the pool
-        else
-          rte_pktmbuf_free(m);
-      }
-      w = 0;
+  if (q.odd == 0) [[likely]] {
+    if constexpr (!Deq) {  // every record's mbuf goes back, in at most two runs
+      const uint16_t a = AsyncQueue::ix(q.pub), n = static_cast<uint16_t>(k - q.pub);
+      const uint16_t first = std::min<uint16_t>(n, static_cast<uint16_t>(AsyncQueue::kPkts - a));
+      free_mbufs(q.mt + a, first);
+      if (n > first) free_mbufs(q.mt, static_cast<uint16_t>(n - first));
     }
   } else {
-    rte_mbuf* done[kFreeBatch];
-    uint16_t nd = 0;
-    uint64_t sent = 0, bytes = 0;
     for (uint16_t i = q.pub; i != k; ++i) {
-      const uintptr_t w = q.mt[AsyncQueue::ix(i)];
-      rte_mbuf* m = mbuf_of(w);
-      if (!m) continue;  // a chain given back, copies of a frame given up
-      if (!(w & kLost)) [[likely]] {
-        ++sent;
-        bytes += m->pkt_len;
-      }
-      done[nd++] = m;
-      if (nd == kFreeBatch) {
-        free_mbufs(done, nd);
-        nd = 0;
-      }
+      const uint16_t x = AsyncQueue::ix(i);
+      rte_mbuf*& m = q.mt[x];
+      const bool lost = q.fl[x] & kLost;
+      q.odd = static_cast<uint16_t>(q.odd - (lost || !m));
+      if (!m || (Deq && !lost)) continue;
+      if (Deq && (q.fl[x] & kAbandoned))
+        ++v.cs.dma_abandoned;  // a stopped engine may still write it: never back to the pool
+      else
+        free_mbufs(&m, 1);
+      m = nullptr;
     }
-    if (nd) free_mbufs(done, nd);
-    v.st.packets += sent;
-    v.st.bytes += bytes;
-    q.head = k;
   }
   q.pub = k;
+  if constexpr (!Deq) q.head = k;
 }
 
 // Dequeue: hand completed frames to the application, in order.
@@ -130,7 +121,7 @@ inline uint16_t deliver(Vring& v, rte_mbuf** pkts, uint16_t n) {
   uint16_t got = 0;
   uint64_t bytes = 0;
   while (got < n && q.head != q.pub) {
-    rte_mbuf* m = mbuf_of(q.mt[AsyncQueue::ix(q.head++)]);
+    rte_mbuf* m = q.mt[AsyncQueue::ix(q.head++)];
     if (!m) continue;  // a chain given back, a failed copy
     bytes += m->pkt_len;
     pkts[got++] = m;
@@ -188,6 +179,7 @@ struct AsyncSink {
   void give_back(uint16_t head, uint16_t ndesc) {
     q.used_at(q.utail++) = UsedRec{head, ndesc, 0};
     q.commit(nullptr, kLost);
+    ++q.odd;
   }
   // Nothing was copied for the packet yet: the chain simply goes back first.
   bool give_back_first(const ring::Chain& c, Pending*&, uint16_t nused) {
@@ -196,12 +188,19 @@ struct AsyncSink {
   }
   [[gnu::always_inline]] Put complete(Pending*, const UsedRec* u, uint16_t n, rte_mbuf* m, bool zero) {
     for (uint16_t i = 0; i < n; ++i) q.used_at(static_cast<uint16_t>(q.utail + i)) = u[i];
-    if (zero) [[unlikely]] {
-      for (uint16_t i = 0; i < n; ++i) q.used_at(static_cast<uint16_t>(q.utail + i)).len = 0;
-      ++v.st.dropped;
-    }
     q.utail = static_cast<uint16_t>(q.utail + n);
-    q.commit(m, zero ? kLost : 0);
+    if (zero) [[unlikely]] {
+      for (uint16_t i = 1; i <= n; ++i) q.used_at(static_cast<uint16_t>(q.utail - i)).len = 0;
+      ++v.st.dropped;
+      ++q.odd;
+      q.commit(m, kLost);
+      return Put::Held;
+    }
+    if constexpr (!Deq) {  // sent, unless a copy fails (fail_ops takes it back)
+      ++v.st.packets;
+      v.st.bytes += m->pkt_len;
+    }
+    q.commit(m, Deq ? 0 : kCounted);
     return Put::Held;
   }
   // Buffers popped but given back: copies already submitted into them must
@@ -209,6 +208,7 @@ struct AsyncSink {
   void abandon(Pending*) {
     if (q.ch->sub == q.mark) return;
     q.commit(nullptr, 0);  // a record without used entries: it only waits
+    ++q.odd;
     q.ch->fence = RTE_DMA_OP_FLAG_FENCE;
   }
   static uint16_t sent(uint16_t) { return 0; }

@@ -110,18 +110,17 @@ struct RteDmaApi {
   static void stop(int16_t dev) { rte_dma_stop(dev); }
 };
 
-// A record's mbuf word (AsyncQueue::mt) carries these in its low bits (an
-// rte_mbuf is cache-line aligned).
-inline constexpr uintptr_t kLost = 1;       // its buffers go back with length 0; the frame is dropped (counted)
-inline constexpr uintptr_t kAbandoned = 2;  // a copy may still land after the engine stopped
-inline constexpr uintptr_t kOwnOps = 4;     // some of its copies went to the channel
-inline constexpr uintptr_t kFlagBits = 7;
+// A packet record's flags (AsyncQueue::fl).
+inline constexpr uint8_t kLost = 1;       // its buffers go back with length 0; the frame is dropped (counted)
+inline constexpr uint8_t kAbandoned = 2;  // a copy may still land after the engine stopped
+inline constexpr uint8_t kOwnOps = 4;     // some of its copies went to the channel
+inline constexpr uint8_t kCounted = 8;    // enqueue: counted as sent when staged
 
 // Mark lost the record that owns the channel's op `seq` (a copy failed), or
 // with `all_after` (`kAbandoned`) every record with copies at or after it,
 // on any ring of the channel (vring.cc). Rare paths: an error status, a
 // dead engine.
-void fail_ops(DmaChan& ch, uint32_t seq, uintptr_t why, bool all_after);
+void fail_ops(DmaChan& ch, uint32_t seq, uint8_t why, bool all_after);
 // A dead channel's rings copy everything on the CPU from now on (their
 // thresholds become UINT32_MAX).
 void kill_thresholds(DmaChan& ch);

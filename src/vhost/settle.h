@@ -57,13 +57,14 @@ inline void discard(Vring& v) {
   if (!q) return;
   while (!q->ch->try_lock()) rte_pause();  // drive_channel() reads these indexes
   for (uint16_t i = q->head; i != q->tail; ++i) {
-    const uintptr_t w = q->mt[AsyncQueue::ix(i)];
-    if (rte_mbuf* m = mbuf_of(w); m && !(w & kAbandoned)) {
+    rte_mbuf*& m = q->mt[AsyncQueue::ix(i)];
+    if (m && !(q->fl[AsyncQueue::ix(i)] & kAbandoned)) {
       rte_pktmbuf_free(m);
       ++v.st.dropped;
     }
+    m = nullptr;
   }
-  q->head = q->pub = q->tail = 0;
+  q->head = q->pub = q->tail = q->odd = 0;
   q->uhead = q->utail = 0;
   q->ch->unlock();
 }

@@ -75,7 +75,7 @@ void destroy_vrings(Vring* v, unsigned n) noexcept {
   rte_free(v);
 }
 
-void fail_ops(DmaChan& ch, uint32_t seq, uintptr_t why, bool all_after) {
+void fail_ops(DmaChan& ch, uint32_t seq, uint8_t why, bool all_after) {
   // A ring's records are in op order, so its first record with copies that
   // ends past `seq` is its candidate; the owner is the candidate that ends
   // first (records with copies end at distinct counts).
@@ -83,21 +83,29 @@ void fail_ops(DmaChan& ch, uint32_t seq, uintptr_t why, bool all_after) {
   uint16_t owner = 0;
   const auto lose = [why](Vring& v, uint16_t i) {
     AsyncQueue& q = *v.aq;
-    uintptr_t& w = q.mt[AsyncQueue::ix(i)];
-    const uint16_t ub = q.ubegin(i), ue = q.uend[AsyncQueue::ix(i)];
-    if (!(w & kLost) && ub != ue) {  // a frame not lost already: this copy loses it
-      ++v.cs.dma_errors;
-      ++v.st.dropped;
+    const uint16_t x = AsyncQueue::ix(i);
+    uint8_t& f = q.fl[x];
+    const uint16_t ub = q.ubegin(i), ue = q.uend[x];
+    if (!(f & kLost)) {
+      if (ub != ue) {  // a frame not lost already: this copy loses it
+        ++v.cs.dma_errors;
+        ++v.st.dropped;
+      }
+      if (f & kCounted) {  // taken back from the enqueue's sent count
+        --v.st.packets;
+        v.st.bytes -= q.mt[x]->pkt_len;
+      }
+      if (q.mt[x]) ++q.odd;  // no mbuf: odd already
     }
     for (uint16_t u = ub; u != ue; ++u) q.used_at(u).len = 0;
-    w |= kLost | why;
+    f = static_cast<uint8_t>((f & ~kCounted) | kLost | why);
   };
   for (uint8_t r = 0; r < ch.nrings; ++r) {
     Vring& v = *ch.rings[r];
     AsyncQueue& q = *v.aq;
     for (uint16_t i = q.pub; i != q.tail; ++i) {
       const uint32_t e = q.end[AsyncQueue::ix(i)];
-      if (!(q.mt[AsyncQueue::ix(i)] & kOwnOps) || static_cast<int32_t>(e - seq) <= 0) continue;
+      if (!(q.fl[AsyncQueue::ix(i)] & kOwnOps) || static_cast<int32_t>(e - seq) <= 0) continue;
       if (all_after) {
         lose(v, i);
         continue;
