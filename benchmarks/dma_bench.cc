@@ -86,23 +86,11 @@ uint16_t make_burst(rte_mempool* mp, rte_mbuf** pkts, uint32_t len) {
   return n;
 }
 
-// Sum of the backend's xstats whose names end with `suffix`.
-uint64_t xstat_sum(uint16_t port, const char* suffix) {
-  const int n = rte_eth_xstats_get_names(port, nullptr, 0);
-  if (n <= 0) return 0;
-  std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
-  std::vector<rte_eth_xstat> vals(static_cast<size_t>(n));
-  if (rte_eth_xstats_get_names(port, names.data(), static_cast<unsigned>(n)) != n ||
-      rte_eth_xstats_get(port, vals.data(), static_cast<unsigned>(n)) != n)
-    return 0;
-  const size_t sl = std::strlen(suffix);
-  uint64_t sum = 0;
-  for (const rte_eth_xstat& v : vals) {
-    const char* nm = names[v.id].name;
-    const size_t l = std::strlen(nm);
-    if (l >= sl && !std::strcmp(nm + l - sl, suffix)) sum += v.value;
-  }
-  return sum;
+// One extended statistic of a port by its name (0 when it has none).
+uint64_t xstat(uint16_t port, const std::string& name) {
+  uint64_t id = 0, v = 0;
+  if (rte_eth_xstats_get_id_by_name(port, name.c_str(), &id) == 0) rte_eth_xstats_get_by_id(port, &id, &v, 1);
+  return v;
 }
 
 // ---- count mode -------------------------------------------------------------
@@ -151,10 +139,9 @@ void count_mode(uint16_t pv, uint16_t pu, rte_mempool* mp, const Config& c, cons
     lockstep(pv, pu, mp, len, enqueue, 64, plain);  // warm-up: caches, first-touch, ring wrap
     const char* dir = enqueue ? "tx" : "rx";        // the backend's queue of this direction
     const std::string pre = std::string(dir) + "_q0_";
-    const uint64_t d0 = xstat_sum(pv, (pre + "dma_copies").c_str()), c0 = xstat_sum(pv, (pre + "cpu_copies").c_str());
+    const uint64_t d0 = xstat(pv, pre + "dma_copies"), c0 = xstat(pv, pre + "cpu_copies");
     const uint64_t moved = lockstep(pv, pu, mp, len, enqueue, c.count, enqueue ? counted_enqueue : counted_dequeue);
-    const uint64_t dma = xstat_sum(pv, (pre + "dma_copies").c_str()) - d0,
-                   cpu = xstat_sum(pv, (pre + "cpu_copies").c_str()) - c0;
+    const uint64_t dma = xstat(pv, pre + "dma_copies") - d0, cpu = xstat(pv, pre + "cpu_copies") - c0;
     std::printf("count %s size=%u dir=%s rounds=%u packets=%lu dma_copies=%lu cpu_copies=%lu\n", label.c_str(), len,
                 enqueue ? "enqueue" : "dequeue", c.count, moved, dma, cpu);
     std::fflush(stdout);

@@ -54,8 +54,8 @@ struct UsedRec {
 //                           copies already started must land before later ones
 //  sent(k)                  of k frames complete() took, how many went out at
 //                           once (CPU: all; async: none, deliver() hands them over)
-//  begin(), end()           a burst's first and last step (async: collect
-//                           completions, publish them; submit the new copies)
+//  begin(), end()           a burst's first and last step (async: end submits
+//                           the new copies, collects completions, publishes them)
 //  deliver(pkts, n)         dequeue: frames whose copies completed earlier
 template <class Dev>
 struct CpuSink {
