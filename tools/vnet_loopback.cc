@@ -586,7 +586,8 @@ int run(const Options& o, const char* argv0) {
   bool soft_dma = false;
   if (o.dma != Dma::Off) dmadev = hardware_dmadev();
   if (o.dma == Dma::On && dmadev.empty()) {
-    if (rte_vdev_init("dma_skeleton0", nullptr) != 0) {
+    // (EAL options after -- may have made it already.)
+    if (rte_dma_get_dev_id_by_name("dma_skeleton0") < 0 && rte_vdev_init("dma_skeleton0", nullptr) != 0) {
       std::fprintf(stderr, "vnet-loopback: --dma on: no hardware dmadev, and dma_skeleton0 did not probe\n");
       rte_eal_cleanup();
       return 1;
