@@ -1,27 +1,31 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Copyright (c) 2026 The vnet authors
-// vnet-dma-bench: net_vnet_vhost with CPU copies against DMA copies
-// (DPDK's software dma_skeleton), DPDK's net_virtio_user as the frontend,
-// both in one process on one lcore. Per ring layout, engine and frame size:
+// vnet-dma-bench: net_vnet_vhost's copy engines side by side, DPDK's
+// net_virtio_user as the frontend, both in one process on one lcore.
+// Engines: CPU copies, DMA through DPDK's software dma_skeleton (its copy
+// thread on a second CPU), DMA through dma_instant (instant_dma.cc: every
+// copy done, synchronously, when submitted; what the asynchronous path costs
+// by itself). Per ring layout, engine and frame size:
 //   enqueue: the backend transmits into the frontend's receive ring
 //   dequeue: the backend receives what the frontend transmitted
-// Prints throughput (frames/s over the whole loop, frontend included) and
-// the backend's cycles per packet counted only in its bursts that moved
-// packets (busy polls). Each (layout, engine) runs in a forked child.
-//
-//   vnet-dma-bench [seconds-per-point=1] [thresholds=0,256,1024] [sizes=64,...,9000]
-// Each point is the best of five slices of its time (a shared machine).
+// Timed mode prints throughput (frames/s over the whole loop, frontend
+// included) and the backend's cycles per packet (rdtsc around its bursts,
+// counted only in polls that moved something), the fast mode of many
+// slices. Count mode (--count) runs a fixed number of lockstep rounds for
+// valgrind and prints what moved; the backend's bursts run only inside
+// counted_enqueue/counted_dequeue (benchmarks/dma_cost.py). Each (layout,
+// engine) runs in a forked child with its own EAL.
+#include <getopt.h>
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <sys/stat.h>
-
-#include "vnet/rte_pmd_vnet_vhost.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -29,15 +33,27 @@
 #include <string>
 #include <vector>
 
+#include "vnet/rte_pmd_vnet_vhost.h"
+
 namespace {
 
-std::vector<uint32_t> g_sizes = {64, 256, 512, 1024, 1518, 9000};
 constexpr uint16_t kBurst = 32;
 
-struct Point {
-  double mpps;
-  double cycles;
+enum class Engine { Cpu, Skeleton, Instant };
+
+struct Config {
+  double secs = 1;
+  unsigned slices = 10;
+  std::vector<Engine> engines = {Engine::Cpu, Engine::Skeleton, Engine::Instant};
+  std::vector<long> thresholds = {0};
+  std::vector<uint32_t> sizes = {64, 256, 512, 1024, 1518, 9000};
+  std::vector<bool> rings = {false, true};  // packed?
+  uint32_t count = 0;                       // > 0: count mode, this many rounds per direction
+  bool raw = false;
 };
+
+const char* engine_name(Engine e) { return e == Engine::Cpu ? "cpu" : e == Engine::Skeleton ? "skeleton" : "instant"; }
+const char* dmadev_of(Engine e) { return e == Engine::Skeleton ? "dma_skeleton0" : "dma_instant0"; }
 
 rte_mbuf* make(rte_mempool* mp, uint32_t len) {
   rte_mbuf* head = rte_pktmbuf_alloc(mp);
@@ -63,9 +79,84 @@ rte_mbuf* make(rte_mempool* mp, uint32_t len) {
   return head;
 }
 
-// One direction, one size: run for `secs`, return the rate and the
-// backend's busy cycles per packet.
-Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
+uint16_t make_burst(rte_mempool* mp, rte_mbuf** pkts, uint32_t len) {
+  uint16_t n = 0;
+  for (; n < kBurst; ++n)
+    if (!(pkts[n] = make(mp, len))) break;
+  return n;
+}
+
+// One extended statistic of a port by its name (0 when it has none).
+uint64_t xstat(uint16_t port, const std::string& name) {
+  uint64_t id = 0, v = 0;
+  if (rte_eth_xstats_get_id_by_name(port, name.c_str(), &id) == 0) rte_eth_xstats_get_by_id(port, &id, &v, 1);
+  return v;
+}
+
+// ---- count mode -------------------------------------------------------------
+
+// The backend's bursts, out of line: valgrind collects inside these alone
+// (--toggle-collect=counted_*); warm-up rounds go through plain calls.
+[[gnu::noinline]] uint16_t counted_enqueue(uint16_t port, rte_mbuf** pkts, uint16_t n) {
+  return rte_eth_tx_burst(port, 0, pkts, n);
+}
+[[gnu::noinline]] uint16_t counted_dequeue(uint16_t port, rte_mbuf** pkts, uint16_t n) {
+  return rte_eth_rx_burst(port, 0, pkts, n);
+}
+
+// `rounds` of (frames to the backend's burst, the frontend's burst to move
+// them on); the backend's bursts through `be` (counted or not). Returns the
+// frames that crossed.
+template <class Burst>
+uint64_t lockstep(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, uint32_t rounds, Burst be) {
+  rte_mbuf* pkts[kBurst];
+  uint64_t moved = 0;
+  for (uint32_t i = 0; i < rounds; ++i) {
+    const uint16_t n = make_burst(mp, pkts, len);
+    if (enqueue) {
+      const uint16_t k = be(pv, pkts, n);
+      rte_pktmbuf_free_bulk(pkts + k, n - k);
+      const uint16_t r = rte_eth_rx_burst(pu, 0, pkts, kBurst);
+      moved += r;
+      rte_pktmbuf_free_bulk(pkts, r);
+    } else {
+      const uint16_t k = rte_eth_tx_burst(pu, 0, pkts, n);
+      rte_pktmbuf_free_bulk(pkts + k, n - k);
+      const uint16_t r = be(pv, pkts, kBurst);
+      moved += r;
+      rte_pktmbuf_free_bulk(pkts, r);
+    }
+  }
+  return moved;
+}
+
+void count_mode(uint16_t pv, uint16_t pu, rte_mempool* mp, const Config& c, const std::string& label) {
+  const uint32_t len = c.sizes.front();
+  for (const bool enqueue : {true, false}) {
+    const auto plain = [enqueue](uint16_t port, rte_mbuf** pkts, uint16_t n) {
+      return enqueue ? rte_eth_tx_burst(port, 0, pkts, n) : rte_eth_rx_burst(port, 0, pkts, n);
+    };
+    lockstep(pv, pu, mp, len, enqueue, 64, plain);  // warm-up: caches, first-touch, ring wrap
+    const char* dir = enqueue ? "tx" : "rx";        // the backend's queue of this direction
+    const std::string pre = std::string(dir) + "_q0_";
+    const uint64_t d0 = xstat(pv, pre + "dma_copies"), c0 = xstat(pv, pre + "cpu_copies");
+    const uint64_t moved = lockstep(pv, pu, mp, len, enqueue, c.count, enqueue ? counted_enqueue : counted_dequeue);
+    const uint64_t dma = xstat(pv, pre + "dma_copies") - d0, cpu = xstat(pv, pre + "cpu_copies") - c0;
+    std::printf("count %s size=%u dir=%s rounds=%u packets=%lu dma_copies=%lu cpu_copies=%lu\n", label.c_str(), len,
+                enqueue ? "enqueue" : "dequeue", c.count, moved, dma, cpu);
+    std::fflush(stdout);
+  }
+}
+
+// ---- timed mode -------------------------------------------------------------
+
+struct Slice {
+  double mpps;
+  double cycles;  // the backend's, per packet
+};
+
+// One direction, one size, one slice of `secs`.
+Slice run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
   const uint16_t tx = enqueue ? pv : pu, rx = enqueue ? pu : pv;
   rte_mbuf* pkts[kBurst];
   uint64_t moved = 0, busy = 0;
@@ -74,9 +165,7 @@ Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enq
   uint64_t now = t0;
   while (now < end) {
     for (int rep = 0; rep < 64; ++rep) {
-      uint16_t n = 0;
-      for (; n < kBurst; ++n)
-        if (!(pkts[n] = make(mp, len))) break;
+      const uint16_t n = make_burst(mp, pkts, len);
       // A backend poll is busy when it moved packets: took or delivered
       // some, or (DMA) completed or submitted copies (in-flight count moved).
       int f0 = rte_pmd_vnet_vhost_inflight(pv, 0, !enqueue);
@@ -84,7 +173,7 @@ Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enq
       const uint16_t k = rte_eth_tx_burst(tx, 0, pkts, n);
       uint64_t b = rte_rdtsc();
       if (enqueue && (k || rte_pmd_vnet_vhost_inflight(pv, 0, 0) != f0)) busy += b - a;
-      for (uint16_t i = k; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+      rte_pktmbuf_free_bulk(pkts + k, n - k);
       f0 = rte_pmd_vnet_vhost_inflight(pv, 0, 1);
       a = rte_rdtsc();
       const uint16_t r = rte_eth_rx_burst(rx, 0, pkts, kBurst);
@@ -95,13 +184,36 @@ Point run_once(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enq
     }
     now = rte_get_timer_cycles();
   }
-  // Drain what is still in flight so the next point starts empty.
+  // Drain what is still in flight so the next slice starts empty.
   for (int i = 0; i < 2000; ++i) {
     rte_eth_tx_done_cleanup(tx, 0, 0);
     rte_pktmbuf_free_bulk(pkts, rte_eth_rx_burst(rx, 0, pkts, kBurst));
   }
-  const double s = double(now - t0) / hz;
-  return Point{moved / s / 1e6, moved ? double(busy) / moved : 0};
+  const double s = static_cast<double>(now - t0) / static_cast<double>(hz);
+  return Slice{static_cast<double>(moved) / s / 1e6,
+               moved ? static_cast<double>(busy) / static_cast<double>(moved) : 0};
+}
+
+// This machine is bimodal (and shared): the fast mode of a point's slices,
+// the median of the faster half by the backend's cycles per packet (with
+// the rate of that slice), and how many slices were within 1.5x of it.
+struct Point {
+  Slice fast;
+  unsigned near, n;
+};
+
+Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, const Config& c) {
+  std::vector<Slice> s;
+  for (unsigned i = 0; i < c.slices; ++i) {
+    const Slice x = run_once(pv, pu, mp, len, enqueue, c.secs / c.slices);
+    if (x.cycles > 0) s.push_back(x);
+  }
+  if (s.empty()) return Point{{0, 0}, 0, c.slices};
+  std::sort(s.begin(), s.end(), [](const Slice& a, const Slice& b) { return a.cycles < b.cycles; });
+  const size_t half = (s.size() + 1) / 2;
+  Point p{s[(half - 1) / 2], 0, static_cast<unsigned>(s.size())};
+  for (const Slice& x : s) p.near += x.cycles <= 1.5 * p.fast.cycles;
+  return p;
 }
 
 // The dmadev alone: copies of `len` bytes per second with up to 512 in
@@ -121,31 +233,48 @@ double raw_dma(int16_t dev, uint32_t len, double secs) {
     bool err;
     done += rte_dma_completed(dev, 0, 64, &last, &err);
   }
-  const double s = double(rte_get_timer_cycles() - t0) / hz;
+  const double s = static_cast<double>(rte_get_timer_cycles() - t0) / static_cast<double>(hz);
   while (done < sub) {
     uint16_t last;
     bool err;
     done += rte_dma_completed(dev, 0, 64, &last, &err);
   }
-  return done / s / 1e6;
+  return static_cast<double>(done) / s / 1e6;
 }
 
-int raw_child(double secs) {
-  std::vector<std::string> args = {"bench",
-                                   "--no-huge",
-                                   "-m",
-                                   "256",
-                                   "--no-pci",
-                                   "-l",
-                                   "0,1",
-                                   "--file-prefix=vnet-dmar-" + std::to_string(::getpid()),
-                                   "--log-level=*:error",
-                                   "--vdev",
-                                   "dma_skeleton0,lcore=1"};
+std::vector<std::string> eal_args(const char* tag, Engine e) {
+  std::vector<std::string> a = {"bench",
+                                "--no-huge",
+                                "-m",
+                                "512",
+                                "--no-pci",
+                                "--no-telemetry",
+                                "-l",
+                                "0,1",
+                                "--file-prefix=vnet-" + std::string(tag) + "-" + std::to_string(::getpid()),
+                                "--log-level=*:error"};
+  // The skeleton's copy thread pinned to lcore 1's CPU; lcore 0 runs both
+  // ports (lcore 1's EAL thread sleeps).
+  if (e == Engine::Skeleton) a.insert(a.end(), {"--vdev", "dma_skeleton0,lcore=1"});
+  if (e == Engine::Instant) a.insert(a.end(), {"--vdev", "dma_instant0"});
+  return a;
+}
+
+int eal_init(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return 1;
-  const int16_t dev = static_cast<int16_t>(rte_dma_get_dev_id_by_name("dma_skeleton0"));
+  return rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0 ? -1 : 0;
+}
+
+void eal_done() {
+  const std::string runtime = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  ::rmdir(runtime.c_str());
+}
+
+int raw_child(Engine e, double secs) {
+  if (eal_init(eal_args("dmar", e)) != 0) return 1;
+  const int16_t dev = static_cast<int16_t>(rte_dma_get_dev_id_by_name(dmadev_of(e)));
   rte_dma_conf conf{};
   conf.nb_vchans = 1;
   rte_dma_vchan_conf vc{};
@@ -153,23 +282,11 @@ int raw_child(double secs) {
   vc.nb_desc = 1024;
   if (dev < 0 || rte_dma_configure(dev, &conf) || rte_dma_vchan_setup(dev, 0, &vc) || rte_dma_start(dev)) return 1;
   for (uint32_t len : {64u, 1518u, 2048u})
-    std::printf("dma_skeleton alone: %4u B copies: %.2f Mops/s\n", len, raw_dma(dev, len, secs)), std::fflush(stdout);
+    std::printf("%s alone: %4u B copies: %.2f Mops/s\n", dmadev_of(e), len, raw_dma(dev, len, secs)),
+        std::fflush(stdout);
   rte_dma_stop(dev);
-  const std::string runtime = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  ::rmdir(runtime.c_str());
+  eal_done();
   return 0;
-}
-
-// The machine is shared: take the best of five slices (highest rate, with
-// the cycles of that slice) rather than an average of interference.
-Point run(uint16_t pv, uint16_t pu, rte_mempool* mp, uint32_t len, bool enqueue, double secs) {
-  Point best{0, 0};
-  for (int i = 0; i < 5; ++i) {
-    const Point p = run_once(pv, pu, mp, len, enqueue, secs / 5);
-    if (p.mpps > best.mpps) best = p;
-  }
-  return best;
 }
 
 int setup(uint16_t port, rte_mempool* mp) {
@@ -184,33 +301,18 @@ int setup(uint16_t port, rte_mempool* mp) {
   return rc;
 }
 
-// threshold < 0: CPU copies.
-int child(bool packed, long threshold, double secs, const std::string& dir) {
+// One (layout, engine, threshold): every size, both directions.
+int child(bool packed, Engine e, long threshold, const Config& c, const std::string& dir) {
   const std::string sock = dir + "/vhost.sock";
   std::string vhost = "net_vnet_vhost0,iface=" + sock + ",queues=1";
-  if (threshold >= 0)
-    vhost += ",dmas=[txq0@dma_skeleton0-0;rxq0@dma_skeleton0-0],dma_threshold=" + std::to_string(threshold);
+  if (e != Engine::Cpu) {
+    const std::string d = dmadev_of(e);
+    vhost += ",dmas=[txq0@" + d + "-0;rxq0@" + d + "-0],dma_threshold=" + std::to_string(threshold);
+  }
   const std::string user = "net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,packed_vq=" + (packed ? "1" : "0");
-  // The skeleton's copy thread pinned to lcore 1's CPU; lcore 0 runs both
-  // ports (lcore 1's EAL thread sleeps).
-  std::vector<std::string> args = {"bench",
-                                   "--no-huge",
-                                   "-m",
-                                   "512",
-                                   "--no-pci",
-                                   "-l",
-                                   "0,1",
-                                   "--file-prefix=vnet-dmab-" + std::to_string(::getpid()),
-                                   "--log-level=*:error",
-                                   "--vdev",
-                                   "dma_skeleton0,lcore=1",
-                                   "--vdev",
-                                   vhost,
-                                   "--vdev",
-                                   user};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) return 1;
+  std::vector<std::string> args = eal_args("dmab", e);
+  args.insert(args.end(), {"--vdev", vhost, "--vdev", user});
+  if (eal_init(args) != 0) return 1;
   uint16_t pv, pu;
   if (rte_eth_dev_get_port_by_name("net_vnet_vhost0", &pv) || rte_eth_dev_get_port_by_name("net_virtio_user0", &pu))
     return 1;
@@ -222,80 +324,185 @@ int child(bool packed, long threshold, double secs, const std::string& dir) {
     rte_eth_link_get_nowait(pv, &link);
   }
   if (link.link_status != RTE_ETH_LINK_UP) return 1;
-  // Control run: CPU copies with dma_skeleton's copy thread running idle
-  // (what its mere presence costs on this machine).
-  const bool idle_skel = threshold < 0 && std::getenv("VNET_BENCH_IDLE_SKELETON");
-  if (idle_skel) {
-    const int16_t dev = static_cast<int16_t>(rte_dma_get_dev_id_by_name("dma_skeleton0"));
-    rte_dma_conf conf{};
-    conf.nb_vchans = 1;
-    rte_dma_vchan_conf vc{};
-    vc.direction = RTE_DMA_DIR_MEM_TO_MEM;
-    vc.nb_desc = 1024;
-    if (dev < 0 || rte_dma_configure(dev, &conf) || rte_dma_vchan_setup(dev, 0, &vc) || rte_dma_start(dev)) return 1;
-  }
-  const std::string engine = threshold < 0 ? (idle_skel ? "cpu+idle" : "cpu") : "dma>=" + std::to_string(threshold);
-  for (uint32_t len : g_sizes) {
-    const Point e = run(pv, pu, mp, len, true, secs);
-    const Point d = run(pv, pu, mp, len, false, secs);
-    std::printf("| %-6s | %5u | %-9s | %6.2f | %7.0f | %6.2f | %7.0f |\n", packed ? "packed" : "split", len,
-                engine.c_str(), e.mpps, e.cycles, d.mpps, d.cycles);
-    std::fflush(stdout);
+  const std::string engine = e == Engine::Cpu ? "cpu" : std::string(engine_name(e)) + ">=" + std::to_string(threshold);
+  if (c.count) {
+    count_mode(pv, pu, mp, c, std::string("ring=") + (packed ? "packed" : "split") + " engine=" + engine);
+  } else {
+    for (uint32_t len : c.sizes) {
+      const Point en = run(pv, pu, mp, len, true, c);
+      const Point de = run(pv, pu, mp, len, false, c);
+      std::printf("| %-6s | %5u | %-12s | %6.2f | %7.0f (%u/%u) | %6.2f | %7.0f (%u/%u) |\n",
+                  packed ? "packed" : "split", len, engine.c_str(), en.fast.mpps, en.fast.cycles, en.near, en.n,
+                  de.fast.mpps, de.fast.cycles, de.near, de.n);
+      std::fflush(stdout);
+    }
   }
   rte_eth_dev_stop(pu);
   rte_eth_dev_close(pu);
   rte_eth_dev_stop(pv);
   rte_eth_dev_close(pv);
-  const std::string runtime = rte_eal_get_runtime_dir();
-  rte_eal_cleanup();
-  ::rmdir(runtime.c_str());
+  eal_done();
   return 0;
+}
+
+template <class T, class F>
+bool parse_list(const char* s, std::vector<T>& out, F one) {
+  out.clear();
+  std::string v = s;
+  for (size_t pos = 0; pos <= v.size();) {
+    size_t end = v.find(',', pos);
+    if (end == std::string::npos) end = v.size();
+    T x{};
+    if (!one(v.substr(pos, end - pos), x)) return false;
+    out.push_back(x);
+    pos = end + 1;
+  }
+  return !out.empty();
+}
+
+bool parse_num(const std::string& s, long lo, long hi, long& out) {
+  char* e = nullptr;
+  out = std::strtol(s.c_str(), &e, 10);
+  return !s.empty() && !*e && out >= lo && out <= hi;
+}
+
+void usage(FILE* f) {
+  std::fprintf(f, R"(usage: vnet-dma-bench [options]
+
+The backend's copy engines, frontend DPDK's net_virtio_user, one lcore.
+  --engines LIST     cpu, skeleton (dma_skeleton, copy thread on CPU 1),
+                     instant (dma_instant: copies done at submit)
+                     (default cpu,skeleton,instant)
+  --thresholds LIST  dma_threshold= values for the DMA engines (default 0)
+  --sizes LIST       frame sizes (default 64,256,512,1024,1518,9000)
+  --rings LIST       split, packed (default split,packed)
+  --secs S           time per point and direction (default 1)
+  --slices N         slices per point; the fast mode is reported (default 10)
+  --count ROUNDS     count mode: ROUNDS lockstep bursts of 32 per direction
+                     (first ring, engine, threshold and size), no clock;
+                     the backend's bursts run inside counted_enqueue /
+                     counted_dequeue (benchmarks/dma_cost.py)
+  --raw              also each DMA engine alone (copies per second)
+)");
+}
+
+int parse(int argc, char** argv, Config& c) {
+  enum { kEngines = 1, kThresholds, kSizes, kRings, kSecs, kSlices, kCount, kRaw, kHelp };
+  static const option opts[] = {{"engines", required_argument, nullptr, kEngines},
+                                {"thresholds", required_argument, nullptr, kThresholds},
+                                {"sizes", required_argument, nullptr, kSizes},
+                                {"rings", required_argument, nullptr, kRings},
+                                {"secs", required_argument, nullptr, kSecs},
+                                {"slices", required_argument, nullptr, kSlices},
+                                {"count", required_argument, nullptr, kCount},
+                                {"raw", no_argument, nullptr, kRaw},
+                                {"help", no_argument, nullptr, kHelp},
+                                {nullptr, 0, nullptr, 0}};
+  for (int o; (o = getopt_long(argc, argv, "h", opts, nullptr)) != -1;) {
+    bool ok = true;
+    long x = 0;
+    switch (o) {
+      case kEngines:
+        ok = parse_list(optarg, c.engines, [](const std::string& s, Engine& e) {
+          e = s == "cpu" ? Engine::Cpu : s == "skeleton" ? Engine::Skeleton : Engine::Instant;
+          return s == "cpu" || s == "skeleton" || s == "instant";
+        });
+        break;
+      case kThresholds:
+        ok = parse_list(optarg, c.thresholds, [](const std::string& s, long& t) { return parse_num(s, 0, 65536, t); });
+        break;
+      case kSizes:
+        ok = parse_list(optarg, c.sizes, [](const std::string& s, uint32_t& v) {
+          long t = 0;
+          if (!parse_num(s, 60, 9000, t)) return false;
+          v = static_cast<uint32_t>(t);
+          return true;
+        });
+        break;
+      case kRings:
+        ok = parse_list(optarg, c.rings, [](const std::string& s, bool& packed) {
+          packed = s == "packed";
+          return s == "packed" || s == "split";
+        });
+        break;
+      case kSecs:
+        c.secs = std::atof(optarg);
+        ok = c.secs > 0;
+        break;
+      case kSlices:
+        ok = parse_num(optarg, 1, 1000, x);
+        c.slices = static_cast<unsigned>(x);
+        break;
+      case kCount:
+        ok = parse_num(optarg, 1, 100000000, x);
+        c.count = static_cast<uint32_t>(x);
+        break;
+      case kRaw:
+        c.raw = true;
+        break;
+      case 'h':
+      case kHelp:
+        usage(stdout);
+        std::exit(0);
+      default:
+        usage(stderr);
+        return -1;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "vnet-dma-bench: bad value '%s' for --%s\n", optarg, opts[o - 1].name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+// Run f() in a child process; its exit status.
+template <class F>
+int forked(F f) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::signal(SIGPIPE, SIG_IGN);
+    ::_exit(f());
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const double secs = argc > 1 ? std::atof(argv[1]) : 1.0;
-  std::vector<long> engines = {-1};
-  if (argc > 3) {  // frame sizes, comma-separated
-    g_sizes.clear();
-    for (const char* p = argv[3]; *p;) {
-      char* e = nullptr;
-      g_sizes.push_back(static_cast<uint32_t>(std::strtoul(p, &e, 10)));
-      p = *e ? e + 1 : e;
-    }
-  }
-  const char* th = argc > 2 ? argv[2] : "0,256,1024";
-  for (const char* p = th; *p;) {
-    char* e = nullptr;
-    engines.push_back(std::strtol(p, &e, 10));
-    p = *e ? e + 1 : e;
-  }
-  if (const pid_t pid = ::fork(); pid == 0) {
-    ::_exit(raw_child(secs));
-  } else {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-  }
+  Config c;
+  if (parse(argc, argv, c) != 0) return 2;
   std::fflush(stdout);
-  std::printf("| ring   | frame | copies    | enq Mpps | enq cyc/pkt | deq Mpps | deq cyc/pkt |\n");
-  std::printf("| ---    | ---   | ---       | ---      | ---         | ---      | ---         |\n");
-  std::fflush(stdout);
-  for (bool packed : {false, true})
-    for (long t : engines) {
-      char dir[] = "/run/vnet-dmab-XXXXXX";
-      if (!::mkdtemp(dir)) return 1;
-      const pid_t pid = ::fork();
-      if (pid == 0) {
-        std::signal(SIGPIPE, SIG_IGN);
-        ::_exit(child(packed, t, secs, dir));
+  if (c.raw)
+    for (Engine e : c.engines)
+      if (e != Engine::Cpu && forked([&] { return raw_child(e, c.secs); }) != 0)
+        std::fprintf(stderr, "%s alone: child failed\n", engine_name(e));
+  if (!c.count) {
+    std::printf(
+        "| ring   | frame | copies       | enq Mpps | enq cyc/pkt (fast n/N) | deq Mpps | deq cyc/pkt (fast n/N) |\n");
+    std::printf(
+        "| ---    | ---   | ---          | ---      | ---                    | ---      | ---                    |\n");
+    std::fflush(stdout);
+  }
+  int rc = 0;
+  for (bool packed : c.rings)
+    for (Engine e : c.engines)
+      for (long t : e == Engine::Cpu ? std::vector<long>{-1} : c.thresholds) {
+        char dir[] = "/run/vnet-dmab-XXXXXX";
+        if (!::mkdtemp(dir)) return 1;
+        // Count mode stays in this process (one configuration; valgrind
+        // then writes one profile).
+        const int st = c.count ? child(packed, e, t, c, dir) : forked([&] { return child(packed, e, t, c, dir); });
+        ::unlink((std::string(dir) + "/vhost.sock").c_str());
+        ::rmdir(dir);
+        if (st != 0) {
+          std::fprintf(stderr, "%s %s threshold %ld: child failed (status %d)\n", packed ? "packed" : "split",
+                       engine_name(e), t, st);
+          rc = 1;
+        }
+        if (c.count) return rc;  // count mode: the first configuration only
       }
-      int st = 0;
-      ::waitpid(pid, &st, 0);
-      ::unlink((std::string(dir) + "/vhost.sock").c_str());
-      ::rmdir(dir);
-      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        std::fprintf(stderr, "%s threshold %ld: child failed (status %d)\n", packed ? "packed" : "split", t, st);
-    }
-  return 0;
+  return rc;
 }

@@ -20,7 +20,7 @@ message(STATUS "DPDK ${DPDK_VERSION}")
 
 set(VNET_DPDK_SDK_HEADERS
   ethdev_driver.h ethdev_vdev.h ethdev_pci.h
-  bus_pci_driver.h bus_vdev_driver.h bus_driver.h dev_driver.h)
+  bus_pci_driver.h bus_vdev_driver.h bus_driver.h dev_driver.h rte_dmadev_pmd.h)
 set(VNET_DPDK_SDK_INCLUDE "${PROJECT_SOURCE_DIR}/build/deps/dpdk-sdk/include"
     CACHE PATH "Where tools/setup.sh put DPDK's driver-SDK headers (used only if DPDK lacks them)")
 
@@ -93,3 +93,14 @@ unset(_vnet_pmd_dir)
 unset(_vnet_missing)
 unset(_vnet_missing_sdk)
 unset(_vnet_dpdk_inc)
+
+# vnet_instant_dma: dma_instant (benchmarks/instant_dma.cc), a dmadev whose
+# copies are done when submitted. The DMA cost benchmark counts with it and
+# test_vhost_dma runs the backend's DMA path over it; whichever asks first
+# defines it. Link it whole: it registers itself at start-up.
+function(vnet_add_instant_dma)
+  if(NOT TARGET vnet_instant_dma)
+    add_library(vnet_instant_dma STATIC ${PROJECT_SOURCE_DIR}/benchmarks/instant_dma.cc)
+    target_link_libraries(vnet_instant_dma PRIVATE vnet::dpdk vnet_warnings)
+  endif()
+endfunction()

@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright (c) 2026 The vnet authors
 # Runs the loopback demo briefly and checks that frames moved each way it
-# should, with no mbuf leaked (vnet-loopback exits non-zero on a leak). With
-# our backend's DMA on, also that copies went through the dmadev, as many as
-# the threshold the backend logged says should (xstats and the DMA share).
+# should, with no mbuf leaked (vnet-loopback exits non-zero on a leak). When
+# our backend's copies went through a dmadev (its CSV line says dma on;
+# --dma on always, auto with a hardware engine), also that copies went
+# through it, as many as the threshold the backend logged says should
+# (xstats and the DMA share).
 #   demo_smoke.sh <vnet-loopback> [vnet-loopback options...] [-- EAL options]
 set -euo pipefail
 bin=$1
 shift
 
 # What the demo will do: the last --dma, --dma-threshold, --size given win.
-opts=() eal=() dma=on backend=ours threshold="" size=64 xstats=0
+opts=() eal=() dma=auto backend=ours threshold="" size=64 xstats=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --) shift; eal=("$@"); break ;;
@@ -25,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ $backend == ours ]] || dma=off  # the demo ignores --dma with DPDK's net_vhost
-if [[ $dma == on ]]; then
+if [[ $dma != off ]]; then
     # Every counter of the backend, and its log line naming the threshold it
     # uses (INFO of the backend only: the demo's global level is notice).
     [[ $xstats -eq 1 ]] || opts+=(--xstats)
@@ -41,7 +43,7 @@ out=$("$bin" --duration 1 --warmup 0.5 --csv "${opts[@]}" -- "${eal[@]}" 2>"$err
 }
 line=$(grep -E '^(ours|dpdk),' <<<"$out" | tail -n1)
 echo "$line"
-IFS=, read -r _fe _be _ring _size mode _q _rs _dma _secs v2h _ h2v _ _drops share <<<"$line"
+IFS=, read -r _fe _be _ring _size mode _q _rs used_dma _secs v2h _ h2v _ _drops share <<<"$line"
 # > 0 only: how many frames a second moves is up to the machine.
 positive() { awk -v x="$1" 'BEGIN { exit !(x > 0) }'; }
 case $mode in
@@ -61,7 +63,11 @@ if [[ $xstats -eq 1 ]]; then
         positive "${v:-0}" || { echo "FAILED: --xstats printed no non-zero ${want#* } for ${want% *}" >&2; exit 1; }
     done
 fi
-[[ $dma == on ]] || exit 0
+case $dma/$used_dma in
+    on/on | auto/* | off/off) ;;
+    *) echo "FAILED: --dma $dma, but the demo's copies went dma $used_dma" >&2; exit 1 ;;
+esac
+[[ $used_dma == on ]] || exit 0
 
 # DMA: the threshold the backend started its dmadev with (and the one asked for).
 logged=$(sed -n 's/.*dmadev .* started, .* threshold \([0-9][0-9]*\) B.*/\1/p' "$err" | head -n1)

@@ -74,7 +74,7 @@ inline int64_t xstat_named(uint16_t port, const std::string& name) {
 // buffers for is copied again when buffers come); no copy below the threshold went to
 // DMA, and the frames below it (`small_bytes` of the queue's bytes) were
 // copied by the CPU; and, unless the engine's ring was full at times (a
-// fallback sends the rest of that frame to the CPU), no copy at or above it
+// fallback sends that copy to the CPU), no copy at or above it
 // stayed on the CPU (threshold 0: no CPU copy at all). Prints the counters;
 // false on a failure.
 inline bool dma_plausible(uint16_t port, const std::string& q, uint32_t threshold, uint64_t small_bytes = 0) {

@@ -5,8 +5,9 @@
 // (io-forward, txonly, rxonly); either side is ours or DPDK's. Invariants: the
 // workers only poll and count (one writer per counter, read relaxed by the
 // main thread); every mbuf is back in its pool when the ports are closed.
-#include <rte_bus_vdev.h>
 #include <dlfcn.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
 #include <getopt.h>
 #include <rte_cycles.h>
 #include <rte_dmadev.h>
@@ -32,10 +33,12 @@ namespace {
 
 enum class Mode { Fwd, Tx, Rx };  // Tx: virtio transmits; Rx: virtio receives
 enum class Role { Fwd, Gen, Sink };
+enum class Dma { Auto, On, Off };
 
 struct Options {
-  bool fe_ours = true, be_ours = true, packed = true, mrg = true, in_order = false, dma = true;
-  bool csv = false, quiet = false, xstats = false;
+  bool fe_ours = true, be_ours = true, packed = true, mrg = true, in_order = false;
+  Dma dma = Dma::Auto;
+  bool csv = false, quiet = false, xstats = false, verbose = false;
   uint32_t size = 64, queues = 1, ring = 256, inflight = 128, burst = 32;
   int64_t dma_threshold = -1;  // -1: the backend's default
   uint32_t lockstep = 0;       // > 0: no workers, this many rounds on one thread
@@ -70,8 +73,14 @@ Needs no hugepages (--no-huge); Ctrl-C stops it early, with the summary.
                          drains (default fwd)
   --duration SECONDS     how long to measure (default 10; 0 = until Ctrl-C)
   --warmup SECONDS       run this long before counting (default 1)
-  --dma on|off           our backend's copies through DPDK's dma_skeleton
-                         dmadev (default on; ignored with --backend dpdk)
+  --dma auto|on|off      our backend's copies (ignored with --backend dpdk):
+                         auto (default): through a hardware dmadev if EAL
+                         found one (name it with EAL options after --,
+                         e.g. -a <PCI address>), else by the CPU; on: through
+                         that hardware dmadev, else DPDK's software
+                         dma_skeleton (to see the asynchronous path; on this
+                         kind of machine it costs more than it saves, the
+                         demo says why); off: by the CPU
   --dma-threshold BYTES  copies of at least this size go to DMA, smaller ones
                          stay on the CPU; 0 sends all to DMA (default: the
                          backend's, 1024)
@@ -90,6 +99,8 @@ Needs no hugepages (--no-huge); Ctrl-C stops it early, with the summary.
   --quiet                no live lines
   --xstats               at the end, every non-zero extended statistic of
                          both ports (kicks, errors, per-queue counters)
+  --verbose              DPDK's start-up messages and INFO logs too (by
+                         default only warnings, and no telemetry socket)
   --help                 this text
 
 Columns: "virtio->vhost" is what the backend port received, "vhost->virtio"
@@ -151,7 +162,8 @@ int parse(int argc, char** argv, Options* o) {
     kQuiet,
     kHelp,
     kLockstep,
-    kXstats
+    kXstats,
+    kVerbose
   };
   static const option longopts[] = {{"frontend", required_argument, nullptr, kFrontend},
                                     {"backend", required_argument, nullptr, kBackend},
@@ -173,6 +185,7 @@ int parse(int argc, char** argv, Options* o) {
                                     {"help", no_argument, nullptr, kHelp},
                                     {"lockstep", required_argument, nullptr, kLockstep},
                                     {"xstats", no_argument, nullptr, kXstats},
+                                    {"verbose", no_argument, nullptr, kVerbose},
                                     {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
@@ -217,9 +230,12 @@ int parse(int argc, char** argv, Options* o) {
         (c == kDuration ? o->duration : o->warmup) = d;
         break;
       }
-      case kDma:
-        ok = on_off(v, &o->dma);
+      case kDma: {
+        bool on = false;
+        ok = !std::strcmp(v, "auto") || on_off(v, &on);
+        o->dma = !std::strcmp(v, "auto") ? Dma::Auto : on ? Dma::On : Dma::Off;
         break;
+      }
       case kDmaThr: {
         uint32_t t = 0;
         ok = parse_u32(v, 0, 65536, &t);
@@ -250,6 +266,9 @@ int parse(int argc, char** argv, Options* o) {
       case kXstats:
         o->xstats = true;
         break;
+      case kVerbose:
+        o->verbose = true;
+        break;
       case 'h':
       case kHelp:
         usage(stdout);
@@ -267,7 +286,7 @@ int parse(int argc, char** argv, Options* o) {
     std::fprintf(stderr, "vnet-loopback: --size %u needs --mrg on (frames span several receive buffers)\n", o->size);
     return -EINVAL;
   }
-  if (!o->be_ours) o->dma = false;
+  if (!o->be_ours) o->dma = Dma::Off;
   return 0;
 }
 
@@ -497,6 +516,34 @@ Rates rates(const Snapshot& a, const Snapshot& b) {
 
 const char* mode_name(Mode m) { return m == Mode::Fwd ? "fwd" : m == Mode::Tx ? "tx" : "rx"; }
 
+// The first dmadev EAL found that is a hardware engine our backend can use
+// (memory to memory, process virtual addresses): not a virtual device, as
+// DPDK's software dma_skeleton is. Its name, or empty.
+std::string hardware_dmadev() {
+  for (int16_t d = rte_dma_next_dev(0); d != -1; d = rte_dma_next_dev(static_cast<int16_t>(d + 1))) {
+    rte_dma_info info{};
+    if (rte_dma_info_get(d, &info) != 0) continue;
+    const uint64_t need = RTE_DMA_CAPA_MEM_TO_MEM | RTE_DMA_CAPA_SVA | RTE_DMA_CAPA_OPS_COPY;
+    if ((info.dev_capa & need) != need) continue;
+    bool vdev = false;
+    rte_dev_iterator it;
+    rte_device* dev;
+    RTE_DEV_FOREACH(dev, "bus=vdev", &it) vdev |= !std::strcmp(rte_dev_name(dev), info.dev_name);
+    if (!vdev) return info.dev_name;
+  }
+  return {};
+}
+
+// Does an EAL option given after -- name PCI devices (then the PCI bus is
+// scanned: a hardware dmadev may be there)?
+bool names_pci(const std::vector<std::string>& eal) {
+  for (const std::string& a : eal)
+    if (a == "-a" || a == "-b" || a.rfind("--allow", 0) == 0 || a.rfind("--block", 0) == 0 ||
+        (a.size() > 2 && (a.rfind("-a", 0) == 0 || a.rfind("-b", 0) == 0) && a[2] != '-'))
+      return true;
+  return false;
+}
+
 std::string private_dir() {
   for (const char* base : {"/run", "/var/tmp", "/tmp"}) {
     std::string t = std::string(base) + "/vnet-loopback-XXXXXX";
@@ -518,12 +565,13 @@ int run(const Options& o, const char* argv0) {
                                   "--no-huge",
                                   "-m",
                                   "1024",
-                                  "--no-pci",
                                   "--lcores",
                                   lcores,
-                                  "--file-prefix=vnet-loopback-" + std::to_string(::getpid()),
-                                  "--log-level=notice"};
-  if (o.dma) eal.insert(eal.end(), {"--vdev", "dma_skeleton0"});
+                                  "--file-prefix=vnet-loopback-" + std::to_string(::getpid())};
+  if (!names_pci(o.eal_extra)) eal.emplace_back("--no-pci");
+  // Quiet by default: no telemetry socket (and none of its start-up
+  // notices), warnings and errors only. EAL options after -- still win.
+  if (!o.verbose) eal.insert(eal.end(), {"--no-telemetry", "--log-level=warning"});
   eal.insert(eal.end(), o.eal_extra.begin(), o.eal_extra.end());
   std::vector<char*> eargv;
   for (auto& a : eal) eargv.push_back(a.data());
@@ -532,15 +580,31 @@ int run(const Options& o, const char* argv0) {
     return 1;
   }
   int rc = 1;
+  // Which dmadev the backend's copies go through, if any: a hardware engine
+  // when EAL found one (auto, on), else DPDK's software one (on only).
+  std::string dmadev;
+  bool soft_dma = false;
+  if (o.dma != Dma::Off) dmadev = hardware_dmadev();
+  if (o.dma == Dma::On && dmadev.empty()) {
+    // (EAL options after -- may have made it already.)
+    if (rte_dma_get_dev_id_by_name("dma_skeleton0") < 0 && rte_vdev_init("dma_skeleton0", nullptr) != 0) {
+      std::fprintf(stderr, "vnet-loopback: --dma on: no hardware dmadev, and dma_skeleton0 did not probe\n");
+      rte_eal_cleanup();
+      return 1;
+    }
+    dmadev = "dma_skeleton0";
+    soft_dma = true;
+  }
+  const bool use_dma = !dmadev.empty();
   const std::string qs = std::to_string(o.queues);
   const char* be_name = o.be_ours ? "net_vnet_vhost0" : "net_vhost0";
   const char* fe_name = o.fe_ours ? "net_vnet_user0" : "net_virtio_user0";
   std::string be_args = "iface=" + sock + ",queues=" + qs;
-  if (o.dma) {
+  if (use_dma) {
     std::string map;
     for (uint32_t q = 0; q < o.queues; ++q)
-      map += (q ? ";" : "") + std::string("txq") + std::to_string(q) + "@dma_skeleton0-0;rxq" + std::to_string(q) +
-             "@dma_skeleton0-0";
+      map += (q ? ";" : "") + std::string("txq") + std::to_string(q) + "@" + dmadev + "-0;rxq" + std::to_string(q) +
+             "@" + dmadev + "-0";
     be_args += ",dmas=[" + map + "]";
     if (o.dma_threshold >= 0) be_args += ",dma_threshold=" + std::to_string(o.dma_threshold);
   }
@@ -602,14 +666,28 @@ int run(const Options& o, const char* argv0) {
   sides[1].role = o.mode == Mode::Tx ? Role::Sink : o.mode == Mode::Rx ? Role::Gen : Role::Fwd;
   if (o.mode == Mode::Fwd) sides[0].seed = o.inflight;
 
-  if (!o.csv)
+  if (!o.csv) {
+    std::string copies;
+    if (!o.be_ours)
+      copies = "";
+    else if (!use_dma)
+      copies = o.dma == Dma::Auto ? ", CPU copies (no hardware dmadev)" : ", CPU copies";
+    else
+      copies = ", DMA copies via " + dmadev +
+               (o.dma_threshold < 0 ? std::string(" (default threshold)")
+                                    : " from " + std::to_string(o.dma_threshold) + " B");
     std::printf("vnet-loopback: %s %s <-> %s %s, %s ring of %u, %u B frames, %u queue pair(s), mode %s%s\n",
                 o.fe_ours ? "ours" : "DPDK", fe_name, o.be_ours ? "ours" : "DPDK", be_name,
-                o.packed ? "packed" : "split", o.ring, o.size, o.queues, mode_name(o.mode),
-                !o.dma ? ", CPU copies"
-                : o.dma_threshold < 0
-                    ? ", DMA copies via dma_skeleton0 (default threshold)"
-                    : (", DMA copies via dma_skeleton0 from " + std::to_string(o.dma_threshold) + " B").c_str());
+                o.packed ? "packed" : "split", o.ring, o.size, o.queues, mode_name(o.mode), copies.c_str());
+    if (soft_dma)
+      std::printf(
+          "note: dma_skeleton0 is DPDK's software dmadev. Its own thread polls for copies and makes them,\n"
+          "      sharing this machine's %ld CPU(s) with the two forwarding cores even when no copy reaches the\n"
+          "      threshold, and every copy costs the backend core a trip through its rings. Here that is slower\n"
+          "      than --dma off. A hardware engine makes the copies off the cores; what the backend spends to\n"
+          "      hand one over is measured by benchmarks/dma_cost.py (README, DMA section).\n",
+          ::sysconf(_SC_NPROCESSORS_ONLN));
+  }
   if (o.lockstep) {
     uint64_t sent = 0, received = 0;
     for (uint32_t i = 0; i < o.lockstep; ++i) lockstep_round(sides, &sent, &received);
@@ -654,7 +732,8 @@ int run(const Options& o, const char* argv0) {
       }
       if (measuring && t > last.tsc && (t - last.tsc >= hz || t >= t_end)) {
         now = snap(fe, be, sides);
-        const Rates r = rates(last, now);
+        Rates r = rates(last, now);
+        r.have_dma &= use_dma;  // the backend counts DMA bytes (0) with CPU copies too
         if (!o.quiet && !o.csv) {
           char dma[16] = "-";
           if (r.have_dma) std::snprintf(dma, sizeof dma, "%.0f%%", r.dma_share);
@@ -672,7 +751,8 @@ int run(const Options& o, const char* argv0) {
   rte_eal_mp_wait_lcore();
   if (measuring) {
     now = snap(fe, be, sides);
-    const Rates r = rates(start, now);
+    Rates r = rates(start, now);
+    r.have_dma &= use_dma;
     char dma[16] = "-";
     if (r.have_dma) std::snprintf(dma, sizeof dma, "%.1f%%", r.dma_share);
     if (o.csv) {
@@ -681,7 +761,7 @@ int run(const Options& o, const char* argv0) {
                    "drops,dma_share\n");
       std::printf("%s,%s,%s,%u,%s,%u,%u,%s,%.3f,%.4f,%.4f,%.4f,%.4f,%lu,%s\n", o.fe_ours ? "ours" : "dpdk",
                   o.be_ours ? "ours" : "dpdk", o.packed ? "packed" : "split", o.size, mode_name(o.mode), o.queues,
-                  o.ring, o.dma ? "on" : "off", r.secs, r.v2h_mpps, r.v2h_gbps, r.h2v_mpps, r.h2v_gbps, r.drops,
+                  o.ring, use_dma ? "on" : "off", r.secs, r.v2h_mpps, r.v2h_gbps, r.h2v_mpps, r.h2v_gbps, r.drops,
                   r.have_dma ? dma : "");
     } else {
       std::printf("\nsummary over %.1f s (after %.1f s warm-up)\n", r.secs, o.warmup);

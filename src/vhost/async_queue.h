@@ -13,95 +13,106 @@
 
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstdint>
 
+#include "common/mbuf_free.h"
 #include "vhost/copy_engine.h"
 #include "vhost/sink.h"
 #include "vhost/vring.h"
 
 namespace vnet::vhost {
 
-// Per-ring in-flight state (allocated only for rings bound to a channel).
-// Records between pub and tail wait for copies; between head and pub they
-// are published and (dequeue) wait to be delivered.
+// Per-ring in-flight state (allocated only for rings bound to a channel):
+// one record per packet, as parallel arrays written once, when the packet
+// is complete (commit). Records between pub and tail wait for copies;
+// between head and pub they are published and (dequeue) wait to be
+// delivered. Used entries wait in their own FIFO, uhead..utail. Most
+// records own an mbuf and are not lost; the others ("odd": a chain given
+// back, copies of a frame given up, a lost frame) are counted in `odd`, so
+// that publishing a run of plain ones touches no record but its end.
 struct AsyncQueue {
   static constexpr uint16_t kPkts = 512;
   static constexpr uint16_t kUsed = 1024;
   DmaChan* ch = nullptr;
   uint32_t threshold = 0;
+  uint32_t mark = 0;  // the channel's op count when this ring's last record was committed
   uint16_t head = 0, pub = 0, tail = 0;
   uint16_t uhead = 0, utail = 0;
-  Pending pk[kPkts];
+  uint16_t odd = 0;      // records in pub..tail without an mbuf or lost
+  rte_mbuf* mt[kPkts];   // the record's mbuf, or none
+  uint32_t end[kPkts];   // DmaChan::sub after its last copy: done once DmaChan::done reaches it
+  uint16_t uend[kPkts];  // utail after its used entries
+  uint8_t fl[kPkts];     // kLost, kAbandoned, kOwnOps, kCounted
   UsedRec ur[kUsed];
 
-  Pending& at(uint16_t i) { return pk[i & (kPkts - 1)]; }
+  static uint16_t ix(uint16_t i) { return i & (kPkts - 1); }
   UsedRec& used_at(uint16_t i) { return ur[i & (kUsed - 1)]; }
   uint16_t in_flight() const { return static_cast<uint16_t>(tail - pub); }
   uint16_t held() const { return static_cast<uint16_t>(tail - head); }
-  // Room for one more packet owning up to `nused` used entries.
-  bool room(uint16_t nused) const { return held() < kPkts && static_cast<uint16_t>(utail - uhead) + nused <= kUsed; }
-  Pending& open() {
-    Pending& p = at(tail);
-    p = Pending{nullptr, 0, 0, 0, 0, 0};
-    return p;
+  // Room for `ahead` more packets owning up to `nused` used entries, the
+  // last of them, and one each the others.
+  bool room(uint16_t nused, uint16_t ahead) const {
+    return held() + ahead <= kPkts && static_cast<uint16_t>(utail - uhead) + nused + ahead <= kUsed;
   }
+  // Append a record for mbuf `m` (or none) and the used entries staged up
+  // to utail, owning the channel's ops since the last one.
+  [[gnu::always_inline]] void commit(rte_mbuf* m, uint8_t bits) {
+    const uint32_t e = ch->sub;
+    const uint16_t i = ix(tail++);
+    mt[i] = m;
+    fl[i] = static_cast<uint8_t>(bits | (e != mark ? kOwnOps : 0));
+    end[i] = e;
+    uend[i] = utail;
+    mark = e;
+  }
+  // Where record i's used entries start.
+  uint16_t ubegin(uint16_t i) const { return i == pub ? uhead : uend[ix(static_cast<uint16_t>(i - 1))]; }
 };
 
-// Commit the record at q.tail with the `nused` used records staged at q.utail.
-inline void commit(AsyncQueue& q, Pending& p, uint16_t nused) {
-  p.nused = nused;
-  q.utail = static_cast<uint16_t>(q.utail + nused);
-  ++q.tail;
-}
-
-// The end of a record whose copies are done: count what it lost, free or
-// keep its mbuf. Enqueue records free their source mbuf; dequeue records
-// keep theirs for deliver() unless it is lost.
-template <bool Deq>
-void retire(Vring& v, Pending& p) {
-  const bool bad = p.err || p.zero;
-  // A record without used entries held copies of a frame given back; a
-  // zero record's frame was dropped (and counted) when it was staged.
-  if (p.err && p.nused && !p.zero) {
-    ++v.cs.dma_errors;
-    ++v.st.dropped;
-  }
-  if (Deq && p.m && p.err == kAbandoned) {
-    // The mbuf is the destination of a copy the stopped engine may still
-    // make: it never goes back to the pool, where the next user would see
-    // the late bytes land.
-    ++v.cs.dma_abandoned;
-    p.m = nullptr;
-  }
-  if (p.m && (!Deq || p.err)) {
-    if (!Deq && !bad) {
-      ++v.st.packets;
-      v.st.bytes += p.m->pkt_len;
-    }
-    rte_pktmbuf_free(p.m);
-    p.m = nullptr;
-  }
-}
-
-// Push the used entries of every record whose copies are done, oldest
-// first, stopping at the first one still waiting.
+// Publish every record whose copies are done, oldest first, stopping at the
+// first one still waiting: push their used entries, free the mbufs enqueue
+// records release, and those of lost dequeue records (kept out of the pool
+// when abandoned to a stopped engine). Enqueue frames were counted as sent
+// when staged (kCounted; a lost one was taken back).
 template <class Dev, bool Deq>
 void publish_done(Vring& v, Dev& dev) {
   AsyncQueue& q = *v.aq;
-  while (q.pub != q.tail) {
-    Pending& p = q.at(q.pub);
-    if (p.copies) break;
-    const bool bad = p.err || p.zero;
-    for (uint16_t i = 0; i < p.nused; ++i) {
-      const UsedRec& r = q.used_at(q.uhead++);
-      // The DMA completion was read before this: the copied bytes are in
-      // guest memory before the used entry that hands them over.
-      dev.push_used(r.head, r.ndesc, bad ? 0 : r.len);
-    }
-    retire<Deq>(v, p);
-    ++q.pub;
+  const DmaChan& ch = *q.ch;
+  uint16_t k = q.pub;
+  while (k != q.tail && ch.reached(q.end[AsyncQueue::ix(k)])) ++k;
+  if (k == q.pub) return;
+  // The DMA completions were read before this: the copied bytes are in
+  // guest memory before the used entries that hand them over.
+  const uint16_t ue = q.uend[AsyncQueue::ix(static_cast<uint16_t>(k - 1))];
+  for (uint16_t u = q.uhead; u != ue; ++u) {
+    const UsedRec& r = q.used_at(u);
+    dev.push_used(r.head, r.ndesc, r.len);
   }
-  if constexpr (!Deq) q.head = q.pub;
+  q.uhead = ue;
+  if (q.odd == 0) [[likely]] {
+    if constexpr (!Deq) {  // every record's mbuf goes back, in at most two runs
+      const uint16_t a = AsyncQueue::ix(q.pub), n = static_cast<uint16_t>(k - q.pub);
+      const uint16_t first = std::min<uint16_t>(n, static_cast<uint16_t>(AsyncQueue::kPkts - a));
+      free_mbufs(q.mt + a, first);
+      if (n > first) free_mbufs(q.mt, static_cast<uint16_t>(n - first));
+    }
+  } else {
+    for (uint16_t i = q.pub; i != k; ++i) {
+      const uint16_t x = AsyncQueue::ix(i);
+      rte_mbuf*& m = q.mt[x];
+      const bool lost = q.fl[x] & kLost;
+      q.odd = static_cast<uint16_t>(q.odd - (lost || !m));
+      if (!m || (Deq && !lost)) continue;
+      if (Deq && (q.fl[x] & kAbandoned))
+        ++v.cs.dma_abandoned;  // a stopped engine may still write it: never back to the pool
+      else
+        free_mbufs(&m, 1);
+      m = nullptr;
+    }
+  }
+  q.pub = k;
+  if constexpr (!Deq) q.head = k;
 }
 
 // Dequeue: hand completed frames to the application, in order.
@@ -110,11 +121,10 @@ inline uint16_t deliver(Vring& v, rte_mbuf** pkts, uint16_t n) {
   uint16_t got = 0;
   uint64_t bytes = 0;
   while (got < n && q.head != q.pub) {
-    Pending& p = q.at(q.head++);
-    if (!p.m) continue;  // dropped chain or failed copy
-    bytes += p.m->pkt_len;
-    pkts[got++] = p.m;
-    p.m = nullptr;
+    rte_mbuf* m = q.mt[AsyncQueue::ix(q.head++)];
+    if (!m) continue;  // a chain given back, a failed copy
+    bytes += m->pkt_len;
+    pkts[got++] = m;
   }
   v.st.packets += got;
   v.st.bytes += bytes;
@@ -142,7 +152,7 @@ inline void drive_channel(DmaChan& ch, const Vring* self) {
     Vring& r = *ch.rings[i];
     if (&r == self) continue;
     AsyncQueue& q = *r.aq;
-    if (q.pub == q.tail || q.at(q.pub).copies != 0) continue;
+    if (q.pub == q.tail || !ch.reached(q.end[AsyncQueue::ix(q.pub)])) continue;
     if (!enter(r)) continue;
     if (r.publish) r.publish(r);
     leave(r);
@@ -150,55 +160,63 @@ inline void drive_channel(DmaChan& ch, const Vring* self) {
 }
 
 // The asynchronous completion sink (contract: sink.h) of a ring with a
-// DMA channel: every packet gets a record; its used entries wait in the
-// queue until its copies completed.
+// DMA channel: every packet gets a record when it is complete; its used
+// entries wait in the queue until its copies completed. Records are
+// written whole at complete(), so the loops may pop ahead as they do for
+// the CPU sink; room() keeps space for the chains popped ahead.
 template <class Dev, class Api, bool Deq>
 struct AsyncSink {
-  static constexpr uint16_t kEnqueueAhead = 1;
-  static constexpr uint16_t kDequeueAhead = 1;
+  static constexpr uint16_t kEnqueueAhead = 8;
+  static constexpr uint16_t kDequeueAhead = 4;
   Dev& dev;
   Vring& v;
   AsyncQueue& q;
   DmaCopy<Api> eng;
 
-  bool room(uint16_t nused) const { return q.room(nused); }
-  Pending* open() { return &q.open(); }
-  void copy(void* dst, const void* src, uint32_t len, Pending* p) { eng.copy(dst, src, len, p); }
+  bool room(uint16_t nused) const { return q.room(nused, Deq ? kDequeueAhead : kEnqueueAhead); }
+  Pending* open() { return nullptr; }
+  [[gnu::always_inline]] void copy(void* dst, const void* src, uint32_t len, Pending* p) { eng.copy(dst, src, len, p); }
   void give_back(uint16_t head, uint16_t ndesc) {
-    Pending& p = q.open();
-    p.zero = 1;
-    q.used_at(q.utail) = UsedRec{head, ndesc, 0};
-    commit(q, p, 1);
+    q.used_at(q.utail++) = UsedRec{head, ndesc, 0};
+    q.commit(nullptr, kLost);
+    ++q.odd;
   }
-  // The packet's record (open, no copy under it yet) is the one give_back()
-  // takes: the packet moves up one.
-  bool give_back_first(const ring::Chain& c, Pending*& p, uint16_t nused) {
+  // Nothing was copied for the packet yet: the chain simply goes back first.
+  bool give_back_first(const ring::Chain& c, Pending*&, uint16_t nused) {
     give_back(c.head, c.ndesc);
-    if (!q.room(nused)) return false;
-    p = &q.open();
-    return true;
+    return q.room(nused, 1);
   }
-  Put complete(Pending* p, const UsedRec* u, uint16_t n, rte_mbuf* m, bool zero) {
+  [[gnu::always_inline]] Put complete(Pending*, const UsedRec* u, uint16_t n, rte_mbuf* m, bool zero) {
     for (uint16_t i = 0; i < n; ++i) q.used_at(static_cast<uint16_t>(q.utail + i)) = u[i];
-    p->m = m;
-    if (zero) {
-      p->zero = 1;
+    q.utail = static_cast<uint16_t>(q.utail + n);
+    if (zero) [[unlikely]] {
+      for (uint16_t i = 1; i <= n; ++i) q.used_at(static_cast<uint16_t>(q.utail - i)).len = 0;
       ++v.st.dropped;
+      ++q.odd;
+      q.commit(m, kLost);
+      return Put::Held;
     }
-    commit(q, *p, n);
+    if constexpr (!Deq) {  // sent, unless a copy fails (fail_ops takes it back)
+      ++v.st.packets;
+      v.st.bytes += m->pkt_len;
+    }
+    q.commit(m, Deq ? 0 : kCounted);
     return Put::Held;
   }
   // Buffers popped but given back: copies already submitted into them must
   // finish before anything else is written there.
-  void abandon(Pending* p) {
-    if (!p->copies) return;
-    commit(q, *p, 0);  // a record without used entries: it only waits
-    q.ch->fence_next = true;
+  void abandon(Pending*) {
+    if (q.ch->sub == q.mark) return;
+    q.commit(nullptr, 0);  // a record without used entries: it only waits
+    ++q.odd;
+    q.ch->fence = RTE_DMA_OP_FLAG_FENCE;
   }
   static uint16_t sent(uint16_t) { return 0; }
+  // A burst asks the device once (end): what completed since the last
+  // burst is published after this one's copies were submitted, in the same
+  // burst (dequeue delivers it then too).
   void begin() {
-    eng.poll();
-    publish_done<Dev, Deq>(v, dev);
+    q.mark = q.ch->sub;  // ops from here on are this burst's
   }
   void end() {
     eng.submit();

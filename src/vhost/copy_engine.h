@@ -2,14 +2,14 @@
 // Copyright (c) 2026 The vnet authors
 // Copy engines of the backend's data path, one compile-time interface:
 // CpuCopy copies at once; DmaCopy<Api> hands copies at or above a threshold
-// to an rte_dmadev virtual channel and tracks them per packet. Invariants:
-// a channel (DmaChan), and every ring bound to it, is used only by whoever
-// holds its `lock` (a burst of one of those rings, which may also publish
-// the others' completions, or the control thread draining); every DMA op carries a
-// tag naming the packet record it belongs to; a record's `copies` reaches 0
-// only when all its DMA ops completed (or the channel was declared dead).
-// Memory: a channel's tag array is one NUMA-local DPDK block allocated at
-// probe (nothing throws; failure is -ENOMEM); the engines never allocate.
+// to an rte_dmadev virtual channel. Invariants: a channel (DmaChan), and
+// every ring bound to it, is used only by whoever holds its `lock` (a burst
+// of one of those rings, which may also publish the others' completions, or
+// the control thread draining); a packet's DMA ops are consecutive on its
+// channel (one burst builds it whole), so a packet's record (AsyncQueue)
+// need only know the channel's op count after its last one: it is done when
+// the completed count reaches that (or the channel was declared dead). Memory:
+// channels live in the port; the engines never allocate.
 #pragma once
 
 #include <rte_cycles.h>
@@ -53,47 +53,44 @@ struct CopyStats {
   uint64_t cpu_bytes = 0;
   uint64_t dma_copies = 0;
   uint64_t dma_bytes = 0;
-  uint64_t dma_fallbacks = 0;  // packets copied (partly) by CPU because the DMA ring was full
+  uint64_t dma_fallbacks = 0;  // copies done by the CPU because the DMA ring was full
   uint64_t dma_errors = 0;     // packets dropped because a DMA copy reported an error
   uint64_t inflight_hwm = 0;   // most packets in flight at the end of a burst
   uint64_t dma_abandoned = 0;  // mbufs kept out of the pool: a stopped engine may still copy into them
 };
 
-inline constexpr uint8_t kAbandoned = 2;  // Pending::err: the copy may still land after the engine stopped
+// The loops' handle on a packet being built (sink.h: open()). No sink
+// keeps one: an async packet's record is written whole when it is complete.
+struct Pending;
 
-// One packet whose copies may still be running.
-struct Pending {
-  rte_mbuf* m;       // enqueue: the source, freed at publish; dequeue: the frame to deliver
-  uint16_t copies;   // DMA copies not yet completed (guarded by the channel lock)
-  uint16_t nused;    // used entries it owns, next in the used-record FIFO
-  uint8_t err;       // a DMA copy of it failed (kAbandoned: still running when the engine was stopped)
-  uint8_t zero;      // return its buffers with length 0 (already counted as dropped)
-  uint8_t cpu_only;  // the DMA ring was full: its remaining copies go to the CPU
-};
-
-// One rte_dmadev virtual channel, shared by the rings that name it.
+// One rte_dmadev virtual channel, shared by the rings that name it. Ops are
+// counted, not tagged: a dmadev completes them in the order they were
+// enqueued, so a record whose copies were the channel's ops before `end` is
+// done once `done` reaches `end` (32-bit counters: a record waits in its
+// ring at most until the next burst of a ring on the channel, never for
+// 2^31 ops).
 struct DmaChan {
   int16_t dev = -1;
   uint16_t vchan = 0;
-  uint16_t mask = 0;         // nb_desc - 1 (nb_desc is a power of two)
-  uint16_t next_done = 0;    // ring index of the oldest op not yet completed
-  uint16_t next_sub = 0;     // ring index the next op will get
-  uint16_t unsubmitted = 0;  // ops enqueued since the last rte_dma_submit
-  bool dead = false;         // stopped after a drain timed out: all copies go to the CPU
-  bool fence_next = false;   // the next op must not overtake the earlier ones
+  uint32_t sub = 0;    // ops the device accepted
+  uint32_t rung = 0;   // of those, ops rte_dma_submit was called for
+  uint32_t done = 0;   // ops the device reported complete
+  uint64_t fence = 0;  // RTE_DMA_OP_FLAG_FENCE: the next op must not overtake the earlier ones
+  bool dead = false;   // stopped after a drain timed out: all copies go to the CPU
   std::atomic<uint8_t> lock{0};
-  Pending** tag = nullptr;  // nb_desc entries: the record each op belongs to
-  Vring* rings[32] = {};    // the rings bound to this channel
+  Vring* rings[32] = {};  // the rings bound to this channel
   uint8_t nrings = 0;
 
   bool try_lock() noexcept {
-    // acquire: the previous holder's record and tag updates are visible.
+    // acquire: the previous holder's record and counter updates are visible.
     return lock.load(std::memory_order_relaxed) == 0 && lock.exchange(1, std::memory_order_acquire) == 0;
   }
   void unlock() noexcept {
-    // release: our record and tag updates are visible to the next holder.
+    // release: our record and counter updates are visible to the next holder.
     lock.store(0, std::memory_order_release);
   }
+  // Have all ops before `end` completed?
+  bool reached(uint32_t end) const { return static_cast<int32_t>(done - end) >= 0; }
 };
 
 // The dmadev calls the DMA engine makes; tests substitute a fake.
@@ -113,31 +110,43 @@ struct RteDmaApi {
   static void stop(int16_t dev) { rte_dma_stop(dev); }
 };
 
-// Collect completions of a channel into the records they belong to.
-// The caller holds the channel lock.
+// A packet record's flags (AsyncQueue::fl).
+inline constexpr uint8_t kLost = 1;       // its buffers go back with length 0; the frame is dropped (counted)
+inline constexpr uint8_t kAbandoned = 2;  // a copy may still land after the engine stopped
+inline constexpr uint8_t kOwnOps = 4;     // some of its copies went to the channel
+inline constexpr uint8_t kCounted = 8;    // enqueue: counted as sent when staged
+
+// Mark lost the record that owns the channel's op `seq` (a copy failed), or
+// with `all_after` (`kAbandoned`) every record with copies at or after it,
+// on any ring of the channel (vring.cc). Rare paths: an error status, a
+// dead engine.
+void fail_ops(DmaChan& ch, uint32_t seq, uint8_t why, bool all_after);
+// A dead channel's rings copy everything on the CPU from now on (their
+// thresholds become UINT32_MAX).
+void kill_thresholds(DmaChan& ch);
+
+// Collect completions of a channel: one rte_dma_completed call per burst
+// of up to kBatch, the counter moves, no record is touched. The caller
+// holds the channel lock.
 template <class Api>
 void dma_poll(DmaChan& ch) {
   constexpr uint16_t kBatch = 64;
-  if (ch.next_done == ch.next_sub) return;  // nothing outstanding: leave the device alone
+  if (ch.done == ch.sub) return;  // nothing outstanding: leave the device alone
   for (;;) {
     uint16_t last = 0;
     bool err = false;
     uint16_t n = Api::completed(ch.dev, ch.vchan, kBatch, &last, &err);
-    for (uint16_t k = 0; k < n; ++k) --ch.tag[(ch.next_done + k) & ch.mask]->copies;
-    ch.next_done = static_cast<uint16_t>(ch.next_done + n);
-    if (err) {
-      // The op at next_done failed: take statuses one by one from it on.
+    ch.done += n;
+    if (err) [[unlikely]] {
+      // The op at `done` failed: take statuses one by one from it on.
       rte_dma_status_code st[kBatch];
       const uint16_t m = Api::completed_status(ch.dev, ch.vchan, kBatch, &last, st);
-      for (uint16_t k = 0; k < m; ++k) {
-        Pending* p = ch.tag[(ch.next_done + k) & ch.mask];
-        --p->copies;
-        if (st[k] != RTE_DMA_STATUS_SUCCESSFUL) p->err = 1;
-      }
-      ch.next_done = static_cast<uint16_t>(ch.next_done + m);
+      for (uint16_t k = 0; k < m; ++k)
+        if (st[k] != RTE_DMA_STATUS_SUCCESSFUL) fail_ops(ch, ch.done + k, kLost, false);
+      ch.done += m;
       n = static_cast<uint16_t>(n + m);
     }
-    if (n < kBatch) return;
+    if (n < kBatch || ch.done == ch.sub) return;
   }
 }
 
@@ -146,14 +155,10 @@ void dma_poll(DmaChan& ch) {
 template <class Api>
 void dma_kill(DmaChan& ch) {
   Api::stop(ch.dev);
-  for (uint16_t i = ch.next_done; i != ch.next_sub; ++i) {
-    Pending* p = ch.tag[i & ch.mask];
-    --p->copies;
-    p->err = kAbandoned;
-  }
-  ch.next_done = ch.next_sub;
-  ch.unsubmitted = 0;
+  if (ch.done != ch.sub) fail_ops(ch, ch.done, kAbandoned, true);
+  ch.done = ch.rung = ch.sub;
   ch.dead = true;
+  kill_thresholds(ch);
 }
 
 // Synchronous engine: every copy done now by the CPU.
@@ -168,40 +173,37 @@ struct CpuCopy {
 };
 
 // Asynchronous engine over one channel: copies >= threshold go to the
-// device (a full ring sends the rest of that packet to the CPU).
+// device; one the device refuses (ring full) is done by the CPU. Nothing
+// per copy but the op itself and the channel's counter: which packet a
+// copy belongs to follows from the counter (AsyncQueue::end).
 template <class Api = RteDmaApi>
 struct DmaCopy {
   static constexpr bool kAsync = true;
   using DmaApi = Api;
   CopyStats& st;
   DmaChan& ch;
-  uint32_t threshold;
+  uint32_t threshold;  // UINT32_MAX on a dead channel
 
-  void copy(void* dst, const void* src, uint32_t len, Pending* p) {
-    if (len >= threshold && !p->cpu_only && !ch.dead) {
-      const uint64_t fl = ch.fence_next ? RTE_DMA_OP_FLAG_FENCE : 0;
-      const int idx = Api::copy(ch.dev, ch.vchan, src, dst, len, fl);
-      if (idx >= 0) {
-        ch.fence_next = false;
-        ch.tag[idx & ch.mask] = p;
-        ch.next_sub = static_cast<uint16_t>(idx + 1);
-        ++ch.unsubmitted;
-        ++p->copies;
+  [[gnu::always_inline]] void copy(void* dst, const void* src, uint32_t len, Pending*) {
+    if (len >= threshold) {
+      if (Api::copy(ch.dev, ch.vchan, src, dst, len, ch.fence) >= 0) [[likely]] {
+        ch.fence = 0;
+        ++ch.sub;
         ++st.dma_copies;
         st.dma_bytes += len;
         return;
       }
-      p->cpu_only = 1;  // -ENOSPC: this packet finishes on the CPU
-      ++st.dma_fallbacks;
+      ++st.dma_fallbacks;  // -ENOSPC: this one on the CPU
     }
     cpu_copy(dst, src, len);
     ++st.cpu_copies;
     st.cpu_bytes += len;
   }
+  // One doorbell for the burst's ops.
   void submit() {
-    if (ch.unsubmitted == 0) return;
+    if (ch.rung == ch.sub) return;
     Api::submit(ch.dev, ch.vchan);
-    ch.unsubmitted = 0;
+    ch.rung = ch.sub;
   }
   void poll() { dma_poll<Api>(ch); }
 };

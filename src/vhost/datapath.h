@@ -63,10 +63,10 @@ template <class Sink>
 using DevOf = std::remove_reference_t<decltype(std::declval<Sink&>().dev)>;
 
 // Groups start with four chains popped at once (pop4) where the ring has
-// it (packed) and the sink takes whole groups (the CPU sink: its room never
-// runs out, it records nothing per packet).
+// it (packed); the sink's room() is asked first (the CPU sink's never runs
+// out; the async one keeps room for a whole group).
 template <class Sink>
-inline constexpr bool kPop4 = std::is_same_v<Sink, CpuSink<DevOf<Sink>>>&& requires(DevOf<Sink>& d, ring::Chain* c) {
+inline constexpr bool kPop4 = requires(DevOf<Sink>& d, ring::Chain* c) {
   { d.pop4(c) } -> std::same_as<bool>;
 };
 
@@ -217,7 +217,7 @@ uint16_t dequeue_chains(Vring& v, rte_mbuf** out, uint16_t n, uint64_t& bytes) {
     uint16_t batch = 0;  // v.chain[0, batch) came from one pop4() that started at `first`
     ring::Cursor first{};
     if constexpr (kPop4<Sink> && K == 4) {
-      if (n - taken >= K) {
+      if (n - taken >= K && s.room(1)) {
         first = dev.save();
         if (dev.pop4(v.chain)) batch = 4;
       }
@@ -585,7 +585,7 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
     bool last_slow = false;
     while (k < K && i + k < n) {
       if constexpr (kPop4<Sink>) {
-        if (k + 4 <= K && n - i - k >= 4) {
+        if (k + 4 <= K && n - i - k >= 4 && s.room(kMaxBufsPerFrame + 1)) {
           const uint16_t got = pop4_fitting(v, s, k, pkts + i + k, hdr, at, pr, last_slow);
           k = static_cast<uint16_t>(k + got);
           if (last_slow) break;
@@ -616,7 +616,7 @@ uint16_t enqueue_mrg(Vring& v, Sink s, rte_mbuf** pkts, uint16_t n, Out& out) {
     for (uint16_t j = 0; j < k; ++j, ++i) {
       rte_mbuf* m = pkts[i];
       const uint32_t need = hdr + m->pkt_len;
-      Pending* p = s.open();  // a recording sink takes one chain at a time: nothing ran since its pop
+      Pending* p = s.open();
       const Put r = j + 1 == k && last_slow ? put_mrg_slow(v, s, v.chain[j], m, hdr, p, at[j], pr[j])
                                             : put_one_piece(s, v.chain[j], m, hdr, p, need);
       if (r == Put::NoRoom) return i;  // only the last of a group can run short

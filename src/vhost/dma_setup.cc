@@ -6,7 +6,6 @@
 #include "vhost/dma_setup.h"
 
 #include <rte_dmadev.h>
-#include <rte_malloc.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -122,7 +121,7 @@ int check_dmadev(const char* name, int16_t dev, rte_dma_info& info) {
 }
 
 // Configure and start dmadev `dev` with the vchans `specs` name on it, and
-// add a channel (with its tag array, on the port's NUMA node) for each.
+// add a channel for each.
 int start_dmadev(const char* name, BackendPort* p, const std::vector<DmaSpec>& specs, int16_t dev, uint32_t threshold) {
   rte_dma_info info{};
   if (int rc = check_dmadev(name, dev, info); rc != 0) return rc;
@@ -160,12 +159,6 @@ int start_dmadev(const char* name, BackendPort* p, const std::vector<DmaSpec>& s
     DmaChan& ch = p->chans[p->nchans++];
     ch.dev = dev;
     ch.vchan = vc;
-    ch.mask = static_cast<uint16_t>(nb - 1);
-    ch.tag = static_cast<Pending**>(rte_zmalloc_socket("vnet_vhost_dma_tags", sizeof(Pending*) * nb, 0, p->socket));
-    if (!ch.tag) {
-      VNET_VHOST_LOG(ERR, "%s: no memory for the tags of dmadev %s vchan %u", name, info.dev_name, vc);
-      return -ENOMEM;
-    }
   }
   VNET_VHOST_LOG(INFO, "%s: dmadev %s started, %u vchan(s) of %u descriptors, threshold %u B", name, info.dev_name, nvc,
                  nb, threshold);
@@ -203,7 +196,6 @@ void release_dma(BackendPort* p) {
     std::lock_guard<std::mutex> g(g_dma_mu);
     g_dma_released.push_back(d);
   }
-  for (unsigned i = 0; i < p->nchans; ++i) rte_free(p->chans[i].tag);
   if (p->vrings)
     for (unsigned i = 0; i < 2u * p->queue_pairs; ++i) destroy_async_queue(p->vrings[i].aq);
 }

@@ -30,9 +30,9 @@ void settle(Vring& v) {
   while (!ch.try_lock()) rte_pause();  // a burst of another ring on this channel: it ends soon
   const uint64_t t0 = rte_get_timer_cycles(), limit = rte_get_timer_hz();
   for (;;) {
-    if (ch.unsubmitted) {
+    if (ch.rung != ch.sub) {
       Api::submit(ch.dev, ch.vchan);
-      ch.unsubmitted = 0;
+      ch.rung = ch.sub;
     }
     dma_poll<Api>(ch);
     publish_done<Dev, Deq>(v, dev);
@@ -57,14 +57,14 @@ inline void discard(Vring& v) {
   if (!q) return;
   while (!q->ch->try_lock()) rte_pause();  // drive_channel() reads these indexes
   for (uint16_t i = q->head; i != q->tail; ++i) {
-    Pending& p = q->at(i);
-    if (p.m) {
-      rte_pktmbuf_free(p.m);
-      p.m = nullptr;
+    rte_mbuf*& m = q->mt[AsyncQueue::ix(i)];
+    if (m && !(q->fl[AsyncQueue::ix(i)] & kAbandoned)) {
+      rte_pktmbuf_free(m);
       ++v.st.dropped;
     }
+    m = nullptr;
   }
-  q->head = q->pub = q->tail = 0;
+  q->head = q->pub = q->tail = q->odd = 0;
   q->uhead = q->utail = 0;
   q->ch->unlock();
 }

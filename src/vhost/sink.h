@@ -33,10 +33,11 @@ struct UsedRec {
 //  dev                      the device ring, as its layout type
 //  kEnqueueAhead, kDequeueAhead
 //                           chains a burst pops before copying into / out of
-//                           any of them; a sink that records packets takes
-//                           one at a time (its record is open until complete)
-//  room(nused)              may one more packet of up to nused used entries start?
-//  open()                   the record the packet's copies are tagged with (CPU: none)
+//                           any of them
+//  room(nused)              may one more packet of up to nused used entries start
+//                           (with the chains popped ahead of it)?
+//  open()                   the packet's record while it is built (both sinks:
+//                           none; an async record is written whole by complete())
 //  copy(dst, src, len, rec) a payload copy, counted in the ring's CopyStats
 //  give_back(head, ndesc)   return a chain unused (length 0), after everything before it
 //  give_back_first(c, rec, nused)
@@ -53,8 +54,8 @@ struct UsedRec {
 //                           copies already started must land before later ones
 //  sent(k)                  of k frames complete() took, how many went out at
 //                           once (CPU: all; async: none, deliver() hands them over)
-//  begin(), end()           a burst's first and last step (async: collect
-//                           completions, publish them; submit the new copies)
+//  begin(), end()           a burst's first and last step (async: end submits
+//                           the new copies, collects completions, publishes them)
 //  deliver(pkts, n)         dequeue: frames whose copies completed earlier
 template <class Dev>
 struct CpuSink {

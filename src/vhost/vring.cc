@@ -4,7 +4,8 @@
 // here, once, from the layout, the direction, the negotiated features and
 // the copy engine; the bursts are instantiated in this file and nowhere
 // else. The protocol layer only says what the frontend asked for. Also the
-// rings' memory (the policy is at the top of vring.h).
+// rings' memory (the policy is at the top of vring.h) and the DMA channels'
+// rare paths (a failed copy, a dead engine).
 #include "vhost/vring.h"
 
 #include <rte_malloc.h>
@@ -72,6 +73,55 @@ void destroy_vrings(Vring* v, unsigned n) noexcept {
   if (!v) return;
   for (unsigned i = 0; i < n; ++i) v[i].~Vring();
   rte_free(v);
+}
+
+void fail_ops(DmaChan& ch, uint32_t seq, uint8_t why, bool all_after) {
+  // A ring's records are in op order, so its first record with copies that
+  // ends past `seq` is its candidate; the owner is the candidate that ends
+  // first (records with copies end at distinct counts).
+  Vring* owner_ring = nullptr;
+  uint16_t owner = 0;
+  const auto lose = [why](Vring& v, uint16_t i) {
+    AsyncQueue& q = *v.aq;
+    const uint16_t x = AsyncQueue::ix(i);
+    uint8_t& f = q.fl[x];
+    const uint16_t ub = q.ubegin(i), ue = q.uend[x];
+    if (!(f & kLost)) {
+      if (ub != ue) {  // a frame not lost already: this copy loses it
+        ++v.cs.dma_errors;
+        ++v.st.dropped;
+      }
+      if (f & kCounted) {  // taken back from the enqueue's sent count
+        --v.st.packets;
+        v.st.bytes -= q.mt[x]->pkt_len;
+      }
+      if (q.mt[x]) ++q.odd;  // no mbuf: odd already
+    }
+    for (uint16_t u = ub; u != ue; ++u) q.used_at(u).len = 0;
+    f = static_cast<uint8_t>((f & ~kCounted) | kLost | why);
+  };
+  for (uint8_t r = 0; r < ch.nrings; ++r) {
+    Vring& v = *ch.rings[r];
+    AsyncQueue& q = *v.aq;
+    for (uint16_t i = q.pub; i != q.tail; ++i) {
+      const uint32_t e = q.end[AsyncQueue::ix(i)];
+      if (!(q.fl[AsyncQueue::ix(i)] & kOwnOps) || static_cast<int32_t>(e - seq) <= 0) continue;
+      if (all_after) {
+        lose(v, i);
+        continue;
+      }
+      if (!owner_ring || static_cast<int32_t>(e - owner_ring->aq->end[AsyncQueue::ix(owner)]) < 0) {
+        owner_ring = &v;
+        owner = i;
+      }
+      break;
+    }
+  }
+  if (owner_ring) lose(*owner_ring, owner);
+}
+
+void kill_thresholds(DmaChan& ch) {
+  for (uint8_t i = 0; i < ch.nrings; ++i) ch.rings[i]->aq->threshold = UINT32_MAX;
 }
 
 AsyncQueue* create_async_queue(int socket) noexcept {

@@ -156,7 +156,6 @@ struct Run {
   GuestMap map;
   uint8_t* dbuf;
   DmaChan ch;
-  Pending* tags[256] = {};
   Ring rx, tx;
   std::vector<rte_mbuf*> kept;  // frames from dequeue bursts, freed by kFree or at the end
   Run(const Header& hd)
@@ -540,8 +539,6 @@ void fuzz_one(const Header& h, Reader& in) {
   FakeDma::reset(capacity(h.engine));
   Run r(h);
   r.ch.dev = 0;
-  r.ch.mask = 255;
-  r.ch.tag = r.tags;
   setup<Packed>(r, r.rx, true);
   setup<Packed>(r, r.tx, false);
   run<Packed>(r, in);
